@@ -1,1 +1,4 @@
-fn main() {}
+//! The `palisade` binary; everything lives in the library.
+fn main() -> std::process::ExitCode {
+    palisade::cli::main()
+}

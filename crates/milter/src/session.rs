@@ -285,7 +285,7 @@ impl Session {
                     }
                 }
                 self.messages += 1;
-                self.completed = Some(std::mem::replace(&mut self.message, Message::default()));
+                self.completed = Some(std::mem::take(&mut self.message));
                 self.begin_message();
                 Ok(Step::EndOfMessage)
             }

@@ -1,4 +1,5 @@
 //! Property tests: every command and reply survives encode -> decode, and no sequence of
+#![allow(clippy::unwrap_used)]
 //! bytes from a peer can make the decoder or the session panic.
 
 use palisade_milter::negotiate::OptNeg;

@@ -1,4 +1,5 @@
 //! A milter session fed the event sequences Postfix really sends.
+#![allow(clippy::unwrap_used)]
 
 use palisade_milter::client::{self, Connection, Envelope, Exchange, Outcome, Progress};
 use palisade_milter::session::Step;

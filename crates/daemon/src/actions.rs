@@ -1,0 +1,236 @@
+//! From a verdict to what Postfix is told at end of message: header changes, quarantine,
+//! reject, and the final reply.
+
+use palisade_engine::{Action, Verdict};
+use palisade_milter::reply::reply_text;
+use palisade_milter::{Actions, Message, Reply, Session};
+
+use crate::config::{Mode, PolicyConfig};
+
+/// Headers Palisade writes. Inbound copies are removed before ours are added, so a sender
+/// can never pass its own as ours.
+pub const OWNED_HEADERS: [&str; 5] = [
+    "X-Palisade-Result",
+    "X-Spam-Flag",
+    "X-Spam-Status",
+    "X-Spam-Score",
+    "X-Spam-Level",
+];
+
+/// What is done with one message, after policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The verdict's action.
+    pub verdict: Action,
+    /// What was actually done (shadow mode and missing permissions weaken it).
+    pub applied: Action,
+}
+
+/// The modifications and final reply for a scanned message, in the order they are sent.
+pub fn replies(
+    verdict: &Verdict,
+    message: &Message,
+    policy: &PolicyConfig,
+    session: &Session,
+) -> (Vec<Reply>, Decision) {
+    let allowed = session
+        .negotiated()
+        .map(|n| n.actions)
+        .unwrap_or(Actions::NONE);
+    let mut out = Vec::new();
+    if allowed.contains(Actions::CHANGE_HEADERS) {
+        remove_owned_headers(message, &mut out);
+    }
+    let mut applied = verdict.action;
+    if policy.mode == Mode::Shadow && applied > Action::Tag {
+        applied = Action::Tag;
+    }
+    if applied == Action::Quarantine && !allowed.contains(Actions::QUARANTINE) {
+        applied = Action::Tag;
+    }
+    if allowed.contains(Actions::ADD_HEADERS) {
+        let header = |name: &str, value: &str| Reply::AddHeader {
+            name: name.as_bytes().to_vec(),
+            value: session.header_value(value),
+        };
+        out.push(header("X-Palisade-Result", &result_header(verdict)));
+        if verdict.action >= Action::Tag {
+            out.push(header("X-Spam-Flag", "YES"));
+            out.push(header("X-Spam-Status", &spam_status(verdict)));
+            out.push(header("X-Spam-Score", &format!("{:.2}", verdict.score)));
+            let stars = (verdict.score.max(0.0) as usize).clamp(1, 50);
+            out.push(header("X-Spam-Level", &"*".repeat(stars)));
+            subject_prefix(message, policy, session, allowed, &mut out);
+        }
+    }
+    let reason = reason(verdict);
+    match applied {
+        Action::Accept | Action::Tag => out.push(Reply::Continue),
+        Action::Quarantine => {
+            out.push(Reply::Quarantine(reason.into_bytes()));
+            out.push(Reply::Continue);
+        }
+        Action::Reject => out.push(Reply::ReplyCode(
+            reply_text(550, "5.7.1", &format!("Message refused: {reason}"))
+                .unwrap_or_else(|| b"550 5.7.1 Message refused".to_vec()),
+        )),
+        Action::Tempfail => out.push(Reply::ReplyCode(
+            reply_text(
+                451,
+                "4.7.1",
+                "Message could not be scanned, try again later",
+            )
+            .unwrap_or_else(|| b"451 4.7.1 Try again later".to_vec()),
+        )),
+    }
+    (
+        out,
+        Decision {
+            verdict: verdict.action,
+            applied,
+        },
+    )
+}
+
+/// What is sent when scanning failed internally and `on_error = "accept"`: the message is
+/// delivered, saying plainly that it was not scanned.
+pub fn unscanned_accept(message: &Message, session: &Session) -> Vec<Reply> {
+    let allowed = session
+        .negotiated()
+        .map(|n| n.actions)
+        .unwrap_or(Actions::NONE);
+    let mut out = Vec::new();
+    if allowed.contains(Actions::CHANGE_HEADERS) {
+        remove_owned_headers(message, &mut out);
+    }
+    if allowed.contains(Actions::ADD_HEADERS) {
+        out.push(Reply::AddHeader {
+            name: b"X-Palisade-Result".to_vec(),
+            value: session.header_value("unscanned; internal error"),
+        });
+    }
+    out.push(Reply::Continue);
+    out
+}
+
+/// The reply for an internal error with `on_error = "tempfail"`.
+pub fn tempfail() -> Reply {
+    Reply::ReplyCode(
+        reply_text(
+            451,
+            "4.7.1",
+            "Message could not be scanned, try again later",
+        )
+        .unwrap_or_else(|| b"451 4.7.1 Try again later".to_vec()),
+    )
+}
+
+/// Deletes every inbound copy of our headers, last occurrence first so that the
+/// per-name indexes of the ones still to delete do not shift.
+fn remove_owned_headers(message: &Message, out: &mut Vec<Reply>) {
+    for owned in OWNED_HEADERS {
+        let count = message
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(owned))
+            .count() as u32;
+        for index in (1..=count).rev() {
+            out.push(Reply::ChangeHeader {
+                index,
+                name: owned.as_bytes().to_vec(),
+                value: Vec::new(),
+            });
+        }
+    }
+}
+
+fn subject_prefix(
+    message: &Message,
+    policy: &PolicyConfig,
+    session: &Session,
+    allowed: Actions,
+    out: &mut Vec<Reply>,
+) {
+    let prefix = policy.subject_prefix.as_str();
+    if prefix.trim().is_empty() {
+        return;
+    }
+    let subject = message
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Subject"));
+    match subject {
+        Some((_, value)) => {
+            let value = String::from_utf8_lossy(value);
+            let current = value.trim_start();
+            // Never tag twice: a resent or replied-to message may carry the prefix already.
+            if current.starts_with(prefix.trim()) || !allowed.contains(Actions::CHANGE_HEADERS) {
+                return;
+            }
+            out.push(Reply::ChangeHeader {
+                index: 1,
+                name: b"Subject".to_vec(),
+                value: session.header_value(&format!("{prefix}{current}")),
+            });
+        }
+        None => out.push(Reply::AddHeader {
+            name: b"Subject".to_vec(),
+            value: session.header_value(prefix.trim()),
+        }),
+    }
+}
+
+/// `quarantine; score=12.50; VOTER_COERCION(8.00), THREAT_HARM(4.50)`
+pub fn result_header(verdict: &Verdict) -> String {
+    let mut s = format!("{}; score={:.2}", verdict.action.as_str(), verdict.score);
+    if !verdict.symbols.is_empty() {
+        s.push_str("; ");
+        let list: Vec<String> = verdict
+            .symbols
+            .iter()
+            .map(|sym| format!("{}({:.2})", sym.name, sym.score))
+            .collect();
+        s.push_str(&list.join(", "));
+    }
+    s
+}
+
+/// SpamAssassin's `Yes, score=7.30 required=5.00 tests=A,B`.
+pub fn spam_status(verdict: &Verdict) -> String {
+    let flagged = if verdict.action >= Action::Tag {
+        "Yes"
+    } else {
+        "No"
+    };
+    let tests: Vec<&str> = verdict.symbols.iter().map(|s| s.name.as_str()).collect();
+    let tests = if tests.is_empty() {
+        "none".to_string()
+    } else {
+        tests.join(",")
+    };
+    format!(
+        "{flagged}, score={:.2} required={:.2} tests={tests}",
+        verdict.score,
+        if verdict.required.is_finite() {
+            verdict.required
+        } else {
+            0.0
+        }
+    )
+}
+
+/// A short reason naming the top symbols, safe for an SMTP reply or the quarantine log.
+pub fn reason(verdict: &Verdict) -> String {
+    let top: Vec<&str> = verdict
+        .symbols
+        .iter()
+        .filter(|s| s.score > 0.0)
+        .take(3)
+        .map(|s| s.name.as_str())
+        .collect();
+    if top.is_empty() {
+        format!("Palisade score {:.2}", verdict.score)
+    } else {
+        format!("Palisade score {:.2}: {}", verdict.score, top.join(", "))
+    }
+}

@@ -1,0 +1,189 @@
+//! `palisade check`: scores message files the way the daemon scores mail.
+
+use std::io::{IsTerminal, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use palisade_engine::Envelope;
+use serde_json::json;
+
+use crate::cli::ConfigArg;
+use crate::scan::Scanner;
+
+/// Arguments of `palisade check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// One JSON object per message on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Skip DNS: authentication results are `none`.
+    #[arg(long)]
+    offline: bool,
+    /// The SMTP client's address to assume.
+    #[arg(long, value_name = "IP")]
+    client_ip: Option<IpAddr>,
+    /// The HELO name to assume.
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// The envelope sender to assume.
+    #[arg(long, value_name = "ADDR")]
+    mail_from: Option<String>,
+    /// Envelope recipients to assume.
+    #[arg(long, value_name = "ADDR")]
+    rcpt: Vec<String>,
+    /// Message files, directories (read recursively), or - for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+/// Expands directories into the files below them, sorted.
+pub fn expand_paths(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, std::io::Error)>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Ok(p.clone()));
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut out),
+            Ok(_) => out.push(Ok(p.clone())),
+            Err(e) => out.push(Err((p.clone(), e))),
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<Result<PathBuf, (PathBuf, std::io::Error)>>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            out.push(Err((dir.to_path_buf(), e)));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.is_file() {
+            out.push(Ok(p));
+        }
+    }
+}
+
+/// Runs `palisade check`.
+pub fn main(args: CheckArgs) -> ExitCode {
+    let config = match args.config.load() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let scanner = Scanner::new(&config);
+    let envelope = Envelope {
+        client_ip: args.client_ip,
+        helo: args.helo.clone().unwrap_or_default(),
+        mail_from: args.mail_from.clone().unwrap_or_default(),
+        rcpt_to: args.rcpt.clone(),
+    };
+    let inputs = expand_paths(&args.paths);
+    let progress = (inputs.len() > 1 && std::io::stderr().is_terminal())
+        .then(|| indicatif::ProgressBar::new(inputs.len() as u64));
+    let mut failed = false;
+    for input in inputs {
+        if let Some(p) = &progress {
+            p.inc(1);
+        }
+        let (path, raw) = match input {
+            Ok(path) => match read(&path) {
+                Ok(raw) => (path, raw),
+                Err(e) => {
+                    eprintln!("palisade: {}: {e}", path.display());
+                    failed = true;
+                    continue;
+                }
+            },
+            Err((path, e)) => {
+                eprintln!("palisade: {}: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        let raw = strip_mbox_line(&raw);
+        let scanned = scanner.scan(raw, false, raw.len() as u64, envelope.clone());
+        let v = &scanned.verdict;
+        let line = if args.json {
+            json!({
+                "path": path.display().to_string(),
+                "action": v.action.as_str(),
+                "score": v.score,
+                "required": if v.required.is_finite() { v.required } else { 0.0 },
+                "symbols": v.symbols,
+                "auth": {
+                    "spf": scanned.auth.spf.as_str(),
+                    "dkim": scanned.auth.dkim.as_str(),
+                    "dmarc": scanned.auth.dmarc.as_str(),
+                    "arc": scanned.auth.arc.as_str(),
+                },
+                "elapsed_us": scanned.elapsed.as_micros() as u64,
+            })
+            .to_string()
+        } else {
+            let mut s = format!(
+                "{}: {} score={:.2} required={:.2}",
+                path.display(),
+                v.action.as_str(),
+                v.score,
+                if v.required.is_finite() {
+                    v.required
+                } else {
+                    0.0
+                }
+            );
+            for sym in &v.symbols {
+                s.push_str(&format!(
+                    "\n  {:<28} {:>6.2}  {:<13} {}",
+                    sym.name, sym.score, sym.category, sym.detail
+                ));
+            }
+            s
+        };
+        match &progress {
+            Some(p) => p.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+    if let Some(p) = progress {
+        p.finish_and_clear();
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn read(path: &Path) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::stdin().read_to_end(&mut v)?;
+        Ok(v)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+/// Drops a leading mbox `From ` line, as files from mail archives carry one.
+pub fn strip_mbox_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|&b| b == b'\n') {
+            Some(i) => &raw[i + 1..],
+            None => &[],
+        }
+    } else {
+        raw
+    }
+}

@@ -1,0 +1,114 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Sources};
+
+/// Exit code for a configuration error (sysexits EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+
+/// Palisade: a milter for Postfix that stops threatening, coercive and spoofed mail.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the milter daemon.
+    Serve(ConfigArg),
+    /// Score messages as the daemon would, without Postfix (like `spamassassin -t`).
+    Check(crate::check::CheckArgs),
+    /// Validate or print the configuration.
+    Config {
+        /// check or show.
+        #[command(subcommand)]
+        action: ConfigCmd,
+    },
+    /// Load-test a milter (Palisade or any other) the way Postfix talks to it.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// `--config FILE`
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Configuration file (default: $PALISADE_CONFIG, else the embedded defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// Loads the configuration, printing every error and returning exit 78 on failure.
+    pub fn load(&self) -> Result<Config, ExitCode> {
+        Config::load(&Sources::from_process(self.config.clone())).map_err(|e| {
+            eprintln!("palisade: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        })
+    }
+}
+
+/// `palisade config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Check the configuration and report every error at once.
+    Check(ConfigArg),
+    /// Print the configuration in force (defaults, file and environment merged).
+    Show(ConfigArg),
+}
+
+/// Parses arguments and runs; the process exit code comes back.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Serve(arg) => {
+            let config = match arg.load() {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            crate::logging::init(&config.logging);
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("palisade: cannot start runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(crate::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("palisade: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Check(args) => crate::check::main(args),
+        Cmd::Config { action } => match action {
+            ConfigCmd::Check(arg) => match arg.load() {
+                Ok(_) => {
+                    println!("configuration OK");
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            },
+            ConfigCmd::Show(arg) => match arg.load() {
+                Ok(c) => {
+                    print!("{}", c.to_toml());
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
+            },
+        },
+        Cmd::Bench(args) => crate::bench::main(args),
+    }
+}

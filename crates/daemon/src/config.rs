@@ -1,0 +1,550 @@
+//! Configuration: embedded defaults, a TOML file, and `PALISADE__SECTION__KEY` overrides,
+//! validated as a whole so that every mistake is reported at once with its key and origin.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use config::{Environment, File, FileFormat, Map, Value};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::socket::SocketSpec;
+
+/// The shipped config/palisade.toml: the defaults, byte for byte.
+pub const DEFAULTS: &str = include_str!("../../../config/palisade.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The milter listener and per-connection limits.
+    pub milter: MilterConfig,
+    /// The HTTP listener for metrics and health.
+    pub http: HttpConfig,
+    /// DNS resolver settings.
+    pub dns: DnsConfig,
+    /// Authentication settings.
+    pub auth: AuthConfig,
+    /// What verdicts lead to.
+    pub policy: PolicyConfig,
+    /// Rule packs.
+    pub rules: RulesConfig,
+    /// The organisation being protected.
+    pub protect: ProtectConfig,
+    /// Log output.
+    pub logging: LoggingConfig,
+}
+
+/// `[milter]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MilterConfig {
+    /// Socket in Postfix syntax.
+    pub listen: String,
+    /// Octal permissions of a unix socket.
+    pub socket_mode: String,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// What an internal failure does to the message.
+    pub on_error: OnError,
+    /// Close connections silent for this long.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Time messages in flight get at shutdown.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Bytes of a message kept for scanning.
+    pub max_message_size: usize,
+}
+
+/// `[milter] on_error`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Answer 451: the sender retries later.
+    Tempfail,
+    /// Deliver with a header saying the message was not scanned.
+    Accept,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `host:port` for /metrics, /healthz and /readyz.
+    pub listen: String,
+}
+
+/// `[dns]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// `ip:port` resolvers; empty means /etc/resolv.conf.
+    pub nameservers: Vec<String>,
+    /// Per-query timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The authserv-id; empty means this host's name.
+    pub authserv_id: String,
+}
+
+/// `[policy]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Tag threshold.
+    pub tag: f64,
+    /// Quarantine threshold.
+    pub quarantine: f64,
+    /// Reject threshold (0 = off).
+    pub reject: f64,
+    /// Networks whose mail is not scanned.
+    pub trusted_networks: Vec<String>,
+    /// Whether SASL-authenticated mail is left unscanned.
+    pub skip_authenticated: bool,
+    /// Enforce verdicts or only report them.
+    pub mode: Mode,
+    /// Subject prefix for tagged mail.
+    pub subject_prefix: String,
+}
+
+/// `[policy] mode`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Hold and reject as verdicts say.
+    Enforce,
+    /// Headers, logs and metrics only.
+    Shadow,
+}
+
+/// `[rules]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Globs of extra rule packs.
+    pub paths: Vec<String>,
+}
+
+/// `[protect]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectConfig {
+    /// The organisation's own domains.
+    pub domains: Vec<String>,
+    /// Names that impostors use.
+    pub names: Vec<String>,
+}
+
+/// `[logging]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// Level or tracing filter.
+    pub level: String,
+}
+
+/// `[logging] format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One problem found in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// `section.key`, or a file name for problems with a whole file.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// Where the value came from: a file, the environment, or the defaults.
+    pub origin: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} ({})", self.key, self.message, self.origin)
+    }
+}
+
+/// Every problem found, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The problems, in key order.
+    pub issues: Vec<ConfigIssue>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        write!(
+            f,
+            "{n} configuration error{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for issue in &self.issues {
+            write!(f, "\n  {issue}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a configuration comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// A TOML file layered over the defaults.
+    pub file: Option<PathBuf>,
+    /// Environment variables (`PALISADE__SECTION__KEY`) as name/value pairs; normally
+    /// `std::env::vars()`, given explicitly so tests need not touch the process's own.
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// The file named by `--config` or `PALISADE_CONFIG`, and the process environment.
+    pub fn from_process(file: Option<PathBuf>) -> Sources {
+        let file = file.or_else(|| std::env::var_os("PALISADE_CONFIG").map(PathBuf::from));
+        Sources {
+            file,
+            env: std::env::vars().collect(),
+        }
+    }
+}
+
+const LIST_KEYS: [&str; 5] = [
+    "dns.nameservers",
+    "policy.trusted_networks",
+    "rules.paths",
+    "protect.domains",
+    "protect.names",
+];
+
+impl Config {
+    /// The embedded defaults.
+    pub fn defaults() -> Config {
+        // The defaults are part of the binary and covered by tests; failing here means the
+        // shipped config/palisade.toml itself is broken.
+        match Config::load(&Sources::default()) {
+            Ok(c) => c,
+            Err(e) => panic!("embedded default configuration is invalid: {e}"),
+        }
+    }
+
+    /// Loads and validates: defaults, then the file, then the environment.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let mut issues = Vec::new();
+        let defaults = match parse_table(
+            config::Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml)),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(ConfigError {
+                    issues: vec![ConfigIssue {
+                        key: "(defaults)".into(),
+                        message: e.to_string(),
+                        origin: "embedded defaults".into(),
+                    }],
+                })
+            }
+        };
+        let mut builder =
+            config::Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = &sources.file {
+            // Read it ourselves so a missing or unreadable file gets a plain message.
+            match std::fs::read_to_string(path) {
+                Ok(_) => {
+                    builder = builder.add_source(
+                        File::from(path.as_path())
+                            .format(FileFormat::Toml)
+                            .required(true),
+                    )
+                }
+                Err(e) => issues.push(ConfigIssue {
+                    key: path.display().to_string(),
+                    message: format!("cannot read: {e}"),
+                    origin: "--config".into(),
+                }),
+            }
+        }
+        let mut env = Environment::with_prefix("PALISADE")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .source(Some(
+                sources
+                    .env
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("PALISADE__"))
+                    .cloned()
+                    .collect(),
+            ));
+        for key in LIST_KEYS {
+            env = env.with_list_parse_key(key);
+        }
+        builder = builder.add_source(env);
+        let merged = match parse_table(builder) {
+            Ok(t) => t,
+            Err(e) => {
+                issues.push(ConfigIssue {
+                    key: sources
+                        .file
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| "(environment)".into()),
+                    message: e.to_string(),
+                    origin: "parse error".into(),
+                });
+                return Err(ConfigError { issues });
+            }
+        };
+        if !issues.is_empty() {
+            return Err(ConfigError { issues });
+        }
+        check_keys(&defaults, &merged, &mut issues);
+        if !issues.is_empty() {
+            issues.sort_by(|a, b| a.key.cmp(&b.key));
+            return Err(ConfigError { issues });
+        }
+        let config = match Value::from(merged.clone()).try_deserialize::<Config>() {
+            Ok(c) => c,
+            Err(e) => {
+                issues.push(ConfigIssue {
+                    key: "(config)".into(),
+                    message: e.to_string(),
+                    origin: "merged configuration".into(),
+                });
+                return Err(ConfigError { issues });
+            }
+        };
+        config.validate(&merged, &mut issues);
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            issues.sort_by(|a, b| a.key.cmp(&b.key));
+            Err(ConfigError { issues })
+        }
+    }
+
+    fn validate(&self, merged: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) {
+        let mut bad = |key: &str, message: String| {
+            issues.push(ConfigIssue {
+                key: key.into(),
+                message,
+                origin: origin_of(merged, key),
+            })
+        };
+        if let Err(e) = self.milter.listen.parse::<SocketSpec>() {
+            bad("milter.listen", e);
+        }
+        if self.socket_mode().is_none() {
+            bad(
+                "milter.socket_mode",
+                format!(
+                    "`{}` is not an octal mode such as 0660",
+                    self.milter.socket_mode
+                ),
+            );
+        }
+        if self.milter.max_connections == 0 || self.milter.max_connections > 1_000_000 {
+            bad(
+                "milter.max_connections",
+                "must be between 1 and 1000000".into(),
+            );
+        }
+        if self.milter.max_message_size < 1024 {
+            bad(
+                "milter.max_message_size",
+                "must be at least 1024 bytes".into(),
+            );
+        }
+        if self.milter.idle_timeout.is_zero() {
+            bad("milter.idle_timeout", "must be longer than 0s".into());
+        }
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            bad(
+                "http.listen",
+                format!("`{}` is not an address:port", self.http.listen),
+            );
+        }
+        for ns in &self.dns.nameservers {
+            if ns.parse::<std::net::SocketAddr>().is_err() {
+                bad("dns.nameservers", format!("`{ns}` is not an ip:port"));
+            }
+        }
+        if self.dns.timeout.is_zero() {
+            bad("dns.timeout", "must be longer than 0s".into());
+        }
+        let p = &self.policy;
+        for (key, v) in [
+            ("policy.tag", p.tag),
+            ("policy.quarantine", p.quarantine),
+            ("policy.reject", p.reject),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                bad(key, format!("{v} must be a score of 0 (off) or more"));
+            }
+        }
+        let active: Vec<(&str, f64)> = [
+            ("tag", p.tag),
+            ("quarantine", p.quarantine),
+            ("reject", p.reject),
+        ]
+        .into_iter()
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
+        for pair in active.windows(2) {
+            if pair[0].1 >= pair[1].1 {
+                bad(
+                    &format!("policy.{}", pair[1].0),
+                    format!(
+                        "{} must be above {} ({}) so that thresholds rise tag < quarantine < reject",
+                        pair[1].1, pair[0].0, pair[0].1
+                    ),
+                );
+            }
+        }
+        for net in &p.trusted_networks {
+            if parse_net(net).is_none() {
+                bad(
+                    "policy.trusted_networks",
+                    format!("`{net}` is not an IP address or CIDR network"),
+                );
+            }
+        }
+        if p.subject_prefix.contains(['\r', '\n']) {
+            bad("policy.subject_prefix", "must be one line".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
+            bad(
+                "logging.level",
+                format!("`{}` is not a level or filter: {e}", self.logging.level),
+            );
+        }
+    }
+
+    /// The unix socket mode as a number.
+    pub fn socket_mode(&self) -> Option<u32> {
+        let m = self.milter.socket_mode.trim_start_matches("0o");
+        u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o777)
+    }
+
+    /// The milter socket (validated at load).
+    pub fn listen(&self) -> SocketSpec {
+        self.milter.listen.parse().unwrap_or(SocketSpec::Inet {
+            host: "127.0.0.1".into(),
+            port: 8895,
+        })
+    }
+
+    /// The trusted networks (validated at load).
+    pub fn trusted_networks(&self) -> Vec<IpNet> {
+        self.policy
+            .trusted_networks
+            .iter()
+            .filter_map(|n| parse_net(n))
+            .collect()
+    }
+
+    /// The configuration as TOML, as `palisade config show` prints it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+fn parse_table(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+) -> Result<Map<String, Value>, config::ConfigError> {
+    builder.build()?.cache.into_table()
+}
+
+/// Reports unknown sections and keys, and values of the wrong type, each on its own: a
+/// value is checked by laying it alone over the defaults of its section.
+fn check_keys(
+    defaults: &Map<String, Value>,
+    merged: &Map<String, Value>,
+    issues: &mut Vec<ConfigIssue>,
+) {
+    let sorted: BTreeMap<_, _> = merged.iter().collect();
+    for (section, value) in sorted {
+        let Some(default_section) = defaults.get(section) else {
+            issues.push(ConfigIssue {
+                key: section.clone(),
+                message: "unknown section".into(),
+                origin: value.origin().unwrap_or("defaults").to_string(),
+            });
+            continue;
+        };
+        let (Ok(table), Ok(default_table)) = (
+            value.clone().into_table(),
+            default_section.clone().into_table(),
+        ) else {
+            issues.push(ConfigIssue {
+                key: section.clone(),
+                message: "must be a table".into(),
+                origin: value.origin().unwrap_or("defaults").to_string(),
+            });
+            continue;
+        };
+        let keys: BTreeMap<_, _> = table.iter().collect();
+        for (key, v) in keys {
+            let full = format!("{section}.{key}");
+            let origin = v.origin().unwrap_or("defaults").to_string();
+            if !default_table.contains_key(key) {
+                issues.push(ConfigIssue {
+                    key: full,
+                    message: "unknown key".into(),
+                    origin,
+                });
+                continue;
+            }
+            let mut probe = defaults.clone();
+            let mut probe_section = default_table.clone();
+            probe_section.insert(key.clone(), v.clone());
+            probe.insert(section.clone(), Value::from(probe_section));
+            if let Err(e) = Value::from(probe).try_deserialize::<Config>() {
+                issues.push(ConfigIssue {
+                    key: full,
+                    message: clean_serde_message(&e.to_string()),
+                    origin,
+                });
+            }
+        }
+    }
+}
+
+fn origin_of(merged: &Map<String, Value>, key: &str) -> String {
+    let (section, name) = key.split_once('.').unwrap_or((key, ""));
+    merged
+        .get(section)
+        .and_then(|s| s.clone().into_table().ok())
+        .and_then(|t| t.get(name).and_then(|v| v.origin().map(str::to_string)))
+        .unwrap_or_else(|| "defaults".into())
+}
+
+fn clean_serde_message(m: &str) -> String {
+    // The config crate appends " for key `x.y`"; the key is already shown.
+    match m.find(" for key `") {
+        Some(i) => m[..i].to_string(),
+        None => m.to_string(),
+    }
+}

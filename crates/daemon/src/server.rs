@@ -1,0 +1,390 @@
+//! The milter server: listeners, the connection limit, per-connection handling and a
+//! graceful drain at shutdown.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use ipnet::IpNet;
+use palisade_milter::session::Step;
+use palisade_milter::{frame, Command, Reply, Session, SessionConfig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Semaphore};
+use tracing::{debug, info, warn, Instrument};
+
+use crate::actions::{self, OWNED_HEADERS};
+use crate::config::{Config, OnError};
+use crate::scan::Scanner;
+use crate::socket::SocketSpec;
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) scanner: Scanner,
+    pub(crate) trusted: Vec<IpNet>,
+    pub(crate) session: SessionConfig,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let session = SessionConfig {
+            max_message_size: config.milter.max_message_size,
+            watched_headers: OWNED_HEADERS
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            ..SessionConfig::default()
+        };
+        Shared {
+            scanner: Scanner::new(&config),
+            trusted: config.trusted_networks(),
+            session,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// A bound milter listener.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+/// Where the server ended up listening (with the real port when 0 was asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoundAddr {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A unix socket path.
+    Unix(PathBuf),
+}
+
+impl BoundAddr {
+    /// The address in Postfix's syntax, for `smtpd_milters`.
+    pub fn postfix(&self) -> String {
+        match self {
+            BoundAddr::Tcp(a) if a.is_ipv6() => format!("inet6:[{}]:{}", a.ip(), a.port()),
+            BoundAddr::Tcp(a) => format!("inet:{}:{}", a.ip(), a.port()),
+            BoundAddr::Unix(p) => format!("unix:{}", p.display()),
+        }
+    }
+}
+
+impl Listener {
+    pub(crate) async fn bind(spec: &SocketSpec, mode: u32) -> anyhow::Result<Listener> {
+        match spec {
+            SocketSpec::Inet { host, port } => {
+                let listener = TcpListener::bind((host.as_str(), *port))
+                    .await
+                    .with_context(|| format!("cannot listen on {spec}"))?;
+                Ok(Listener::Tcp(listener))
+            }
+            SocketSpec::Unix(path) => {
+                remove_stale_socket(path).await?;
+                let listener =
+                    UnixListener::bind(path).with_context(|| format!("cannot listen on {spec}"))?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))?;
+                Ok(Listener::Unix(listener, path.clone()))
+            }
+        }
+    }
+
+    pub(crate) fn bound(&self) -> anyhow::Result<BoundAddr> {
+        Ok(match self {
+            Listener::Tcp(l) => BoundAddr::Tcp(l.local_addr()?),
+            Listener::Unix(_, p) => BoundAddr::Unix(p.clone()),
+        })
+    }
+}
+
+/// A socket file left by a previous run is removed; one that something still listens on,
+/// or a file that is not a socket, is an error rather than something to clobber.
+async fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.file_type().is_socket() {
+        bail!("{} exists and is not a socket", path.display());
+    }
+    if tokio::net::UnixStream::connect(path).await.is_ok() {
+        bail!("{} is in use by another process", path.display());
+    }
+    std::fs::remove_file(path).with_context(|| format!("cannot remove stale {}", path.display()))
+}
+
+/// Accepts connections until `shutdown` turns true, then waits for every connection to
+/// finish its message, at most for the configured grace period.
+pub(crate) async fn serve(
+    listener: Listener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let max = shared.config.milter.max_connections;
+    let limit = Arc::new(Semaphore::new(max));
+    loop {
+        // The permit comes before accept: a full server stops accepting and lets the
+        // backlog (and Postfix's connect timeout) hold the rest.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => p?,
+            _ = shutdown.changed() => break,
+        };
+        let accepted = tokio::select! {
+            a = accept(&listener) => a,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: wait a little instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        let span = tracing::info_span!("conn", peer = %peer);
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                match stream {
+                    Stream::Tcp(s) => handle(s, &shared, shutdown, true).await,
+                    Stream::Unix(s) => handle(s, &shared, shutdown, false).await,
+                }
+            }
+            .instrument(span),
+        );
+    }
+    if let Listener::Unix(_, path) = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(listener);
+    let grace = shared.config.milter.shutdown_grace;
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    match tokio::time::timeout(grace, limit.acquire_many(all)).await {
+        Ok(_) => info!("all connections finished"),
+        Err(_) => warn!(
+            grace = ?grace,
+            open = max - limit.available_permits(),
+            "shutdown grace period over; closing remaining connections"
+        ),
+    }
+    Ok(())
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (s, peer) = l.accept().await?;
+            // Postfix sets no TCP_NODELAY on its side; without these, delayed ACKs add
+            // ~40 ms per message on loopback (see notes/milter-protocol.md).
+            let _ = s.set_nodelay(true);
+            set_quickack(&s);
+            Ok((Stream::Tcp(s), peer.to_string()))
+        }
+        Listener::Unix(l, path) => {
+            let (s, _) = l.accept().await?;
+            Ok((Stream::Unix(s), path.display().to_string()))
+        }
+    }
+}
+
+fn set_quickack(s: &tokio::net::TcpStream) {
+    let _ = socket2::SockRef::from(s).set_tcp_quickack(true);
+}
+
+trait Quickack {
+    fn quickack(&self) {}
+}
+impl Quickack for tokio::net::TcpStream {
+    fn quickack(&self) {
+        set_quickack(self);
+    }
+}
+impl Quickack for tokio::net::UnixStream {}
+
+/// Serves one milter connection until the MTA quits, the peer goes away, it idles out, a
+/// protocol error closes it, or shutdown finds it between messages.
+async fn handle<S>(mut stream: S, shared: &Shared, mut shutdown: watch::Receiver<bool>, tcp: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Quickack,
+{
+    let mut session = Session::new(shared.session.clone());
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
+    let idle = shared.config.milter.idle_timeout;
+    debug!(tcp, "connection opened");
+    loop {
+        // Reserve for the packet under way (or a small read), never what a peer merely
+        // claims: frame::missing caps the hint at the packet limit.
+        let want = frame::missing(&buf).unwrap_or(0).clamp(4096, 1 << 16);
+        buf.reserve(want);
+        let read = tokio::select! {
+            r = tokio::time::timeout(idle, stream.read_buf(&mut buf)) => r,
+            _ = shutdown.changed(), if !session.in_message() => {
+                debug!("closing idle connection for shutdown");
+                return;
+            }
+        };
+        let n = match read {
+            Err(_) => {
+                debug!(idle = ?idle, "idle timeout");
+                return;
+            }
+            Ok(Err(e)) => {
+                debug!(error = %e, "read failed");
+                return;
+            }
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            // EOF anywhere is a normal close for a milter.
+            debug!(messages = session.messages(), "connection closed by peer");
+            return;
+        }
+        stream.quickack();
+        let mut used = 0;
+        let mut close = false;
+        loop {
+            let (packet, len) = match frame::decode(&buf[used..]) {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(error = %e, "protocol error; closing connection");
+                    return;
+                }
+            };
+            used += len;
+            let command = match Command::parse(packet.code, packet.data) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %e, "protocol error; closing connection");
+                    return;
+                }
+            };
+            let is_mail = matches!(command, Command::Mail(_));
+            let step = match session.handle(command) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "protocol error; closing connection");
+                    return;
+                }
+            };
+            if is_mail && shared.config.policy.skip_authenticated {
+                if let Some(user) = session.macros().get_nonempty("auth_authen") {
+                    debug!(user, "authenticated sender; not scanning");
+                    session.skip_message();
+                }
+            }
+            match step {
+                Step::Nothing => {}
+                Step::Reply(r) => r.encode(&mut out),
+                Step::Connect => {
+                    let reply = if is_trusted(shared, &session) {
+                        debug!(client = %session.envelope().client_addr, "trusted network; not scanning this connection");
+                        Reply::Accept
+                    } else {
+                        Reply::Continue
+                    };
+                    reply.encode(&mut out);
+                }
+                Step::EndOfMessage => end_of_message(shared, &mut session, &mut out),
+                Step::Close => {
+                    close = true;
+                    break;
+                }
+            }
+        }
+        buf.drain(..used);
+        if buf.is_empty() && buf.capacity() > (1 << 16) {
+            // Give back what a large message took; idle connections stay small.
+            buf = Vec::new();
+        }
+        if !out.is_empty() {
+            // Modifications and the final reply go out in one write.
+            if let Err(e) = stream.write_all(&out).await {
+                debug!(error = %e, "write failed");
+                return;
+            }
+            out.clear();
+            if out.capacity() > (1 << 16) {
+                out = Vec::new();
+            }
+        }
+        if close {
+            debug!(messages = session.messages(), "connection closed by QUIT");
+            return;
+        }
+    }
+}
+
+fn is_trusted(shared: &Shared, session: &Session) -> bool {
+    match session.envelope().client_addr.parse::<std::net::IpAddr>() {
+        Ok(ip) => shared.trusted.iter().any(|n| n.contains(&ip)),
+        Err(_) => false,
+    }
+}
+
+fn end_of_message(shared: &Shared, session: &mut Session, out: &mut Vec<u8>) {
+    let Some(message) = session.take_message() else {
+        Reply::Continue.encode(out);
+        return;
+    };
+    let started = Instant::now();
+    let env = &message.envelope;
+    let queue_id = env.queue_id.as_deref().unwrap_or("-");
+    if message.unscanned {
+        info!(queue_id, client = %env.client_addr, action = "skipped", reason = "authenticated", "message not scanned");
+        Reply::Continue.encode(out);
+        return;
+    }
+    let scanned = catch_unwind(AssertUnwindSafe(|| shared.scanner.scan_message(&message)));
+    let replies = match scanned {
+        Ok(scanned) => {
+            let (replies, decision) =
+                actions::replies(&scanned.verdict, &message, &shared.config.policy, session);
+            let symbols: Vec<&str> = scanned
+                .verdict
+                .symbols
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            info!(
+                queue_id,
+                client = %env.client_addr,
+                from = %env.mail_from,
+                action = decision.applied.as_str(),
+                verdict = decision.verdict.as_str(),
+                score = scanned.verdict.score,
+                symbols = %symbols.join(","),
+                size = message.size,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "message scanned"
+            );
+            replies
+        }
+        Err(_) => {
+            // A bug in a scan must not lose mail or pass it silently.
+            let action = shared.config.milter.on_error;
+            warn!(queue_id, client = %env.client_addr, on_error = ?action, "internal error while scanning");
+            match action {
+                OnError::Tempfail => vec![actions::tempfail()],
+                OnError::Accept => actions::unscanned_accept(&message, session),
+            }
+        }
+    };
+    for r in replies {
+        r.encode(out);
+    }
+}

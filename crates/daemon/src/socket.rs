@@ -1,0 +1,111 @@
+//! Socket addresses in Postfix's syntax: `inet:HOST:PORT`, `inet6:[ADDR]:PORT`, `unix:/path`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Where a milter listens or a client connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketSpec {
+    /// A TCP socket: host name or address, and port.
+    Inet {
+        /// Host name or IP address (without brackets).
+        host: String,
+        /// Port (0 lets the system choose, for tests).
+        port: u16,
+    },
+    /// A unix-domain socket.
+    Unix(PathBuf),
+}
+
+impl FromStr for SocketSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, rest) = s.split_once(':').ok_or_else(|| {
+            format!("`{s}` is not inet:HOST:PORT, inet6:[ADDR]:PORT or unix:PATH")
+        })?;
+        match kind {
+            "unix" | "local" => {
+                if rest.is_empty() {
+                    return Err(format!("`{s}`: empty socket path"));
+                }
+                Ok(SocketSpec::Unix(PathBuf::from(rest)))
+            }
+            "inet" | "inet6" => {
+                let (host, port) = rest
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("`{s}`: missing :PORT"))?;
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{s}`: `{port}` is not a port number"))?;
+                let host = host
+                    .strip_prefix('[')
+                    .and_then(|h| h.strip_suffix(']'))
+                    .unwrap_or(host);
+                if host.is_empty() {
+                    return Err(format!("`{s}`: missing host"));
+                }
+                Ok(SocketSpec::Inet {
+                    host: host.to_string(),
+                    port,
+                })
+            }
+            other => Err(format!(
+                "`{s}`: unknown socket type `{other}` (use inet, inet6 or unix)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SocketSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketSpec::Inet { host, port } if host.contains(':') => {
+                write!(f, "inet6:[{host}]:{port}")
+            }
+            SocketSpec::Inet { host, port } => write!(f, "inet:{host}:{port}"),
+            SocketSpec::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postfix_forms() {
+        assert_eq!(
+            "inet:127.0.0.1:8895".parse(),
+            Ok(SocketSpec::Inet {
+                host: "127.0.0.1".into(),
+                port: 8895
+            })
+        );
+        assert_eq!(
+            "inet6:[::1]:8895".parse(),
+            Ok(SocketSpec::Inet {
+                host: "::1".into(),
+                port: 8895
+            })
+        );
+        assert_eq!(
+            "unix:/run/palisade/milter.sock".parse(),
+            Ok(SocketSpec::Unix("/run/palisade/milter.sock".into()))
+        );
+        for bad in [
+            "",
+            "127.0.0.1:8895",
+            "inet:host",
+            "inet::25",
+            "tcp:x:1",
+            "inet:h:99999",
+            "unix:",
+        ] {
+            assert!(bad.parse::<SocketSpec>().is_err(), "{bad}");
+        }
+        let s: SocketSpec = "inet6:[::1]:25".parse().unwrap();
+        assert_eq!(s.to_string(), "inet6:[::1]:25");
+    }
+}

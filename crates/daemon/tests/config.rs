@@ -1,0 +1,230 @@
+//! Configuration loading, validation and the `config` and `check` commands.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use palisade::config::{Config, Mode, OnError, Sources};
+
+fn shipped() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/palisade.toml")
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+}
+
+#[test]
+fn the_shipped_file_is_the_embedded_defaults() {
+    let defaults = Config::load(&Sources::default()).unwrap();
+    let from_file = Config::load(&Sources {
+        file: Some(shipped()),
+        env: Vec::new(),
+    })
+    .unwrap();
+    assert_eq!(defaults.to_toml(), from_file.to_toml());
+    assert_eq!(defaults.milter.listen, "inet:127.0.0.1:8895");
+    assert_eq!(defaults.milter.on_error, OnError::Tempfail);
+    assert_eq!(defaults.policy.reject, 0.0);
+    assert_eq!(defaults.policy.mode, Mode::Enforce);
+}
+
+#[test]
+fn environment_overrides_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, "[policy]\ntag = 4.0\nmode = \"shadow\"\n").unwrap();
+    let c = Config::load(&Sources {
+        file: Some(file),
+        env: vec![
+            ("PALISADE__POLICY__TAG".into(), "6.5".into()),
+            (
+                "PALISADE__POLICY__TRUSTED_NETWORKS".into(),
+                "10.0.0.0/8,192.0.2.7".into(),
+            ),
+            ("PALISADE__MILTER__LISTEN".into(), "unix:/run/p.sock".into()),
+            ("UNRELATED".into(), "x".into()),
+        ],
+    })
+    .unwrap();
+    assert_eq!(c.policy.tag, 6.5);
+    assert_eq!(c.policy.mode, Mode::Shadow);
+    assert_eq!(c.policy.trusted_networks, vec!["10.0.0.0/8", "192.0.2.7"]);
+    assert_eq!(c.trusted_networks().len(), 2);
+    assert_eq!(c.milter.listen, "unix:/run/p.sock");
+}
+
+#[test]
+fn every_error_is_reported_at_once_with_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        r#"
+[milter]
+listen = "tcp:nowhere"
+max_connections = "many"
+colour = "blue"
+
+[policy]
+tag = 12.0
+quarantine = 10.0
+mode = "loud"
+trusted_networks = ["300.1.2.3/8"]
+
+[nonsense]
+x = 1
+"#,
+    )
+    .unwrap();
+    let err = Config::load(&Sources {
+        file: Some(file.clone()),
+        env: vec![("PALISADE__DNS__TIMEOUT".into(), "soon".into())],
+    })
+    .unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "dns.timeout",
+            "milter.colour",
+            "milter.max_connections",
+            "nonsense",
+            "policy.mode"
+        ],
+        "{err}"
+    );
+    let file_name = file.display().to_string();
+    assert!(err.issues[1].origin.contains(&file_name), "{err}");
+    assert!(err.issues[0].origin.contains("environment"), "{err}");
+    // Type errors fixed, the value errors show up, all together.
+    std::fs::write(
+        &file,
+        "[milter]\nlisten = \"tcp:nowhere\"\n[policy]\ntag = 12.0\nquarantine = 10.0\ntrusted_networks = [\"300.1.2.3/8\"]\n",
+    )
+    .unwrap();
+    let err = Config::load(&Sources {
+        file: Some(file.clone()),
+        env: Vec::new(),
+    })
+    .unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "milter.listen",
+            "policy.quarantine",
+            "policy.trusted_networks"
+        ],
+        "{err}"
+    );
+    assert!(err.issues.iter().all(|i| i.origin.contains(&file_name)));
+}
+
+#[test]
+fn config_commands_and_exit_codes() {
+    let out = bin()
+        .args(["config", "check", "--config"])
+        .arg(shipped())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = bin().args(["config", "show"]).output().unwrap();
+    assert!(out.status.success());
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("listen = \"inet:127.0.0.1:8895\""),
+        "{shown}"
+    );
+    // What `show` prints is itself a valid configuration.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shown.toml");
+    std::fs::write(&file, &shown).unwrap();
+    assert!(bin()
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .status()
+        .unwrap()
+        .success());
+
+    std::fs::write(&file, "[policy]\ntag = \"high\"\n[milter]\nfoo = 1\n").unwrap();
+    let out = bin()
+        .args(["config", "check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("2 configuration errors"), "{err}");
+    assert!(
+        err.contains("policy.tag") && err.contains("milter.foo"),
+        "{err}"
+    );
+
+    let out = bin()
+        .args(["config", "check", "--config", "/nonexistent/palisade.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let out = bin().args(["serve", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin()
+        .env("PALISADE__POLICY__MODE", "loud")
+        .args(["serve"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
+
+#[test]
+fn check_scores_files_directories_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.eml"),
+        "From x@y Mon Jan 1 00:00:00 2024\nSubject: a\n\nhello\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/b.eml"), "Subject: b\n\nhello\n").unwrap();
+    let out = bin()
+        .args(["check", "--json", "--offline"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        assert_eq!(l["action"], "accept");
+        assert_eq!(l["auth"]["dmarc"], "none");
+        assert!(l["symbols"].is_array());
+    }
+    assert!(lines[1]["path"].as_str().unwrap().ends_with("sub/b.eml"));
+
+    let mut child = bin()
+        .args(["check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Subject: s\n\nx\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("-: accept"));
+
+    let out = bin()
+        .args(["check", "/nonexistent/file.eml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

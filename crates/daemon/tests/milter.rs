@@ -1,0 +1,350 @@
+//! The daemon in-process, spoken to over real sockets with the MTA-side client.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use palisade::bench::{AnyStream, MilterConnection};
+use palisade::config::{Config, Sources};
+use palisade::socket::SocketSpec;
+use palisade::{start, BoundAddr, Running};
+use palisade_milter::client::{self, Connection, Envelope, ParsedMessage};
+use palisade_milter::{Command, Reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn config(listen: &str) -> Config {
+    let mut c = Config::load(&Sources::default()).unwrap();
+    c.milter.listen = listen.into();
+    c.milter.shutdown_grace = Duration::from_secs(5);
+    c
+}
+
+async fn daemon() -> Running {
+    start(config("inet:127.0.0.1:0")).await.unwrap()
+}
+
+fn spec(r: &Running) -> SocketSpec {
+    r.milter.postfix().parse().unwrap()
+}
+
+fn env(i: usize) -> Envelope {
+    Envelope {
+        mail_from: format!("sender{i}@example.org"),
+        rcpt_to: vec!["clerk@county.example".into()],
+        queue_id: format!("Q{i}"),
+        auth_user: None,
+    }
+}
+
+fn outside() -> Connection {
+    Connection {
+        address: "192.0.2.10".into(),
+        ..Connection::default()
+    }
+}
+
+fn msg(subject: &str) -> ParsedMessage {
+    client::parse_message(
+        format!(
+            "From: Clerk <clerk@county.example>\r\nSubject: {subject}\r\n\r\nPolls open at 7.\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
+async fn open(spec: &SocketSpec) -> MilterConnection<AnyStream> {
+    let stream = AnyStream::connect(spec).await.unwrap();
+    let mut conn = MilterConnection::open(stream, client::postfix_offer())
+        .await
+        .unwrap();
+    assert_eq!(conn.connect_client(&outside()).await.unwrap(), None);
+    conn
+}
+
+fn result_header(mods: &[Reply]) -> Option<String> {
+    mods.iter().find_map(|m| match m {
+        Reply::AddHeader { name, value } if name == b"X-Palisade-Result" => {
+            Some(String::from_utf8_lossy(value).trim().to_string())
+        }
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn many_messages_per_connection_over_tcp_and_unix() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("milter.sock");
+    for listen in [
+        "inet:127.0.0.1:0".to_string(),
+        format!("unix:{}", sock.display()),
+    ] {
+        let running = start(config(&listen)).await.unwrap();
+        if let BoundAddr::Unix(p) = &running.milter {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o660);
+        }
+        let mut conn = open(&spec(&running)).await;
+        let n = conn.negotiated();
+        assert_eq!(n.version, 6);
+        assert!(n.leading_space());
+        for i in 0..10 {
+            let outcome = conn.message(&env(i), &msg(&format!("m{i}"))).await.unwrap();
+            assert_eq!(outcome.reply, Reply::Continue, "{listen}");
+            assert_eq!(
+                result_header(&outcome.modifications).as_deref(),
+                Some("accept; score=0.00")
+            );
+        }
+        conn.quit().await.unwrap();
+        running.shutdown().await.unwrap();
+        assert!(!sock.exists() || listen.starts_with("inet"));
+    }
+}
+
+#[tokio::test]
+async fn stale_unix_socket_is_replaced_and_a_live_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("milter.sock");
+    // A socket file nobody listens on, as a crashed run leaves it.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists());
+    let listen = format!("unix:{}", sock.display());
+    let running = start(config(&listen)).await.unwrap();
+    let second = start(config(&listen)).await;
+    assert!(second.is_err(), "a live socket must not be taken over");
+    let mut conn = open(&spec(&running)).await;
+    conn.message(&env(1), &msg("x")).await.unwrap();
+    running.shutdown().await.unwrap();
+    // Not a socket: refused.
+    std::fs::write(&sock, "precious").unwrap();
+    assert!(start(config(&listen)).await.is_err());
+    assert_eq!(std::fs::read_to_string(&sock).unwrap(), "precious");
+}
+
+#[tokio::test]
+async fn abort_mid_message_then_the_next_message_is_whole() {
+    let running = daemon().await;
+    let mut conn = open(&spec(&running)).await;
+    let n = conn.negotiated();
+    let mut cmds = client::message_commands(&env(1), &msg("first"), &n);
+    cmds.truncate(cmds.len() - 4); // stop inside the headers
+    assert_eq!(conn.run(cmds).await.unwrap(), None);
+    conn.send(&[Command::Abort]).await.unwrap();
+    let outcome = conn.message(&env(2), &msg("second")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn inbound_copies_of_our_headers_are_deleted_last_first() {
+    let running = daemon().await;
+    let mut conn = open(&spec(&running)).await;
+    let raw = "X-Palisade-Result: accept; score=0.00\r\nSubject: x\r\nx-palisade-result: forged again\r\nX-Spam-Status: No, score=-100\r\n\r\nbody\r\n";
+    let outcome = conn
+        .message(&env(1), &client::parse_message(raw.as_bytes()))
+        .await
+        .unwrap();
+    let deletes: Vec<(u32, String)> = outcome
+        .modifications
+        .iter()
+        .filter_map(|m| match m {
+            Reply::ChangeHeader { index, name, value } if value.is_empty() => {
+                Some((*index, String::from_utf8_lossy(name).into_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![
+            (2, "X-Palisade-Result".into()),
+            (1, "X-Palisade-Result".into()),
+            (1, "X-Spam-Status".into())
+        ]
+    );
+    // Deletions come before our own header is added.
+    let pos_add = outcome
+        .modifications
+        .iter()
+        .position(|m| matches!(m, Reply::AddHeader { .. }))
+        .unwrap();
+    assert_eq!(pos_add, 3);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn trusted_networks_are_accepted_at_connect() {
+    let running = daemon().await;
+    let stream = AnyStream::connect(&spec(&running)).await.unwrap();
+    let mut conn = MilterConnection::open(stream, client::postfix_offer())
+        .await
+        .unwrap();
+    let outcome = conn.connect_client(&Connection::default()).await.unwrap();
+    assert_eq!(outcome.map(|o| o.reply), Some(Reply::Accept));
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn authenticated_senders_are_not_scanned() {
+    let running = daemon().await;
+    let mut conn = open(&spec(&running)).await;
+    let mut e = env(1);
+    e.auth_user = Some("clerk".into());
+    let outcome = conn.message(&e, &msg("mine")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    assert!(outcome.modifications.is_empty());
+    running.shutdown().await.unwrap();
+}
+
+async fn raw_connection(spec: &SocketSpec) -> tokio::net::TcpStream {
+    let SocketSpec::Inet { host, port } = spec else {
+        panic!("tcp expected")
+    };
+    tokio::net::TcpStream::connect((host.as_str(), *port))
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection; fails if it does not within 5 s.
+async fn expect_closed(mut s: tokio::net::TcpStream) {
+    let mut sink = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut sink)).await;
+    assert!(r.is_ok(), "server kept a broken connection open");
+}
+
+#[tokio::test]
+async fn garbage_and_oversized_packets_close_only_that_connection() {
+    let running = daemon().await;
+    let spec = spec(&running);
+    let mut good = open(&spec).await;
+
+    let mut garbage = raw_connection(&spec).await;
+    garbage.write_all(b"\x00\x00\x00\x05Zjunk").await.unwrap();
+    expect_closed(garbage).await;
+
+    let mut zero = raw_connection(&spec).await;
+    zero.write_all(&[0, 0, 0, 0]).await.unwrap();
+    expect_closed(zero).await;
+
+    // Claims 4 GiB: refused at once, nothing allocated, no waiting for the data.
+    let mut huge = raw_connection(&spec).await;
+    huge.write_all(&[0xff, 0xff, 0xff, 0xf0, b'B'])
+        .await
+        .unwrap();
+    expect_closed(huge).await;
+
+    let mut before_optneg = raw_connection(&spec).await;
+    let mut w = Vec::new();
+    Command::Helo(b"x".to_vec()).encode(&mut w);
+    before_optneg.write_all(&w).await.unwrap();
+    expect_closed(before_optneg).await;
+
+    let outcome = good.message(&env(1), &msg("still here")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_vanishing_mid_body_does_not_disturb_others() {
+    let running = daemon().await;
+    let spec = spec(&running);
+    {
+        let mut conn = open(&spec).await;
+        let body = "x".repeat(200_000);
+        let m = client::parse_message(format!("Subject: big\r\n\r\n{body}\r\n").as_bytes());
+        let n = conn.negotiated();
+        let mut cmds = client::message_commands(&env(1), &m, &n);
+        cmds.truncate(cmds.len() - 5); // within the body
+        let _ = conn.run(cmds).await;
+        // Dropped here: the socket closes mid-message.
+    }
+    let mut conn = open(&spec).await;
+    let outcome = conn.message(&env(2), &msg("after")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_connections_at_once() {
+    let running = daemon().await;
+    let spec = spec(&running);
+    let mut tasks = Vec::new();
+    for c in 0..100 {
+        let spec = spec.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = open(&spec).await;
+            for i in 0..5 {
+                let o = conn.message(&env(c * 10 + i), &msg("load")).await.unwrap();
+                assert_eq!(o.reply, Reply::Continue);
+            }
+            conn.quit().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_limit_holds_extra_clients_until_a_slot_frees() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.max_connections = 1;
+    let running = start(c).await.unwrap();
+    let spec = spec(&running);
+    let first = open(&spec).await;
+    let second = tokio::spawn({
+        let spec = spec.clone();
+        async move {
+            let mut conn = open(&spec).await;
+            conn.message(&env(2), &msg("second")).await.unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !second.is_finished(),
+        "second connection served beyond the limit"
+    );
+    first.quit().await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_message_in_flight_finish() {
+    let running = daemon().await;
+    let spec = spec(&running);
+    let mut conn = open(&spec).await;
+    let n = conn.negotiated();
+    let mut cmds = client::message_commands(&env(1), &msg("in flight"), &n);
+    let eom = cmds.split_off(cmds.len() - 2);
+    assert_eq!(conn.run(cmds).await.unwrap(), None);
+    let stopper = running.stopper();
+    let done = tokio::spawn(running.shutdown());
+    let _ = stopper; // shutdown() already signalled
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!done.is_finished(), "shutdown did not wait for the message");
+    let outcome = conn.run(eom).await.unwrap().unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    conn.send(&[Command::Abort]).await.unwrap();
+    // Between messages now: the server closes the connection and finishes.
+    tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn idle_connections_time_out() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.idle_timeout = Duration::from_millis(200);
+    let running = start(c).await.unwrap();
+    let s = raw_connection(&spec(&running)).await;
+    expect_closed(s).await;
+    running.shutdown().await.unwrap();
+}
