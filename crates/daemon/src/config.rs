@@ -319,7 +319,7 @@ impl Config {
             issues.sort_by(|a, b| a.key.cmp(&b.key));
             return Err(ConfigError { issues });
         }
-        let config = match Value::from(merged.clone()).try_deserialize::<Config>() {
+        let mut config = match Value::from(merged.clone()).try_deserialize::<Config>() {
             Ok(c) => c,
             Err(e) => {
                 issues.push(ConfigIssue {
@@ -330,12 +330,30 @@ impl Config {
                 return Err(ConfigError { issues });
             }
         };
+        config.tidy_lists();
         config.validate(&merged, &mut issues);
         if issues.is_empty() {
             Ok(config)
         } else {
             issues.sort_by(|a, b| a.key.cmp(&b.key));
             Err(ConfigError { issues })
+        }
+    }
+
+    /// Lists set from the environment arrive as comma-separated text: items are trimmed,
+    /// and an empty variable means an empty list.
+    fn tidy_lists(&mut self) {
+        for list in [
+            &mut self.dns.nameservers,
+            &mut self.policy.trusted_networks,
+            &mut self.rules.paths,
+            &mut self.protect.domains,
+            &mut self.protect.names,
+        ] {
+            for item in list.iter_mut() {
+                *item = item.trim().to_string();
+            }
+            list.retain(|item| !item.is_empty());
         }
     }
 

@@ -1,5 +1,7 @@
 //! Log output: text or JSON lines on stderr, filtered by level.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, LoggingConfig};
@@ -13,7 +15,8 @@ pub fn init(cfg: &LoggingConfig) {
         .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (tests starting several daemons) is harmless: the first one stays.
     let _ = match cfg.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

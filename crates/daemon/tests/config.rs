@@ -52,6 +52,12 @@ fn environment_overrides_files() {
     assert_eq!(c.policy.trusted_networks, vec!["10.0.0.0/8", "192.0.2.7"]);
     assert_eq!(c.trusted_networks().len(), 2);
     assert_eq!(c.milter.listen, "unix:/run/p.sock");
+    let c = Config::load(&Sources {
+        file: None,
+        env: vec![("PALISADE__POLICY__TRUSTED_NETWORKS".into(), "".into())],
+    })
+    .unwrap();
+    assert!(c.policy.trusted_networks.is_empty());
 }
 
 #[test]

@@ -1,1 +1,367 @@
-//! Harness for end-to-end tests.
+//! Harness for end-to-end tests: a throwaway Postfix instance (its own config directory,
+//! queue and log under a temporary directory, smtpd on a free loopback port, an
+//! `smtp-sink` next hop that writes every delivered message to a file), and helpers to
+//! drive it with swaks, smtp-source and miltertest.
+//!
+//! Postfix needs root to start; the tests say so plainly when run without it.
+#![forbid(unsafe_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+
+/// A port nobody listens on right now (bound, read, released).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Fails with a clear message when a required program is missing.
+pub fn require_tools(tools: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
+                .unwrap_or(false)
+                && !Path::new("/usr/sbin").join(t).is_file()
+        })
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "missing {}: run tests/run, which installs them",
+        missing.join(", ")
+    );
+    Ok(())
+}
+
+fn uid_gid(user: &str) -> anyhow::Result<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd")?;
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() > 3 && f[0] == user {
+            return Ok((f[2].parse()?, f[3].parse()?));
+        }
+    }
+    bail!("no user {user}: is Postfix installed?")
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// How the Postfix instance is set up.
+#[derive(Debug, Clone)]
+pub struct PostfixConfig {
+    /// `smtpd_milters` value (e.g. `inet:127.0.0.1:8895`); empty for none.
+    pub milter: String,
+    /// `milter_default_action`.
+    pub default_action: String,
+    /// More main.cf lines.
+    pub extra: Vec<String>,
+}
+
+impl PostfixConfig {
+    /// A Postfix that uses this milter and tempfails when it is unavailable.
+    pub fn with_milter(milter: &str) -> PostfixConfig {
+        PostfixConfig {
+            milter: milter.to_string(),
+            default_action: "tempfail".into(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A running throwaway Postfix.
+pub struct Postfix {
+    root: tempfile::TempDir,
+    /// Where its smtpd listens.
+    pub smtp: SocketAddr,
+    sink: Child,
+    stopped: bool,
+}
+
+const MASTER_CF: &str = "\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+";
+
+impl Postfix {
+    /// Writes a config directory, starts an smtp-sink next hop and Postfix, and waits
+    /// until smtpd answers.
+    pub fn start(cfg: &PostfixConfig) -> anyhow::Result<Postfix> {
+        ensure!(
+            is_root(),
+            "the Postfix end-to-end tests must run as root (Postfix starts its own daemons)"
+        );
+        require_tools(&["postfix", "smtp-sink", "postqueue"])?;
+        let (uid, gid) = uid_gid("postfix")?;
+        let root = tempfile::Builder::new()
+            .prefix("palisade-e2e-")
+            .tempdir_in("/tmp")?;
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))?;
+        let etc = root.path().join("etc");
+        let sink_dir = root.path().join("sink");
+        for d in ["etc", "queue", "data", "sink"] {
+            std::fs::create_dir(root.path().join(d))?;
+        }
+        for d in ["data", "sink"] {
+            std::os::unix::fs::chown(root.path().join(d), Some(uid), Some(gid))?;
+        }
+        let smtp_port = free_port()?;
+        let sink_port = free_port()?;
+        let r = root.path().display();
+        let mut main_cf = format!(
+            "compatibility_level = 3.6
+queue_directory = {r}/queue
+data_directory = {r}/data
+maillog_file = {r}/maillog
+maillog_file_prefixes = {r}
+mail_owner = postfix
+setgid_group = postdrop
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mx.palisade.test
+mydomain = palisade.test
+myorigin = palisade.test
+mydestination =
+mynetworks = 127.0.0.0/8
+relay_domains = county.example, example.net
+relayhost = [127.0.0.1]:{sink_port}
+smtp_dns_support_level = disabled
+alias_maps =
+alias_database =
+milter_default_action = {action}
+smtpd_milters = {milter}
+",
+            action = cfg.default_action,
+            milter = cfg.milter,
+        );
+        for line in &cfg.extra {
+            main_cf.push_str(line);
+            main_cf.push('\n');
+        }
+        std::fs::write(etc.join("main.cf"), main_cf)?;
+        std::fs::write(
+            etc.join("master.cf"),
+            format!("127.0.0.1:{smtp_port} inet n - n - - smtpd\n{MASTER_CF}"),
+        )?;
+        let sink = Command::new("smtp-sink")
+            .args(["-u", "postfix", "-d"])
+            .arg(format!("{}/%Y%m%d%H%M%S.", sink_dir.display()))
+            .arg(format!("127.0.0.1:{sink_port}"))
+            .arg("100")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start smtp-sink")?;
+        let mut pf = Postfix {
+            root,
+            smtp: SocketAddr::from(([127, 0, 0, 1], smtp_port)),
+            sink,
+            stopped: false,
+        };
+        let out = pf.postfix(&["start"])?;
+        ensure!(
+            out.status.success(),
+            "postfix start failed: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            pf.maillog()
+        );
+        wait_for(Duration::from_secs(20), || {
+            TcpStream::connect(pf.smtp).is_ok()
+                && TcpStream::connect(("127.0.0.1", sink_port)).is_ok()
+        })
+        .with_context(|| format!("smtpd did not come up:\n{}", pf.maillog()))?;
+        Ok(pf)
+    }
+
+    /// The config directory (for `postfix -c`, `postqueue -c`, …).
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.path().join("etc")
+    }
+
+    /// Runs `postfix -c DIR ARGS`.
+    pub fn postfix(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(Command::new("postfix")
+            .arg("-c")
+            .arg(self.config_dir())
+            .args(args)
+            .output()?)
+    }
+
+    /// Postfix's log so far.
+    pub fn maillog(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// Sends one message with swaks; `args` are swaks options (`--from`, `--to`,
+    /// `--data FILE`, …). Returns swaks's output, which shows the whole dialogue.
+    pub fn swaks(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(Command::new("swaks")
+            .arg("--server")
+            .arg(self.smtp.to_string())
+            .args(["--helo", "client.example.org", "--timeout", "60"])
+            .args(args)
+            .output()
+            .context("cannot run swaks")?)
+    }
+
+    /// Sends `messages` messages over `sessions` SMTP sessions with smtp-source, several
+    /// messages per session.
+    pub fn smtp_source(&self, sessions: usize, messages: usize) -> anyhow::Result<Output> {
+        Ok(Command::new("smtp-source")
+            .args([
+                "-d",
+                "-c",
+                "-f",
+                "sender@example.org",
+                "-t",
+                "clerk@county.example",
+            ])
+            .args(["-s", &sessions.to_string(), "-m", &messages.to_string()])
+            .args(["-S", "Polling place hours"])
+            .arg(self.smtp.to_string())
+            .output()
+            .context("cannot run smtp-source")?)
+    }
+
+    /// Every message the next hop received so far, as text (smtp-sink prefixes the
+    /// envelope as X-Client-Addr:, X-Mail-Args:, … lines).
+    pub fn delivered(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.root.path().join("sink")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            // smtp-sink writes a file once the transaction ends; skip half-written ones.
+            .filter(|s| s.contains("\n\n") || s.contains("\r\n\r\n"))
+            .collect()
+    }
+
+    /// Waits until at least `n` messages were delivered.
+    pub fn wait_delivered(&self, n: usize, timeout: Duration) -> anyhow::Result<Vec<String>> {
+        let start = Instant::now();
+        loop {
+            let got = self.delivered();
+            if got.len() >= n {
+                // Give stragglers a moment so that "exactly n" checks are meaningful.
+                std::thread::sleep(Duration::from_millis(300));
+                return Ok(self.delivered());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{} of {n} messages delivered after {timeout:?}; queue:\n{}\nlog:\n{}",
+                    got.len(),
+                    self.queue_listing(),
+                    self.maillog()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `postqueue -j` output: one JSON object per queued message.
+    pub fn queue_listing(&self) -> String {
+        Command::new("postqueue")
+            .arg("-c")
+            .arg(self.config_dir())
+            .arg("-j")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Stops Postfix and the sink.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let _ = self.postfix(&["stop"]);
+        let _ = self.sink.kill();
+        let _ = self.sink.wait();
+        // master exits asynchronously; give it a moment before the directory goes.
+        let pid = self.root.path().join("queue/pid/master.pid");
+        let _ = wait_for(Duration::from_secs(10), || {
+            !pid.exists() || master_gone(&pid)
+        });
+    }
+}
+
+fn master_gone(pid_file: &Path) -> bool {
+    std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .map(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+        .unwrap_or(true)
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `ready` until it is true or `timeout` passes.
+pub fn wait_for(timeout: Duration, mut ready: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > timeout {
+            bail!("not ready after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Runs a miltertest Lua script from tests/e2e/miltertest against `socket` (in
+/// sendmail's syntax, e.g. `inet:8895@127.0.0.1` or `unix:/path`).
+pub fn miltertest(script: &str, socket: &str) -> anyhow::Result<Output> {
+    require_tools(&["miltertest"])?;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("miltertest")
+        .join(script);
+    Ok(Command::new("miltertest")
+        .arg("-s")
+        .arg(path)
+        .arg("-D")
+        .arg(format!("socket={socket}"))
+        .output()
+        .context("cannot run miltertest")?)
+}
+
+/// A test message file written from `text`.
+pub fn message_file(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+    let p = dir.join(name);
+    std::fs::write(&p, text.replace('\n', "\r\n"))?;
+    Ok(p)
+}

@@ -1,0 +1,38 @@
+//! A third-party MTA-side client, OpenDKIM's miltertest, against the daemon.
+#![allow(clippy::unwrap_used)]
+
+use palisade::config::{Config, Sources};
+use palisade::{start, BoundAddr};
+use palisade_e2e::miltertest;
+
+async fn run_script(listen: &str) {
+    let mut c = Config::load(&Sources::default()).unwrap();
+    c.milter.listen = listen.into();
+    let running = start(c).await.unwrap();
+    let socket = match &running.milter {
+        BoundAddr::Tcp(a) => format!("inet:{}@{}", a.port(), a.ip()),
+        BoundAddr::Unix(p) => format!("unix:{}", p.display()),
+    };
+    let out = tokio::task::spawn_blocking(move || miltertest("headers.lua", &socket))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "miltertest failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miltertest_over_tcp() {
+    run_script("inet:127.0.0.1:0").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn miltertest_over_a_unix_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(&format!("unix:{}", dir.path().join("m.sock").display())).await;
+}

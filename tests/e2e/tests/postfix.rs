@@ -1,0 +1,130 @@
+//! Through a real Postfix: mail sent over SMTP passes Palisade and is delivered with our
+//! header; with Palisade down, Postfix answers 4xx and nothing is lost.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use palisade::config::{Config, Sources};
+use palisade::{start, Running};
+use palisade_e2e::{message_file, Postfix, PostfixConfig};
+
+/// A daemon for Postfix: Postfix connects from 127.0.0.1, so the default trusted
+/// networks (which would wave every message through unscanned) are emptied.
+async fn daemon(listen: &str) -> Running {
+    let mut c = Config::load(&Sources::default()).unwrap();
+    c.milter.listen = listen.into();
+    c.milter.socket_mode = "0666".into();
+    c.milter.shutdown_grace = Duration::from_secs(5);
+    c.policy.trusted_networks.clear();
+    start(c).await.unwrap()
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_over_several_sessions_is_delivered_with_our_header() {
+    let running = daemon("inet:127.0.0.1:0").await;
+    let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
+
+    // 12 messages over 3 concurrent SMTP sessions, several per session.
+    let out = pf.smtp_source(3, 12).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // And one with a forged copy of our header, sent with swaks.
+    let dir = tempfile::tempdir().unwrap();
+    let forged = message_file(
+        dir.path(),
+        "forged.eml",
+        "From: Clerk <clerk@county.example>\nTo: voter@example.net\nSubject: Ballot drop-off hours\nX-Palisade-Result: accept; score=-50.00; FORGED\nX-Spam-Status: No, score=-50\n\nDrop boxes close at 8 pm.\n",
+    )
+    .unwrap();
+    let out = pf
+        .swaks(&[
+            "--from",
+            "clerk@county.example",
+            "--to",
+            "voter@example.net",
+            "--data",
+            forged.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let delivered = pf.wait_delivered(13, Duration::from_secs(60)).unwrap();
+    assert_eq!(delivered.len(), 13, "{delivered:#?}");
+    for m in &delivered {
+        assert_eq!(count(m, "X-Palisade-Result:"), 1, "{m}");
+        assert!(m.contains("X-Palisade-Result: accept; score=0.00"), "{m}");
+        assert!(!m.contains("FORGED") && !m.contains("score=-50"), "{m}");
+    }
+    let ballots = delivered
+        .iter()
+        .filter(|m| m.contains("Ballot drop-off"))
+        .count();
+    assert_eq!(ballots, 1);
+    // Postfix logged no milter trouble.
+    let log = pf.maillog();
+    assert!(!log.contains("milter") && !log.contains("warning"), "{log}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_socket_milter_works_through_postfix() {
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sock = dir.path().join("palisade.sock");
+    let running = daemon(&format!("unix:{}", sock.display())).await;
+    let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
+    let out = pf.smtp_source(2, 4).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let delivered = pf.wait_delivered(4, Duration::from_secs(60)).unwrap();
+    assert_eq!(delivered.len(), 4);
+    assert!(delivered
+        .iter()
+        .all(|m| m.contains("X-Palisade-Result: accept")));
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_palisade_down_postfix_answers_4xx_and_keeps_nothing() {
+    let running = daemon("inet:127.0.0.1:0").await;
+    let milter = running.milter.postfix();
+    let pf = Postfix::start(&PostfixConfig::with_milter(&milter)).unwrap();
+    let send = |subject: &str| {
+        pf.swaks(&[
+            "--from",
+            "sender@example.org",
+            "--to",
+            "clerk@county.example",
+            "--header",
+            &format!("Subject: {subject}"),
+            "--body",
+            "Where do I vote?",
+        ])
+        .unwrap()
+    };
+    let out = send("while up");
+    assert!(out.status.success());
+    pf.wait_delivered(1, Duration::from_secs(30)).unwrap();
+
+    running.shutdown().await.unwrap();
+    let out = send("while down");
+    let dialogue = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{dialogue}");
+    assert!(dialogue.contains("451 4.7.1"), "{dialogue}");
+    // The sender keeps the message (it got a temporary failure): nothing was queued or
+    // delivered in its place.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pf.delivered().len(), 1);
+    assert!(
+        pf.queue_listing().trim().is_empty(),
+        "{}",
+        pf.queue_listing()
+    );
+}
