@@ -178,7 +178,7 @@ smtpd_milters = {milter}
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start smtp-sink")?;
-        let mut pf = Postfix {
+        let pf = Postfix {
             root,
             smtp: SocketAddr::from(([127, 0, 0, 1], smtp_port)),
             sink,
@@ -222,19 +222,19 @@ smtpd_milters = {milter}
     /// Sends one message with swaks; `args` are swaks options (`--from`, `--to`,
     /// `--data FILE`, …). Returns swaks's output, which shows the whole dialogue.
     pub fn swaks(&self, args: &[&str]) -> anyhow::Result<Output> {
-        Ok(Command::new("swaks")
+        Command::new("swaks")
             .arg("--server")
             .arg(self.smtp.to_string())
             .args(["--helo", "client.example.org", "--timeout", "60"])
             .args(args)
             .output()
-            .context("cannot run swaks")?)
+            .context("cannot run swaks")
     }
 
     /// Sends `messages` messages over `sessions` SMTP sessions with smtp-source, several
     /// messages per session.
     pub fn smtp_source(&self, sessions: usize, messages: usize) -> anyhow::Result<Output> {
-        Ok(Command::new("smtp-source")
+        Command::new("smtp-source")
             .args([
                 "-d",
                 "-c",
@@ -247,7 +247,7 @@ smtpd_milters = {milter}
             .args(["-S", "Polling place hours"])
             .arg(self.smtp.to_string())
             .output()
-            .context("cannot run smtp-source")?)
+            .context("cannot run smtp-source")
     }
 
     /// Every message the next hop received so far, as text (smtp-sink prefixes the
@@ -350,13 +350,13 @@ pub fn miltertest(script: &str, socket: &str) -> anyhow::Result<Output> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("miltertest")
         .join(script);
-    Ok(Command::new("miltertest")
+    Command::new("miltertest")
         .arg("-s")
         .arg(path)
         .arg("-D")
         .arg(format!("socket={socket}"))
         .output()
-        .context("cannot run miltertest")?)
+        .context("cannot run miltertest")
 }
 
 /// A test message file written from `text`.
