@@ -348,3 +348,79 @@ async fn idle_connections_time_out() {
     expect_closed(s).await;
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn inet6_loopback() {
+    let running = start(config("inet6:[::1]:0")).await.unwrap();
+    assert!(running.milter.postfix().starts_with("inet6:[::1]:"));
+    let mut conn = open(&spec(&running)).await;
+    let outcome = conn.message(&env(1), &msg("v6")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
+
+/// The real binary: SIGTERM drains and exits 0.
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("serve")
+        .env("PALISADE__MILTER__LISTEN", format!("inet:127.0.0.1:{port}"))
+        .env("PALISADE__LOGGING__FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spec = SocketSpec::Inet {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let mut conn = None;
+    for _ in 0..100 {
+        if let Ok(s) = AnyStream::connect(&spec).await {
+            conn = Some(
+                MilterConnection::open(s, client::postfix_offer())
+                    .await
+                    .unwrap(),
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut conn = conn.expect("daemon did not start");
+    assert_eq!(conn.connect_client(&outside()).await.unwrap(), None);
+    let outcome = conn.message(&env(1), &msg("before TERM")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .await
+        .unwrap();
+    // One JSON line per message, with the queue id and the action.
+    let line = log
+        .lines()
+        .find(|l| l.contains("message scanned"))
+        .unwrap_or_else(|| panic!("no message line in {log}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["queue_id"], "Q1");
+    assert_eq!(v["action"], "accept");
+    assert_eq!(v["client"], "192.0.2.10");
+    assert!(log.contains("SIGTERM"), "{log}");
+}
