@@ -82,7 +82,13 @@ pub fn main(args: CheckArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let scanner = Scanner::new(&config);
+    let scanner = match Scanner::new(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("palisade: {e}");
+            return ExitCode::from(crate::cli::EXIT_CONFIG);
+        }
+    };
     let envelope = Envelope {
         client_ip: args.client_ip,
         helo: args.helo.clone().unwrap_or_default(),

@@ -45,12 +45,18 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
-    /// Loads the configuration, printing every error and returning exit 78 on failure.
+    /// Loads the configuration and compiles its rule packs, printing every error and
+    /// returning exit 78 on failure.
     pub fn load(&self) -> Result<Config, ExitCode> {
-        Config::load(&Sources::from_process(self.config.clone())).map_err(|e| {
+        let config = Config::load(&Sources::from_process(self.config.clone())).map_err(|e| {
             eprintln!("palisade: {e}");
             ExitCode::from(EXIT_CONFIG)
-        })
+        })?;
+        crate::scan::load_rules(&config).map_err(|e| {
+            eprintln!("palisade: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        })?;
+        Ok(config)
     }
 }
 

@@ -54,11 +54,14 @@ impl Running {
 
 /// Binds the milter listener and serves in the background of the current tokio runtime.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    // Rules compile before the socket opens: a broken pack never leaves Postfix
+    // talking to a half-started daemon.
+    let shared = Arc::new(server::Shared::new(config)?);
+    let config = &shared.config;
     let spec = config.listen();
     let mode = config.socket_mode().unwrap_or(0o660);
     let listener = server::Listener::bind(&spec, mode).await?;
     let milter = listener.bound()?;
-    let shared = Arc::new(server::Shared::new(config));
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(server::serve(listener, shared, stopped));
     Ok(Running { milter, stop, task })

@@ -31,7 +31,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Shared {
+    pub(crate) fn new(config: Config) -> Result<Shared, crate::config::ConfigError> {
         let session = SessionConfig {
             max_message_size: config.milter.max_message_size,
             watched_headers: OWNED_HEADERS
@@ -40,12 +40,12 @@ impl Shared {
                 .collect(),
             ..SessionConfig::default()
         };
-        Shared {
-            scanner: Scanner::new(&config),
+        Ok(Shared {
+            scanner: Scanner::new(&config)?,
             trusted: config.trusted_networks(),
             session,
             config: Arc::new(config),
-        }
+        })
     }
 }
 

@@ -3,17 +3,31 @@
 //! input always gives the same verdict, which is what lets `palisade check` score a file
 //! exactly as the daemon scores mail.
 //!
+//! The pipeline: [`extract`] (MIME parts, HTML to visible text) -> [`normalize`]
+//! (disguises undone, map back to the original kept) -> [`rules`] (one Aho-Corasick
+//! automaton for every phrase of every pack) -> scoring (direct or reported, combinations,
+//! disguise signals) -> [`Verdict`].
+//!
 //! ```
 //! use palisade_engine::{Engine, Input, Thresholds, Action};
-//! let engine = Engine::new(Thresholds { tag: 5.0, quarantine: 10.0, reject: 0.0 });
-//! let raw = b"Subject: minutes\r\n\r\nThe board meets on Tuesday.\r\n";
-//! let verdict = engine.scan(&Input::new(raw));
-//! assert_eq!(verdict.action, Action::Accept);
+//! let engine = Engine::with_default_rules(Thresholds { tag: 5.0, quarantine: 10.0, reject: 0.0 }).unwrap();
+//! let calm = engine.scan(&Input::new(b"Subject: minutes\r\n\r\nThe board meets on Tuesday.\r\n"));
+//! assert_eq!(calm.action, Action::Accept);
+//! let threat = engine.scan(&Input::new(
+//!     b"Subject: hi\r\n\r\nYou will vote for X or we will come after you. We know where you live.\r\n"));
+//! assert_eq!(threat.action, Action::Quarantine);
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod extract;
+pub mod html;
+pub mod normalize;
+pub mod rules;
+mod scan;
 mod verdict;
 
+pub use rules::{RuleError, RuleSet};
+pub use scan::REPORTED_FACTOR;
 pub use verdict::{Action, Symbol, Thresholds, Verdict};
 
 use palisade_auth::AuthReport;
@@ -60,19 +74,30 @@ impl<'a> Input<'a> {
     }
 }
 
-/// The compiled scoring setup: thresholds now, rules as they are added.
+/// The compiled scoring setup: thresholds and rules.
 #[derive(Debug, Clone)]
 pub struct Engine {
     thresholds: Thresholds,
+    rules: RuleSet,
+    limits: extract::Limits,
 }
 
 /// Name of the symbol that says only part of a message was scanned.
 pub const SYMBOL_TRUNCATED: &str = "MESSAGE_TRUNCATED";
 
 impl Engine {
-    /// An engine with these thresholds.
-    pub fn new(thresholds: Thresholds) -> Engine {
-        Engine { thresholds }
+    /// An engine with these thresholds and rules.
+    pub fn new(thresholds: Thresholds, rules: RuleSet) -> Engine {
+        Engine {
+            thresholds,
+            rules,
+            limits: extract::Limits::default(),
+        }
+    }
+
+    /// An engine with the default rule packs.
+    pub fn with_default_rules(thresholds: Thresholds) -> Result<Engine, RuleError> {
+        Ok(Engine::new(thresholds, RuleSet::defaults()?))
     }
 
     /// The thresholds in force.
@@ -80,9 +105,14 @@ impl Engine {
         &self.thresholds
     }
 
+    /// The rules in force.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
     /// Scores one message.
     pub fn scan(&self, input: &Input<'_>) -> Verdict {
-        let mut symbols = Vec::new();
+        let mut symbols = scan::content(input.raw, &self.rules, &self.limits).symbols;
         if input.truncated {
             symbols.push(Symbol {
                 name: SYMBOL_TRUNCATED.into(),
