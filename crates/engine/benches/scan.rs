@@ -94,6 +94,20 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The stages on their own, for finding where time goes.
+    let text = String::from_utf8(plain(1024 * 1024)).expect("utf-8");
+    let mut stages = c.benchmark_group("stage_1m");
+    stages.throughput(Throughput::Bytes(text.len() as u64));
+    stages.bench_function("extract", |b| {
+        b.iter(|| palisade_engine::extract::extract(text.as_bytes(), &Default::default()))
+    });
+    stages.bench_function("normalize", |b| {
+        b.iter(|| palisade_engine::normalize::normalize(&text))
+    });
+    let norm = palisade_engine::normalize::normalize(&text);
+    stages.bench_function("match", |b| b.iter(|| engine.rules().find(&norm)));
+    stages.finish();
 }
 
 criterion_group!(benches, bench);

@@ -181,6 +181,16 @@ fn tag_end(bytes: &[u8], mut i: usize) -> usize {
 
 /// Whether an element's attributes hide its content from a reader.
 fn is_hidden(attrs: &str) -> bool {
+    // Most tags carry neither a style nor a hidden attribute: answer those without copying.
+    let lower_has = |needle: &[u8]| {
+        attrs
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    if attrs.len() < 6 || !(lower_has(b"style") || lower_has(b"hidden")) {
+        return false;
+    }
     let lower = attrs.to_ascii_lowercase();
     if lower
         .split(|c: char| c.is_whitespace() || c == '/')

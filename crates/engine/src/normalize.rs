@@ -176,6 +176,11 @@ struct Builder {
     sentence_break: bool,
     /// Single letters waiting to see whether they spell a word (`v o t e`).
     run: Vec<(Ch, u32)>,
+    /// What the current word holds, kept up to date as it grows so that the common word
+    /// (plain letters) needs no second look.
+    w_foreign: u32,
+    w_leet: bool,
+    w_symbol: bool,
 }
 
 impl Builder {
@@ -192,6 +197,9 @@ impl Builder {
             }
             self.pending_invisible = 0;
             if self.word.len() < 256 {
+                self.w_foreign += u32::from(foreign);
+                self.w_leet |= leet(c).is_some();
+                self.w_symbol |= c == '$';
                 self.word.push(Ch { c, at, foreign });
             }
         } else if matches!(c, '\'' | '’' | 'ʼ' | '`')
@@ -200,6 +208,8 @@ impl Builder {
             // Apostrophes inside words disappear: don't -> dont, in text and rules alike.
         } else if !self.word.is_empty() && matches!(c, '!' | '|' | '+') {
             // Possibly a symbol standing for a letter (k!ll); decided when the word ends.
+            self.w_leet = true;
+            self.w_symbol = true;
             self.word.push(Ch { c, at, foreign });
         } else {
             self.finish_word();
@@ -218,8 +228,38 @@ impl Builder {
         }
     }
 
+    /// A lowercase ASCII letter or digit: the hot path.
+    #[inline]
+    fn push_ascii_alnum(&mut self, c: char, at: u32) {
+        if self.pending_invisible > 0 {
+            self.push_char(c, at, false);
+            return;
+        }
+        if self.word.len() < 256 {
+            self.w_leet |= matches!(c, '0' | '1' | '3' | '4' | '5' | '7');
+            self.word.push(Ch {
+                c,
+                at,
+                foreign: false,
+            });
+        }
+    }
+
     fn finish_word(&mut self) {
         if self.word.is_empty() {
+            return;
+        }
+        let (foreign, leet_chars, symbol) = (
+            std::mem::take(&mut self.w_foreign),
+            std::mem::take(&mut self.w_leet),
+            std::mem::take(&mut self.w_symbol),
+        );
+        if !leet_chars && !symbol && foreign == 0 && self.pending_word_invisible == 0 {
+            // Plain letters and digits: nothing to undo.
+            let word = std::mem::take(&mut self.word);
+            self.place(&word, false);
+            self.word = word;
+            self.word.clear();
             return;
         }
         let mut word = std::mem::take(&mut self.word);
@@ -250,9 +290,16 @@ impl Builder {
             self.out.disguise.mixed_script_words += 1;
             disguised = true;
         }
-        if word.is_empty() {
-            return;
+        if !word.is_empty() {
+            self.place(&word, disguised);
         }
+        self.word = word;
+        self.word.clear();
+    }
+
+    /// Emits a finished word, or holds it back when it is a single letter that may be
+    /// part of a spaced-out word.
+    fn place(&mut self, word: &[Ch], disguised: bool) {
         let gap = std::mem::take(&mut self.gap);
         let sentence = std::mem::take(&mut self.sentence_break);
         // A single dot between single letters (V.O.T.E) is spelling, not a sentence end.
@@ -261,9 +308,7 @@ impl Builder {
             return;
         }
         self.flush_run();
-        self.emit(&word, sentence, disguised);
-        self.word = word;
-        self.word.clear();
+        self.emit(word, sentence, disguised);
     }
 
     /// Single letters: joined when they spell a word of three letters or more with single
@@ -306,10 +351,15 @@ impl Builder {
         }
         let start = out.text.len() as u32;
         for w in word {
-            let before = out.text.len();
-            out.text.push(w.c);
-            for _ in before..out.text.len() {
+            if w.c.is_ascii() {
+                out.text.push(w.c);
                 out.map.push(w.at);
+            } else {
+                let before = out.text.len();
+                out.text.push(w.c);
+                for _ in before..out.text.len() {
+                    out.map.push(w.at);
+                }
             }
         }
         if disguised {
@@ -330,8 +380,42 @@ pub fn normalize(src: &str) -> Normalized {
     b.out.text.reserve(src.len());
     b.out.map.reserve(src.len());
     let mut newlines = 0u32;
-    for (at, c) in src.char_indices() {
-        let at = at as u32;
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let at = i as u32;
+        match byte {
+            b'a'..=b'z' | b'0'..=b'9' => {
+                newlines = 0;
+                b.push_ascii_alnum(byte as char, at);
+                i += 1;
+                continue;
+            }
+            b'A'..=b'Z' => {
+                newlines = 0;
+                b.push_ascii_alnum(byte.to_ascii_lowercase() as char, at);
+                i += 1;
+                continue;
+            }
+            b' ' | b'\t' => {
+                b.finish_word();
+                b.gap += 1;
+                i += 1;
+                continue;
+            }
+            b'!'..=b'/' | b':'..=b'@' | b'['..=b'`' | b'{'..=b'~' => {
+                newlines = 0;
+                b.push_char(byte as char, at, false);
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(c) = src[i..].chars().next() else {
+            break;
+        };
+        i += c.len_utf8();
         if c == '\n' {
             newlines += 1;
             b.newline(newlines >= 2);
