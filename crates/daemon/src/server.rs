@@ -154,8 +154,8 @@ pub(crate) async fn serve(
             async move {
                 let _permit = permit;
                 match stream {
-                    Stream::Tcp(s) => handle(s, &shared, shutdown, true).await,
-                    Stream::Unix(s) => handle(s, &shared, shutdown, false).await,
+                    Stream::Tcp(s) => handle(s, shared, shutdown, true).await,
+                    Stream::Unix(s) => handle(s, shared, shutdown, false).await,
                 }
             }
             .instrument(span),
@@ -216,8 +216,12 @@ impl Quickack for tokio::net::UnixStream {}
 
 /// Serves one milter connection until the MTA quits, the peer goes away, it idles out, a
 /// protocol error closes it, or shutdown finds it between messages.
-async fn handle<S>(mut stream: S, shared: &Shared, mut shutdown: watch::Receiver<bool>, tcp: bool)
-where
+async fn handle<S>(
+    mut stream: S,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    tcp: bool,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Quickack,
 {
     let mut session = Session::new(shared.session.clone());
@@ -291,7 +295,7 @@ where
                 Step::Nothing => {}
                 Step::Reply(r) => r.encode(&mut out),
                 Step::Connect => {
-                    let reply = if is_trusted(shared, &session) {
+                    let reply = if is_trusted(&shared, &session) {
                         debug!(client = %session.envelope().client_addr, "trusted network; not scanning this connection");
                         Reply::Accept
                     } else {
@@ -299,7 +303,7 @@ where
                     };
                     reply.encode(&mut out);
                 }
-                Step::EndOfMessage => end_of_message(shared, &mut session, &mut out),
+                Step::EndOfMessage => end_of_message(&shared, &mut session, &mut out).await,
                 Step::Close => {
                     close = true;
                     break;
@@ -336,20 +340,48 @@ fn is_trusted(shared: &Shared, session: &Session) -> bool {
     }
 }
 
-fn end_of_message(shared: &Shared, session: &mut Session, out: &mut Vec<u8>) {
+/// Messages above this size are scanned on tokio's blocking pool, so that one large
+/// message does not hold up the other connections served by the same worker thread.
+const BLOCKING_SCAN_BYTES: usize = 256 * 1024;
+
+async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut Vec<u8>) {
     let Some(message) = session.take_message() else {
         Reply::Continue.encode(out);
         return;
     };
     let started = Instant::now();
-    let env = &message.envelope;
-    let queue_id = env.queue_id.as_deref().unwrap_or("-");
     if message.unscanned {
+        let env = &message.envelope;
+        let queue_id = env.queue_id.as_deref().unwrap_or("-");
         info!(queue_id, client = %env.client_addr, action = "skipped", reason = "authenticated", "message not scanned");
         Reply::Continue.encode(out);
         return;
     }
-    let scanned = catch_unwind(AssertUnwindSafe(|| shared.scanner.scan_message(&message)));
+    let (scanned, message) = if message.raw.len() > BLOCKING_SCAN_BYTES {
+        let pool_shared = shared.clone();
+        match tokio::task::spawn_blocking(move || {
+            let scanned = catch_unwind(AssertUnwindSafe(|| {
+                pool_shared.scanner.scan_message(&message)
+            }));
+            (scanned, message)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                // The pool is gone (shutdown) or the task was cancelled: the message
+                // cannot be judged now.
+                warn!(error = %e, "scan task failed");
+                tempfail_or_accept(shared, session, out);
+                return;
+            }
+        }
+    } else {
+        let scanned = catch_unwind(AssertUnwindSafe(|| shared.scanner.scan_message(&message)));
+        (scanned, message)
+    };
+    let env = &message.envelope;
+    let queue_id = env.queue_id.as_deref().unwrap_or("-");
     let replies = match scanned {
         Ok(scanned) => {
             let (replies, decision) =
@@ -378,12 +410,29 @@ fn end_of_message(shared: &Shared, session: &mut Session, out: &mut Vec<u8>) {
             // A bug in a scan must not lose mail or pass it silently.
             let action = shared.config.milter.on_error;
             warn!(queue_id, client = %env.client_addr, on_error = ?action, "internal error while scanning");
-            match action {
-                OnError::Tempfail => vec![actions::tempfail()],
-                OnError::Accept => actions::unscanned_accept(&message, session),
-            }
+            on_error_replies(shared, session, &message)
         }
     };
+    for r in replies {
+        r.encode(out);
+    }
+}
+
+fn on_error_replies(
+    shared: &Shared,
+    session: &Session,
+    message: &palisade_milter::Message,
+) -> Vec<Reply> {
+    match shared.config.milter.on_error {
+        OnError::Tempfail => vec![actions::tempfail()],
+        OnError::Accept => actions::unscanned_accept(message, session),
+    }
+}
+
+fn tempfail_or_accept(shared: &Shared, session: &Session, out: &mut Vec<u8>) {
+    // Without the message (it went with the failed task) no header can be deleted; an
+    // accept still says plainly that it was not scanned.
+    let replies = on_error_replies(shared, session, &palisade_milter::Message::default());
     for r in replies {
         r.encode(out);
     }

@@ -234,3 +234,52 @@ fn check_scores_files_directories_and_stdin() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn extra_rule_packs_load_and_broken_ones_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("local.toml");
+    std::fs::write(
+        &pack,
+        "[[rule]]\nname = \"LOCAL_NAME\"\ncategory = \"threat\"\nscore = 11.0\ndescription = \"local\"\nphrases = [\"the bridge is out\"]\n",
+    )
+    .unwrap();
+    let msg = dir.path().join("m.eml");
+    std::fs::write(&msg, "Subject: x\n\nWarning: the bridge is out.\n").unwrap();
+    let glob = format!("{}/*.toml", dir.path().display());
+    let out = bin()
+        .env("PALISADE__RULES__PATHS", &glob)
+        .args(["check", "--json"])
+        .arg(&msg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "quarantine");
+    assert_eq!(v["symbols"][0]["name"], "LOCAL_NAME");
+    assert_eq!(v["symbols"][0]["detail"], "\"the bridge is out\"");
+
+    std::fs::write(
+        &pack,
+        "[[rule]]\nname = \"LOCAL_NAME\"\ncategory = \"weather\"\nscore = 1.0\ndescription = \"d\"\nphrases = [\"x\"]\n",
+    )
+    .unwrap();
+    let out = bin()
+        .env("PALISADE__RULES__PATHS", &glob)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("local.toml: rule LOCAL_NAME: unknown category `weather`"),
+        "{err}"
+    );
+    let out = bin()
+        .env("PALISADE__RULES__PATHS", "/nonexistent/*.toml")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("matches no file"));
+}

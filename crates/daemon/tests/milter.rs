@@ -424,3 +424,87 @@ async fn sigterm_drains_and_exits_zero() {
     assert_eq!(v["client"], "192.0.2.10");
     assert!(log.contains("SIGTERM"), "{log}");
 }
+
+#[tokio::test]
+async fn a_threat_is_quarantined_with_headers_and_a_tagged_subject() {
+    let running = daemon().await;
+    let mut conn = open(&spec(&running)).await;
+    let raw = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/messages/family-voter-coercion.eml"),
+    )
+    .unwrap();
+    let outcome = conn
+        .message(&env(1), &client::parse_message(&raw))
+        .await
+        .unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    let mods = &outcome.modifications;
+    let reason = mods
+        .iter()
+        .find_map(|m| match m {
+            Reply::Quarantine(r) => Some(String::from_utf8_lossy(r).into_owned()),
+            _ => None,
+        })
+        .expect("no quarantine");
+    assert!(reason.contains("VOTE_OR_ELSE"), "{reason}");
+    let header = result_header(mods).unwrap();
+    assert!(header.starts_with("quarantine; score="), "{header}");
+    let added: Vec<String> = mods
+        .iter()
+        .filter_map(|m| match m {
+            Reply::AddHeader { name, .. } => Some(String::from_utf8_lossy(name).into_owned()),
+            _ => None,
+        })
+        .collect();
+    for h in [
+        "X-Spam-Flag",
+        "X-Spam-Status",
+        "X-Spam-Score",
+        "X-Spam-Level",
+    ] {
+        assert!(added.iter().any(|a| a == h), "{h} missing: {added:?}");
+    }
+    let subject = mods.iter().find_map(|m| match m {
+        Reply::ChangeHeader { name, value, .. } if name == b"Subject" => {
+            Some(String::from_utf8_lossy(value).into_owned())
+        }
+        _ => None,
+    });
+    assert_eq!(subject.as_deref(), Some(" [SUSPECTED THREAT] your vote"));
+
+    // Sent again with the prefix already there: not tagged twice.
+    let again = String::from_utf8_lossy(&raw).replace(
+        "Subject: your vote",
+        "Subject: [SUSPECTED THREAT] your vote",
+    );
+    let outcome = conn
+        .message(&env(2), &client::parse_message(again.as_bytes()))
+        .await
+        .unwrap();
+    assert!(!outcome
+        .modifications
+        .iter()
+        .any(|m| matches!(m, Reply::ChangeHeader { name, .. } if name == b"Subject")));
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_large_message_is_scanned_off_the_connection_thread() {
+    let running = daemon().await;
+    let mut conn = open(&spec(&running)).await;
+    let filler = "The canvass board met and reviewed the provisional ballots.\r\n".repeat(8000);
+    let raw = format!(
+        "Subject: minutes\r\n\r\n{filler}You will vote for Smith or we will come after you.\r\n"
+    );
+    assert!(raw.len() > 400_000);
+    let outcome = conn
+        .message(&env(1), &client::parse_message(raw.as_bytes()))
+        .await
+        .unwrap();
+    assert!(outcome
+        .modifications
+        .iter()
+        .any(|m| matches!(m, Reply::Quarantine(_))));
+    running.shutdown().await.unwrap();
+}

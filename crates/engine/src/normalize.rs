@@ -175,7 +175,7 @@ struct Builder {
     gap: u32,
     sentence_break: bool,
     /// Single letters waiting to see whether they spell a word (`v o t e`).
-    run: Vec<(Ch, u32)>,
+    run: Vec<(Ch, u32, bool)>,
     /// What the current word holds, kept up to date as it grows so that the common word
     /// (plain letters) needs no second look.
     w_foreign: u32,
@@ -302,39 +302,42 @@ impl Builder {
     fn place(&mut self, word: &[Ch], disguised: bool) {
         let gap = std::mem::take(&mut self.gap);
         let sentence = std::mem::take(&mut self.sentence_break);
-        // A single dot between single letters (V.O.T.E) is spelling, not a sentence end.
-        if word.len() == 1 && word[0].c.is_alphabetic() && gap <= 2 && (!sentence || gap == 1) {
-            self.run.push((word[0], gap));
+        if word.len() == 1 && word[0].c.is_alphabetic() {
+            self.run.push((word[0], gap, sentence));
             return;
         }
         self.flush_run();
         self.emit(word, sentence, disguised);
     }
 
-    /// Single letters: joined when they spell a word of three letters or more with single
-    /// separators between them; otherwise left as they were.
+    /// Single letters in a row. Letters one separator apart form groups ("W I L L", and a
+    /// single dot in "V.O.T.E" is spelling, not a sentence end); wider gaps separate
+    /// words. When some group spells three letters or more, the run is spaced-out writing
+    /// and every group of two or more becomes a word ("W E  W I L L" -> "we will");
+    /// otherwise the letters stay as they were ("options a, b, c").
     fn flush_run(&mut self) {
         if self.run.is_empty() {
             return;
         }
         let run = std::mem::take(&mut self.run);
-        let mut groups: Vec<Vec<Ch>> = Vec::new();
-        for (i, (ch, gap)) in run.iter().enumerate() {
-            if i > 0 && *gap == 1 {
-                if let Some(g) = groups.last_mut() {
-                    g.push(*ch);
-                    continue;
-                }
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        for (i, (_, gap, _)) in run.iter().enumerate() {
+            match groups.last_mut() {
+                Some((_, end)) if *gap == 1 => *end = i + 1,
+                _ => groups.push((i, i + 1)),
             }
-            groups.push(vec![*ch]);
         }
-        for g in groups {
-            if g.len() >= 3 {
+        let spaced = groups.iter().any(|(s, e)| e - s >= 3);
+        let mut letters: Vec<Ch> = Vec::new();
+        for (s, e) in groups {
+            if spaced && e - s >= 2 {
+                letters.clear();
+                letters.extend(run[s..e].iter().map(|(ch, _, _)| *ch));
                 self.out.disguise.spaced_words += 1;
-                self.emit(&g, false, true);
+                self.emit(&letters, run[s].2 && run[s].1 != 1, true);
             } else {
-                for ch in g {
-                    self.emit(&[ch], false, false);
+                for (ch, gap, sentence) in &run[s..e] {
+                    self.emit(&[*ch], *sentence && *gap != 1, false);
                 }
             }
         }

@@ -70,6 +70,8 @@ struct RuleDef {
     phrases: Vec<String>,
     #[serde(default)]
     max_gap: Option<usize>,
+    #[serde(default)]
+    not_followed_by: Vec<String>,
 }
 
 /// A compiled rule.
@@ -94,6 +96,12 @@ struct Phrase {
     gap: usize,
 }
 
+/// Words that, right after a match, cancel it ("we will find you *a seat*").
+#[derive(Debug, Clone, Default)]
+struct Exceptions {
+    next_words: Vec<String>,
+}
+
 /// One place a rule matched, as offsets into the normalised text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
@@ -109,6 +117,7 @@ pub struct Hit {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    exceptions: Vec<Exceptions>,
     phrases: Vec<Phrase>,
     /// Phrases by the piece they start with.
     by_anchor: Vec<Vec<usize>>,
@@ -156,6 +165,7 @@ impl RuleSet {
         packs: impl IntoIterator<Item = (String, String)>,
     ) -> Result<RuleSet, RuleError> {
         let mut rules = Vec::new();
+        let mut exceptions = Vec::new();
         let mut phrases = Vec::new();
         let mut piece_ids: HashMap<String, usize> = HashMap::new();
         let mut piece_texts: Vec<String> = Vec::new();
@@ -223,6 +233,15 @@ impl RuleSet {
                         gap,
                     });
                 }
+                let mut next_words = Vec::new();
+                for w in &def.not_followed_by {
+                    let n = normalize(w).text;
+                    if n.is_empty() {
+                        return Err(bad(format!("not_followed_by entry `{w}` has no word")));
+                    }
+                    next_words.push(n);
+                }
+                exceptions.push(Exceptions { next_words });
                 rules.push(Rule {
                     name: def.name,
                     category: def.category,
@@ -249,6 +268,7 @@ impl RuleSet {
         };
         Ok(RuleSet {
             rules,
+            exceptions,
             phrases,
             by_anchor,
             pieces: piece_texts.len(),
@@ -291,6 +311,9 @@ impl RuleSet {
                 let phrase = &self.phrases[phrase_id];
                 for &(start, end) in occurrences {
                     if let Some(end) = chain(text, &found, &phrase.pieces[1..], end, phrase.gap) {
+                        if self.exceptions[phrase.rule].cancels(text, end) {
+                            continue;
+                        }
                         hits.push(Hit {
                             rule: phrase.rule,
                             start,
@@ -302,6 +325,17 @@ impl RuleSet {
             }
         }
         hits
+    }
+}
+
+impl Exceptions {
+    fn cancels(&self, text: &[u8], end: usize) -> bool {
+        let Some(rest) = text.get(end + 1..) else {
+            return false;
+        };
+        self.next_words.iter().any(|w| {
+            rest.starts_with(w.as_bytes()) && (rest.len() == w.len() || rest[w.len()] == b' ')
+        })
     }
 }
 
@@ -369,6 +403,7 @@ score = 5.0
 description = "finding someone"
 phrases = ["we will find you"]
 max_gap = 1
+not_followed_by = ["a", "the right"]
 "#;
 
     #[test]
@@ -384,6 +419,10 @@ max_gap = 1
         .is_empty());
         assert!(names(&rs, "devote for me or elsewhere").is_empty());
         assert_eq!(names(&rs, "W3 w1ll f\u{0456}nd y0u"), ["FIND_YOU"]);
+        assert!(names(&rs, "we will find you a seat").is_empty());
+        assert!(names(&rs, "we will find you the right form").is_empty());
+        assert_eq!(names(&rs, "we will find you the"), ["FIND_YOU"]);
+        assert_eq!(names(&rs, "we will find you and"), ["FIND_YOU"]);
         assert_eq!(
             names(&rs, "You will vote for X on Tuesday or we will come"),
             ["VOTE_OR_ELSE"]
