@@ -253,7 +253,11 @@ fn extra_rule_packs_load_and_broken_ones_are_config_errors() {
         .arg(&msg)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["action"], "quarantine");
     assert_eq!(v["symbols"][0]["name"], "LOCAL_NAME");
