@@ -314,7 +314,7 @@ impl Config {
         if !issues.is_empty() {
             return Err(ConfigError { issues });
         }
-        check_keys(&defaults, &merged, &mut issues);
+        check_keys(&defaults, &merged, sources, &mut issues);
         if !issues.is_empty() {
             issues.sort_by(|a, b| a.key.cmp(&b.key));
             return Err(ConfigError { issues });
@@ -331,7 +331,7 @@ impl Config {
             }
         };
         config.tidy_lists();
-        config.validate(&merged, &mut issues);
+        config.validate(&merged, sources, &mut issues);
         if issues.is_empty() {
             Ok(config)
         } else {
@@ -357,12 +357,17 @@ impl Config {
         }
     }
 
-    fn validate(&self, merged: &Map<String, Value>, issues: &mut Vec<ConfigIssue>) {
+    fn validate(
+        &self,
+        merged: &Map<String, Value>,
+        sources: &Sources,
+        issues: &mut Vec<ConfigIssue>,
+    ) {
         let mut bad = |key: &str, message: String| {
             issues.push(ConfigIssue {
                 key: key.into(),
                 message,
-                origin: origin_of(merged, key),
+                origin: origin_of(merged, key, sources),
             })
         };
         if let Err(e) = self.milter.listen.parse::<SocketSpec>() {
@@ -500,15 +505,24 @@ fn parse_table(
 fn check_keys(
     defaults: &Map<String, Value>,
     merged: &Map<String, Value>,
+    sources: &Sources,
     issues: &mut Vec<ConfigIssue>,
 ) {
+    let origin = |v: &Value| describe_origin(v.origin(), sources);
     let sorted: BTreeMap<_, _> = merged.iter().collect();
     for (section, value) in sorted {
         let Some(default_section) = defaults.get(section) else {
+            // A table has no origin of its own; its first key tells where it came from.
+            let from = value
+                .clone()
+                .into_table()
+                .ok()
+                .and_then(|t| t.values().find_map(|v| v.origin().map(|_| origin(v))))
+                .unwrap_or_else(|| origin(value));
             issues.push(ConfigIssue {
                 key: section.clone(),
                 message: "unknown section".into(),
-                origin: value.origin().unwrap_or("defaults").to_string(),
+                origin: from,
             });
             continue;
         };
@@ -519,14 +533,14 @@ fn check_keys(
             issues.push(ConfigIssue {
                 key: section.clone(),
                 message: "must be a table".into(),
-                origin: value.origin().unwrap_or("defaults").to_string(),
+                origin: origin(value),
             });
             continue;
         };
         let keys: BTreeMap<_, _> = table.iter().collect();
         for (key, v) in keys {
             let full = format!("{section}.{key}");
-            let origin = v.origin().unwrap_or("defaults").to_string();
+            let origin = origin(v);
             if !default_table.contains_key(key) {
                 issues.push(ConfigIssue {
                     key: full,
@@ -550,12 +564,26 @@ fn check_keys(
     }
 }
 
-fn origin_of(merged: &Map<String, Value>, key: &str) -> String {
+/// Where a value came from, for messages: the config crate records a file's path
+/// relative to the working directory, so the path the user gave is shown instead.
+fn describe_origin(origin: Option<&str>, sources: &Sources) -> String {
+    match origin {
+        None => "defaults".into(),
+        Some("the environment") => "environment".into(),
+        Some(other) => sources
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_else(|| other.to_string()),
+    }
+}
+
+fn origin_of(merged: &Map<String, Value>, key: &str, sources: &Sources) -> String {
     let (section, name) = key.split_once('.').unwrap_or((key, ""));
     merged
         .get(section)
         .and_then(|s| s.clone().into_table().ok())
-        .and_then(|t| t.get(name).and_then(|v| v.origin().map(str::to_string)))
+        .and_then(|t| t.get(name).map(|v| describe_origin(v.origin(), sources)))
         .unwrap_or_else(|| "defaults".into())
 }
 

@@ -101,8 +101,9 @@ x = 1
         "{err}"
     );
     let file_name = file.display().to_string();
-    assert!(err.issues[1].origin.contains(&file_name), "{err}");
-    assert!(err.issues[0].origin.contains("environment"), "{err}");
+    assert_eq!(err.issues[1].origin, file_name, "{err}");
+    assert_eq!(err.issues[3].origin, file_name, "{err}");
+    assert_eq!(err.issues[0].origin, "environment", "{err}");
     // Type errors fixed, the value errors show up, all together.
     std::fs::write(
         &file,
@@ -124,7 +125,7 @@ x = 1
         ],
         "{err}"
     );
-    assert!(err.issues.iter().all(|i| i.origin.contains(&file_name)));
+    assert!(err.issues.iter().all(|i| i.origin == file_name), "{err}");
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! Postfix needs root to start; the tests say so plainly when run without it.
 #![forbid(unsafe_code)]
 
+pub mod dns;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

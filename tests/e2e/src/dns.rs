@@ -1,0 +1,226 @@
+//! A real DNS server for tests: unbound from Debian on a free loopback port, answering
+//! only from the records a test gives it (everything under its zones that it was not
+//! given is NXDOMAIN; nothing is ever forwarded).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::{free_port, require_tools};
+
+/// One resource record in presentation format, e.g. `county.test. TXT "v=spf1 -all"`.
+#[derive(Debug, Clone)]
+pub struct Record(pub String);
+
+impl Record {
+    /// A TXT record; long values are split into 255-byte strings as DNS requires.
+    pub fn txt(name: &str, value: &str) -> Record {
+        let mut parts = Vec::new();
+        let bytes = value.as_bytes();
+        for chunk in bytes.chunks(255) {
+            let s = String::from_utf8_lossy(chunk)
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            parts.push(format!("\"{s}\""));
+        }
+        if parts.is_empty() {
+            parts.push("\"\"".into());
+        }
+        Record(format!("{} 300 IN TXT {}", fqdn(name), parts.join(" ")))
+    }
+
+    /// An A record.
+    pub fn a(name: &str, ip: &str) -> Record {
+        Record(format!("{} 300 IN A {ip}", fqdn(name)))
+    }
+
+    /// An AAAA record.
+    pub fn aaaa(name: &str, ip: &str) -> Record {
+        Record(format!("{} 300 IN AAAA {ip}", fqdn(name)))
+    }
+
+    /// An MX record.
+    pub fn mx(name: &str, pref: u16, host: &str) -> Record {
+        Record(format!("{} 300 IN MX {pref} {}", fqdn(name), fqdn(host)))
+    }
+
+    /// A PTR record for an IPv4 address.
+    pub fn ptr4(ip: &str, host: &str) -> Record {
+        let rev: Vec<&str> = ip.split('.').rev().collect();
+        Record(format!(
+            "{}.in-addr.arpa. 300 IN PTR {}",
+            rev.join("."),
+            fqdn(host)
+        ))
+    }
+
+    /// A CNAME record.
+    pub fn cname(name: &str, target: &str) -> Record {
+        Record(format!("{} 300 IN CNAME {}", fqdn(name), fqdn(target)))
+    }
+}
+
+fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// A running unbound.
+pub struct DnsServer {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// Where it answers (UDP and TCP).
+    pub addr: SocketAddr,
+    zones: Vec<String>,
+}
+
+impl DnsServer {
+    /// Starts unbound serving `records` as the only content of `zones` (e.g. `["test",
+    /// "in-addr.arpa"]`): names under them that have no record are NXDOMAIN.
+    pub fn start(zones: &[&str], records: &[Record]) -> anyhow::Result<DnsServer> {
+        require_tools(&["unbound"])?;
+        let dir = tempfile::Builder::new().prefix("palisade-dns-").tempdir()?;
+        let port = free_port()?;
+        let mut server = DnsServer {
+            dir,
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            zones: zones.iter().map(|z| z.to_string()).collect(),
+        };
+        server.write_config(records)?;
+        server.spawn()?;
+        Ok(server)
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.path().join("unbound.conf")
+    }
+
+    fn write_config(&self, records: &[Record]) -> anyhow::Result<()> {
+        let mut conf = format!(
+            "server:
+  interface: 127.0.0.1@{port}
+  port: {port}
+  do-ip6: no
+  do-daemonize: no
+  use-syslog: no
+  logfile: \"\"
+  verbosity: 0
+  username: \"\"
+  chroot: \"\"
+  directory: \"{dir}\"
+  pidfile: \"{dir}/unbound.pid\"
+  access-control: 127.0.0.0/8 allow
+  module-config: \"iterator\"
+  cache-max-ttl: 0
+  cache-max-negative-ttl: 0
+  num-threads: 1
+  so-reuseport: no
+  do-not-query-localhost: yes
+",
+            port = self.addr.port(),
+            dir = self.dir.path().display()
+        );
+        for z in &self.zones {
+            conf.push_str(&format!("  local-zone: \"{}\" static\n", fqdn(z)));
+        }
+        for r in records {
+            conf.push_str(&format!("  local-data: '{}'\n", r.0.replace('\'', "")));
+        }
+        conf.push_str("remote-control:\n  control-enable: no\n");
+        std::fs::write(self.conf(), conf)?;
+        Ok(())
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let check = Command::new("unbound-checkconf").arg(self.conf()).output();
+        if let Ok(out) = &check {
+            if !out.status.success() {
+                bail!(
+                    "unbound config rejected: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        let child = Command::new("unbound")
+            .arg("-d")
+            .arg("-c")
+            .arg(self.conf())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("cannot start unbound")?;
+        self.child = Some(child);
+        // Ready once it answers a query over UDP.
+        let start = Instant::now();
+        loop {
+            if probe(self.addr, self.zones.first().map_or("test", String::as_str)) {
+                return Ok(());
+            }
+            if let Some(child) = &mut self.child {
+                if let Ok(Some(status)) = child.try_wait() {
+                    bail!("unbound exited at start: {status}");
+                }
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                bail!("unbound did not answer within 10s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server (queries then time out), keeping its port and records.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again after [`DnsServer::stop`].
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        if self.child.is_none() {
+            self.spawn()?;
+        }
+        Ok(())
+    }
+
+    /// `ip:port` for `[dns] nameservers`.
+    pub fn nameserver(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends a minimal query (`ZONE. IN SOA`, answered locally) and reports whether any
+/// answer came back.
+fn probe(addr: SocketAddr, zone: &str) -> bool {
+    let Ok(sock) = UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(200)));
+    // id 0x1234, RD, one question: ZONE, type SOA (6), class IN.
+    let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in zone.trim_end_matches('.').split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 6, 0, 1]);
+    if sock.send_to(&query, addr).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    matches!(sock.recv_from(&mut buf), Ok((n, _)) if n >= 12 && buf[0] == 0x12 && buf[1] == 0x34)
+}
