@@ -1,11 +1,22 @@
-//! Sender authentication for Palisade.
+//! Sender authentication for Palisade: SPF (MAIL FROM and HELO), DKIM, ARC, DMARC and
+//! iprev through mail-auth, against the DNS resolvers in `[dns]`; and the
+//! Authentication-Results header (RFC 8601) that reports them.
 //!
-//! This crate will check SPF, DKIM, DMARC and ARC with mail-auth and render
-//! Authentication-Results. For now it holds the report types the engine and the daemon
-//! share, so that the scan seam already carries them.
+//! This is the only crate that talks to DNS. A DNS timeout or server failure always ends
+//! as `temperror`, never as `fail`: a broken resolver must not make mail look forged.
+//!
+//! The engine reads [`AuthReport`], which is plain data; [`Authenticator`] fills it.
 #![forbid(unsafe_code)]
 
+mod authenticate;
+mod cache;
+mod results;
+
+pub use authenticate::{AuthError, AuthRequest, AuthSettings, Authenticator};
+pub use results::{authentication_results, authserv_id_of};
+
 use serde::Serialize;
+use std::time::Duration;
 
 /// The outcome of one authentication method, as RFC 8601 names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -20,7 +31,7 @@ pub enum AuthResult {
     Fail,
     /// SPF: probably not authorised.
     SoftFail,
-    /// SPF: no statement.
+    /// SPF: no statement; DKIM: a signature that could not be read.
     Neutral,
     /// Checked, but a DNS or other transient failure stopped it; never a failure.
     TempError,
@@ -43,15 +54,81 @@ impl AuthResult {
     }
 }
 
+/// A DMARC policy as published (the one that applies to the From domain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmarcPolicy {
+    /// `p=none`: monitor only.
+    None,
+    /// `p=quarantine`.
+    Quarantine,
+    /// `p=reject`.
+    Reject,
+}
+
+impl DmarcPolicy {
+    /// The tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmarcPolicy::None => "none",
+            DmarcPolicy::Quarantine => "quarantine",
+            DmarcPolicy::Reject => "reject",
+        }
+    }
+}
+
+/// One DKIM signature and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DkimSignature {
+    /// Verification result.
+    pub result: AuthResult,
+    /// The signing domain (`d=`).
+    pub domain: String,
+    /// The selector (`s=`).
+    pub selector: String,
+    /// The first 8 characters of the signature (`header.b`), to tell signatures apart.
+    pub b: String,
+}
+
+/// DNS work done for one message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DnsStats {
+    /// Methods that ended in a temporary DNS failure.
+    pub temp_errors: u32,
+    /// Wall time of the whole authentication.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
 /// What authentication found out about one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AuthReport {
-    /// SPF for the MAIL FROM identity (or HELO for the null sender).
+    /// Whether authentication ran at all (false offline, or for skipped mail).
+    pub checked: bool,
+    /// SPF for the MAIL FROM identity (the HELO identity for the null sender).
     pub spf: AuthResult,
-    /// The best DKIM result among the signatures.
+    /// The domain SPF was checked for.
+    pub spf_domain: String,
+    /// SPF for the HELO identity.
+    pub spf_helo: AuthResult,
+    /// The best DKIM result among the signatures (none without signatures).
     pub dkim: AuthResult,
-    /// DMARC for the From domain.
-    pub dmarc: AuthResult,
+    /// Every DKIM signature.
+    pub dkim_signatures: Vec<DkimSignature>,
     /// ARC chain validation.
     pub arc: AuthResult,
+    /// Domains that sealed the ARC chain, oldest first.
+    pub arc_sealers: Vec<String>,
+    /// Whether the chain is valid and its newest seal is from a trusted sealer.
+    pub arc_trusted: bool,
+    /// DMARC for the From domain.
+    pub dmarc: AuthResult,
+    /// The DMARC policy that applies, when a record was found.
+    pub dmarc_policy: Option<DmarcPolicy>,
+    /// The RFC 5322 From domain.
+    pub from_domain: String,
+    /// Reverse DNS of the client.
+    pub iprev: AuthResult,
+    /// DNS work.
+    pub dns: DnsStats,
 }

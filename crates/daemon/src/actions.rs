@@ -1,11 +1,13 @@
 //! From a verdict to what Postfix is told at end of message: header changes, quarantine,
 //! reject, and the final reply.
 
+use palisade_auth::{authentication_results, authserv_id_of};
 use palisade_engine::{Action, Verdict};
 use palisade_milter::reply::reply_text;
 use palisade_milter::{Actions, Message, Reply, Session};
 
 use crate::config::{Mode, PolicyConfig};
+use crate::scan::Scanned;
 
 /// Headers Palisade writes. Inbound copies are removed before ours are added, so a sender
 /// can never pass its own as ours.
@@ -28,11 +30,13 @@ pub struct Decision {
 
 /// The modifications and final reply for a scanned message, in the order they are sent.
 pub fn replies(
-    verdict: &Verdict,
+    scanned: &Scanned,
     message: &Message,
     policy: &PolicyConfig,
+    authserv_id: &str,
     session: &Session,
 ) -> (Vec<Reply>, Decision) {
+    let verdict = &scanned.verdict;
     let allowed = session
         .negotiated()
         .map(|n| n.actions)
@@ -40,6 +44,7 @@ pub fn replies(
     let mut out = Vec::new();
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_owned_headers(message, &mut out);
+        remove_our_auth_results(message, authserv_id, &mut out);
     }
     let mut applied = verdict.action;
     if policy.mode == Mode::Shadow && applied > Action::Tag {
@@ -53,6 +58,25 @@ pub fn replies(
             name: name.as_bytes().to_vec(),
             value: session.header_value(value),
         };
+        if scanned.auth.checked {
+            let disposition = match applied {
+                Action::Quarantine => "quarantine",
+                Action::Reject => "reject",
+                _ => "none",
+            };
+            let env = &message.envelope;
+            out.push(Reply::InsertHeader {
+                index: 0,
+                name: b"Authentication-Results".to_vec(),
+                value: session.header_value(&authentication_results(
+                    authserv_id,
+                    &scanned.auth,
+                    &env.mail_from,
+                    &env.helo,
+                    disposition,
+                )),
+            });
+        }
         out.push(header("X-Palisade-Result", &result_header(verdict)));
         if verdict.action >= Action::Tag {
             out.push(header("X-Spam-Flag", "YES"));
@@ -123,6 +147,29 @@ pub fn tempfail() -> Reply {
         )
         .unwrap_or_else(|| b"451 4.7.1 Try again later".to_vec()),
     )
+}
+
+/// Deletes inbound Authentication-Results that carry our authserv-id (forged: only we
+/// write those) and keeps everyone else's, last occurrence first.
+fn remove_our_auth_results(message: &Message, authserv_id: &str, out: &mut Vec<Reply>) {
+    let ours = authserv_id.to_ascii_lowercase();
+    let occurrences: Vec<u32> = message
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+        .enumerate()
+        .filter(|(_, (_, v))| {
+            authserv_id_of(&String::from_utf8_lossy(v)).as_deref() == Some(ours.as_str())
+        })
+        .map(|(i, _)| i as u32 + 1)
+        .collect();
+    for index in occurrences.into_iter().rev() {
+        out.push(Reply::ChangeHeader {
+            index,
+            name: b"Authentication-Results".to_vec(),
+            value: Vec::new(),
+        });
+    }
 }
 
 /// Deletes every inbound copy of our headers, last occurrence first so that the

@@ -82,7 +82,17 @@ pub fn main(args: CheckArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let scanner = match Scanner::new(&config) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("palisade: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scanner = match Scanner::new(&config, args.offline) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("palisade: {e}");
@@ -119,7 +129,7 @@ pub fn main(args: CheckArgs) -> ExitCode {
             }
         };
         let raw = strip_mbox_line(&raw);
-        let scanned = scanner.scan(raw, false, raw.len() as u64, envelope.clone());
+        let scanned = runtime.block_on(scanner.scan(raw, envelope.clone()));
         let v = &scanned.verdict;
         let line = if args.json {
             json!({

@@ -52,7 +52,7 @@ impl ConfigArg {
             eprintln!("palisade: {e}");
             ExitCode::from(EXIT_CONFIG)
         })?;
-        crate::scan::load_rules(&config).map_err(|e| {
+        crate::scan::Scanner::new(&config, true).map_err(|e| {
             eprintln!("palisade: {e}");
             ExitCode::from(EXIT_CONFIG)
         })?;

@@ -33,6 +33,9 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The organisation being protected.
     pub protect: ProtectConfig,
+    /// Score overrides by symbol name.
+    #[serde(default)]
+    pub scores: std::collections::BTreeMap<String, f64>,
     /// Log output.
     pub logging: LoggingConfig,
 }
@@ -86,14 +89,25 @@ pub struct DnsConfig {
     /// Per-query timeout.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Tries per query.
+    pub attempts: usize,
+    /// Cached answers per record type.
+    pub cache_entries: usize,
 }
 
 /// `[auth]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
+    /// Whether authentication runs.
+    pub enabled: bool,
     /// The authserv-id; empty means this host's name.
     pub authserv_id: String,
+    /// Deadline for all checks of one message.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+    /// ARC sealers whose valid chain overrides a DMARC failure.
+    pub trusted_arc_sealers: Vec<String>,
 }
 
 /// `[policy]`
@@ -142,6 +156,8 @@ pub struct ProtectConfig {
     pub domains: Vec<String>,
     /// Names that impostors use.
     pub names: Vec<String>,
+    /// Other domains whose lookalikes are suspicious.
+    pub watch_domains: Vec<String>,
 }
 
 /// `[logging]`
@@ -224,12 +240,14 @@ impl Sources {
     }
 }
 
-const LIST_KEYS: [&str; 5] = [
+const LIST_KEYS: [&str; 7] = [
     "dns.nameservers",
+    "auth.trusted_arc_sealers",
     "policy.trusted_networks",
     "rules.paths",
     "protect.domains",
     "protect.names",
+    "protect.watch_domains",
 ];
 
 impl Config {
@@ -345,10 +363,12 @@ impl Config {
     fn tidy_lists(&mut self) {
         for list in [
             &mut self.dns.nameservers,
+            &mut self.auth.trusted_arc_sealers,
             &mut self.policy.trusted_networks,
             &mut self.rules.paths,
             &mut self.protect.domains,
             &mut self.protect.names,
+            &mut self.protect.watch_domains,
         ] {
             for item in list.iter_mut() {
                 *item = item.trim().to_string();
@@ -410,6 +430,20 @@ impl Config {
         }
         if self.dns.timeout.is_zero() {
             bad("dns.timeout", "must be longer than 0s".into());
+        }
+        if self.dns.attempts == 0 || self.dns.attempts > 10 {
+            bad("dns.attempts", "must be between 1 and 10".into());
+        }
+        if self.auth.deadline.is_zero() {
+            bad("auth.deadline", "must be longer than 0s".into());
+        }
+        for (name, score) in &self.scores {
+            if !score.is_finite() || score.abs() > 100.0 {
+                bad(
+                    &format!("scores.{name}"),
+                    "must be a number between -100 and 100".into(),
+                );
+            }
         }
         let p = &self.policy;
         for (key, v) in [
@@ -511,6 +545,20 @@ fn check_keys(
     let origin = |v: &Value| describe_origin(v.origin(), sources);
     let sorted: BTreeMap<_, _> = merged.iter().collect();
     for (section, value) in sorted {
+        if section == "scores" {
+            // Free-form: symbol names, checked against the rules once they are compiled.
+            let table = value.clone().into_table().unwrap_or_default();
+            for (key, v) in &table {
+                if v.clone().into_float().is_err() {
+                    issues.push(ConfigIssue {
+                        key: format!("scores.{key}"),
+                        message: "must be a number".into(),
+                        origin: origin(v),
+                    });
+                }
+            }
+            continue;
+        }
         let Some(default_section) = defaults.get(section) else {
             // A table has no origin of its own; its first key tells where it came from.
             let from = value

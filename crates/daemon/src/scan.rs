@@ -1,12 +1,12 @@
 //! The scan seam: one collected message in, one verdict out. The daemon and `palisade
 //! check` both come through here, so a file is scored exactly as mail is.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use palisade_auth::AuthReport;
+use palisade_auth::{AuthReport, AuthRequest, AuthSettings, Authenticator};
 use palisade_engine::rules::DEFAULT_PACKS;
-use palisade_engine::{Engine, Envelope, Input, RuleSet, Thresholds, Verdict};
+use palisade_engine::{Engine, Envelope, Input, Protection, RuleSet, Thresholds, Verdict};
 use palisade_milter::Message;
 
 use crate::config::{Config, ConfigError, ConfigIssue};
@@ -15,6 +15,8 @@ use crate::config::{Config, ConfigError, ConfigIssue};
 #[derive(Debug, Clone)]
 pub struct Scanner {
     engine: Engine,
+    auth: Option<Authenticator>,
+    authserv_id: String,
 }
 
 /// A verdict and what went into it.
@@ -24,24 +26,88 @@ pub struct Scanned {
     pub verdict: Verdict,
     /// Authentication results.
     pub auth: AuthReport,
-    /// Time the scan took.
+    /// Time the scan took (authentication included).
     pub elapsed: Duration,
+}
+
+/// This host's name, for the authserv-id when none is configured.
+pub fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn issue(key: &str, message: String) -> ConfigError {
+    ConfigError {
+        issues: vec![ConfigIssue {
+            key: key.into(),
+            message,
+            origin: "configuration".into(),
+        }],
+    }
 }
 
 impl Scanner {
     /// A scanner for this configuration: the default rule packs plus those named by
-    /// `[rules] paths`, compiled once.
-    pub fn new(config: &Config) -> Result<Scanner, ConfigError> {
+    /// `[rules] paths`, compiled once; score overrides; what to protect; and, unless
+    /// `offline` or `[auth] enabled = false`, an authenticator on the `[dns]` resolvers.
+    pub fn new(config: &Config, offline: bool) -> Result<Scanner, ConfigError> {
         let rules = load_rules(config)?;
+        let scores = config.scores.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let engine = Engine::new(
+            Thresholds {
+                tag: config.policy.tag,
+                quarantine: config.policy.quarantine,
+                reject: config.policy.reject,
+            },
+            rules,
+        )
+        .with_protection(Protection {
+            domains: config.protect.domains.clone(),
+            names: config.protect.names.clone(),
+            watch_domains: config.protect.watch_domains.clone(),
+        })
+        .with_scores(&scores)
+        .map_err(|unknown| {
+            issue(
+                "scores",
+                format!("no rule or check is called {}", unknown.join(", ")),
+            )
+        })?;
+        let authserv_id = if config.auth.authserv_id.is_empty() {
+            host_name()
+        } else {
+            config.auth.authserv_id.clone()
+        };
+        let auth = if offline || !config.auth.enabled {
+            None
+        } else {
+            let nameservers = config
+                .dns
+                .nameservers
+                .iter()
+                .filter_map(|n| n.parse::<SocketAddr>().ok())
+                .collect();
+            Some(
+                Authenticator::new(AuthSettings {
+                    nameservers,
+                    timeout: config.dns.timeout,
+                    attempts: config.dns.attempts,
+                    cache_entries: config.dns.cache_entries,
+                    deadline: config.auth.deadline,
+                    trusted_arc_sealers: config.auth.trusted_arc_sealers.clone(),
+                    host_domain: authserv_id.clone(),
+                })
+                .map_err(|e| issue("dns.nameservers", e.to_string()))?,
+            )
+        };
         Ok(Scanner {
-            engine: Engine::new(
-                Thresholds {
-                    tag: config.policy.tag,
-                    quarantine: config.policy.quarantine,
-                    reject: config.policy.reject,
-                },
-                rules,
-            ),
+            engine,
+            auth,
+            authserv_id,
         })
     }
 
@@ -50,39 +116,90 @@ impl Scanner {
         &self.engine
     }
 
+    /// The authserv-id written into Authentication-Results.
+    pub fn authserv_id(&self) -> &str {
+        &self.authserv_id
+    }
+
+    /// The authenticator, when authentication is on.
+    pub fn authenticator(&self) -> Option<&Authenticator> {
+        self.auth.as_ref()
+    }
+
     /// The engine's thresholds.
     pub fn thresholds(&self) -> &Thresholds {
         self.engine.thresholds()
     }
 
-    /// Scores a message collected by the milter session.
-    pub fn scan_message(&self, message: &Message) -> Scanned {
+    /// Authenticates a message (DNS; waits without blocking other connections).
+    pub async fn authenticate(&self, raw: &[u8], envelope: &Envelope) -> AuthReport {
+        let Some(auth) = &self.auth else {
+            return AuthReport::default();
+        };
+        auth.authenticate(AuthRequest {
+            raw,
+            client_ip: envelope.client_ip,
+            helo: &envelope.helo,
+            mail_from: &envelope.mail_from,
+        })
+        .await
+    }
+
+    /// The engine's view of a milter message's envelope.
+    pub fn envelope(message: &Message) -> Envelope {
         let env = &message.envelope;
-        let envelope = Envelope {
+        Envelope {
             client_ip: env.client_addr.parse::<IpAddr>().ok(),
             helo: env.helo.clone(),
             mail_from: env.mail_from.clone(),
             rcpt_to: env.rcpt_to.clone(),
-        };
-        self.scan(&message.raw, message.truncated, message.size, envelope)
+        }
     }
 
-    /// Scores raw message text with the given envelope.
-    pub fn scan(&self, raw: &[u8], truncated: bool, size: u64, envelope: Envelope) -> Scanned {
+    /// Scores a message collected by the milter session, with its authentication report
+    /// (CPU only).
+    pub fn score_message(&self, message: &Message, auth: AuthReport) -> Scanned {
+        self.score(
+            &message.raw,
+            message.truncated,
+            message.size,
+            Self::envelope(message),
+            auth,
+        )
+    }
+
+    /// Authenticates and scores raw message text, as `palisade check` does.
+    pub async fn scan(&self, raw: &[u8], envelope: Envelope) -> Scanned {
         let start = Instant::now();
-        let auth = AuthReport::default();
+        let auth = self.authenticate(raw, &envelope).await;
+        let mut scanned = self.score(raw, false, raw.len() as u64, envelope, auth);
+        scanned.elapsed = start.elapsed();
+        scanned
+    }
+
+    /// Scores with a given authentication report (CPU only).
+    pub fn score(
+        &self,
+        raw: &[u8],
+        truncated: bool,
+        size: u64,
+        envelope: Envelope,
+        auth: AuthReport,
+    ) -> Scanned {
+        let start = Instant::now();
         let input = Input {
             raw,
             truncated,
             size,
             envelope,
-            auth: auth.clone(),
+            auth,
         };
         let verdict = self.engine.scan(&input);
+        let elapsed = start.elapsed() + input.auth.dns.elapsed;
         Scanned {
             verdict,
-            auth,
-            elapsed: start.elapsed(),
+            auth: input.auth,
+            elapsed,
         }
     }
 }

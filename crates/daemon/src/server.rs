@@ -41,7 +41,7 @@ impl Shared {
             ..SessionConfig::default()
         };
         Ok(Shared {
-            scanner: Scanner::new(&config)?,
+            scanner: Scanner::new(&config, false)?,
             trusted: config.trusted_networks(),
             session,
             config: Arc::new(config),
@@ -357,35 +357,49 @@ async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut V
         Reply::Continue.encode(out);
         return;
     }
-    let (scanned, message) = if message.raw.len() > BLOCKING_SCAN_BYTES {
-        let pool_shared = shared.clone();
-        match tokio::task::spawn_blocking(move || {
-            let scanned = catch_unwind(AssertUnwindSafe(|| {
-                pool_shared.scanner.scan_message(&message)
-            }));
-            (scanned, message)
+    let message = Arc::new(message);
+    // Authentication waits on DNS: its own task, so a slow resolver holds up only this
+    // message, and a panic inside it is caught like any other internal error.
+    let auth = {
+        let (shared, message) = (shared.clone(), message.clone());
+        tokio::spawn(async move {
+            let envelope = Scanner::envelope(&message);
+            shared.scanner.authenticate(&message.raw, &envelope).await
         })
         .await
-        {
-            Ok(done) => done,
-            Err(e) => {
-                // The pool is gone (shutdown) or the task was cancelled: the message
-                // cannot be judged now.
-                warn!(error = %e, "scan task failed");
-                tempfail_or_accept(shared, session, out);
-                return;
-            }
+    };
+    let scanned = match auth {
+        Err(e) => {
+            warn!(error = %e, "authentication task failed");
+            Err(())
         }
-    } else {
-        let scanned = catch_unwind(AssertUnwindSafe(|| shared.scanner.scan_message(&message)));
-        (scanned, message)
+        Ok(report) if message.raw.len() > BLOCKING_SCAN_BYTES => {
+            let (shared, message) = (shared.clone(), message.clone());
+            tokio::task::spawn_blocking(move || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    shared.scanner.score_message(&message, report)
+                }))
+            })
+            .await
+            .map_err(|e| warn!(error = %e, "scan task failed"))
+            .and_then(|r| r.map_err(|_| ()))
+        }
+        Ok(report) => catch_unwind(AssertUnwindSafe(|| {
+            shared.scanner.score_message(&message, report)
+        }))
+        .map_err(|_| ()),
     };
     let env = &message.envelope;
     let queue_id = env.queue_id.as_deref().unwrap_or("-");
     let replies = match scanned {
         Ok(scanned) => {
-            let (replies, decision) =
-                actions::replies(&scanned.verdict, &message, &shared.config.policy, session);
+            let (replies, decision) = actions::replies(
+                &scanned,
+                &message,
+                &shared.config.policy,
+                shared.scanner.authserv_id(),
+                session,
+            );
             let symbols: Vec<&str> = scanned
                 .verdict
                 .symbols
@@ -400,13 +414,16 @@ async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut V
                 verdict = decision.verdict.as_str(),
                 score = scanned.verdict.score,
                 symbols = %symbols.join(","),
+                spf = scanned.auth.spf.as_str(),
+                dkim = scanned.auth.dkim.as_str(),
+                dmarc = scanned.auth.dmarc.as_str(),
                 size = message.size,
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "message scanned"
             );
             replies
         }
-        Err(_) => {
+        Err(()) => {
             // A bug in a scan must not lose mail or pass it silently.
             let action = shared.config.milter.on_error;
             warn!(queue_id, client = %env.client_addr, on_error = ?action, "internal error while scanning");
@@ -426,14 +443,5 @@ fn on_error_replies(
     match shared.config.milter.on_error {
         OnError::Tempfail => vec![actions::tempfail()],
         OnError::Accept => actions::unscanned_accept(message, session),
-    }
-}
-
-fn tempfail_or_accept(shared: &Shared, session: &Session, out: &mut Vec<u8>) {
-    // Without the message (it went with the failed task) no header can be deleted; an
-    // accept still says plainly that it was not scanned.
-    let replies = on_error_replies(shared, session, &palisade_milter::Message::default());
-    for r in replies {
-        r.encode(out);
     }
 }

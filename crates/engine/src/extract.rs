@@ -58,6 +58,8 @@ pub struct Extracted {
     pub limited: bool,
     /// The From header: display name and address.
     pub from: Option<(String, String)>,
+    /// The Reply-To address, if any.
+    pub reply_to: Option<String>,
 }
 
 /// Reads a message. Bytes that do not parse as a message are read as plain text.
@@ -71,6 +73,11 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extracted {
                     from.address().unwrap_or_default().to_string(),
                 ));
             }
+            out.reply_to = message
+                .reply_to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .map(str::to_string);
             if let Some(subject) = message.subject() {
                 push(&mut out, limits, Source::Subject, subject.to_string());
             }

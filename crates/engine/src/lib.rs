@@ -19,18 +19,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod auth_symbols;
 pub mod extract;
 pub mod html;
+pub mod impersonation;
 pub mod normalize;
 pub mod rules;
 mod scan;
 mod verdict;
 
+pub use impersonation::Protection;
 pub use rules::{RuleError, RuleSet};
 pub use scan::REPORTED_FACTOR;
 pub use verdict::{Action, Symbol, Thresholds, Verdict};
 
 use palisade_auth::AuthReport;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What the SMTP conversation said about a message.
@@ -74,12 +78,15 @@ impl<'a> Input<'a> {
     }
 }
 
-/// The compiled scoring setup: thresholds and rules.
+/// The compiled scoring setup: thresholds, rules, what to protect, score overrides.
 #[derive(Debug, Clone)]
 pub struct Engine {
     thresholds: Thresholds,
     rules: RuleSet,
     limits: extract::Limits,
+    protection: Protection,
+    /// Scores set in `[scores]` for symbols that are not rules.
+    scores: HashMap<String, f64>,
 }
 
 /// Name of the symbol that says only part of a message was scanned.
@@ -92,7 +99,47 @@ impl Engine {
             thresholds,
             rules,
             limits: extract::Limits::default(),
+            protection: Protection::default(),
+            scores: HashMap::new(),
         }
+    }
+
+    /// Protects these domains and names from impersonation.
+    pub fn with_protection(mut self, protection: Protection) -> Engine {
+        self.protection = protection;
+        self
+    }
+
+    /// Overrides symbol scores (`[scores]`): a rule's score, or any other symbol's.
+    /// Unknown names are refused, all of them listed, so a typo never goes unnoticed.
+    pub fn with_scores(mut self, scores: &HashMap<String, f64>) -> Result<Engine, Vec<String>> {
+        let mut unknown = Vec::new();
+        for (name, &score) in scores {
+            if self.rules.set_score(name, score) {
+                continue;
+            }
+            if Self::built_in_symbols().any(|(n, _)| n == name) {
+                self.scores.insert(name.clone(), score);
+            } else {
+                unknown.push(name.clone());
+            }
+        }
+        if unknown.is_empty() {
+            Ok(self)
+        } else {
+            unknown.sort();
+            Err(unknown)
+        }
+    }
+
+    /// Symbols the engine makes besides rules, with their default scores.
+    pub fn built_in_symbols() -> impl Iterator<Item = (&'static str, f64)> {
+        scan::BUILT_IN
+            .iter()
+            .chain(auth_symbols::DEFAULTS)
+            .chain(impersonation::DEFAULTS)
+            .chain(&[(SYMBOL_TRUNCATED, 0.0)])
+            .copied()
     }
 
     /// An engine with the default rule packs.
@@ -112,7 +159,14 @@ impl Engine {
 
     /// Scores one message.
     pub fn scan(&self, input: &Input<'_>) -> Verdict {
-        let mut symbols = scan::content(input.raw, &self.rules, &self.limits).symbols;
+        let findings = scan::content(input.raw, &self.rules, &self.limits);
+        let mut symbols = findings.symbols;
+        symbols.extend(auth_symbols::symbols(&input.auth));
+        symbols.extend(impersonation::symbols(
+            &findings.identity,
+            &input.auth,
+            &self.protection,
+        ));
         if input.truncated {
             symbols.push(Symbol {
                 name: SYMBOL_TRUNCATED.into(),
@@ -124,6 +178,13 @@ impl Engine {
                     input.size
                 ),
             });
+        }
+        if !self.scores.is_empty() {
+            for s in &mut symbols {
+                if let Some(&score) = self.scores.get(&s.name) {
+                    s.score = score;
+                }
+            }
         }
         Verdict::from_symbols(symbols, &self.thresholds)
     }

@@ -276,6 +276,17 @@ impl RuleSet {
         })
     }
 
+    /// Sets a rule's score (from `[scores]`); false when no rule has that name.
+    pub fn set_score(&mut self, name: &str, score: f64) -> bool {
+        match self.rules.iter_mut().find(|r| r.name == name) {
+            Some(r) => {
+                r.score = score;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The compiled rules.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

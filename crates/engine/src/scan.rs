@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::extract::{self, Extracted};
+use crate::impersonation::Identity;
 use crate::normalize::{normalize, Disguise, Normalized};
 use crate::rules::{Hit, RuleSet};
 use crate::verdict::Symbol;
@@ -71,12 +72,34 @@ struct Best {
 pub struct ContentFindings {
     /// One symbol per rule that fired, plus combinations and disguise signals.
     pub symbols: Vec<Symbol>,
+    /// Who the message says it is from.
+    pub identity: Identity,
 }
+
+/// Symbols the content checks make besides rule hits, with their default scores.
+pub const BUILT_IN: &[(&str, f64)] = &[
+    ("COMBO_DEMAND_AND_THREAT", 4.0),
+    ("COMBO_THREAT_AND_PERSONAL_DATA", 4.0),
+    ("COMBO_DISGUISED_THREAT", 3.0),
+    ("MIXED_SCRIPT_WORDS", 1.5),
+    ("INVISIBLE_CHARS_IN_WORDS", 0.5),
+    ("SPACED_OUT_WORDS", 0.5),
+    ("HTML_HIDDEN_TEXT", 0.5),
+    ("TEXT_LIMIT_REACHED", 0.0),
+];
 
 /// Runs every rule over every text of the message.
 pub fn content(raw: &[u8], rules: &RuleSet, limits: &extract::Limits) -> ContentFindings {
     let extracted = extract::extract(raw, limits);
-    score_texts(&extracted, rules)
+    let mut findings = score_texts(&extracted, rules);
+    if let Some((name, address)) = &extracted.from {
+        findings.identity = Identity {
+            display_name: name.clone(),
+            address: address.clone(),
+            reply_to: extracted.reply_to.clone(),
+        };
+    }
+    findings
 }
 
 fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
@@ -202,7 +225,10 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
             detail: "the message has more text or parts than are read".into(),
         });
     }
-    ContentFindings { symbols }
+    ContentFindings {
+        symbols,
+        identity: Identity::default(),
+    }
 }
 
 fn combo(name: &str, score: f64, detail: &str) -> Symbol {

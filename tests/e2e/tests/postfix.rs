@@ -6,12 +6,20 @@ use std::time::Duration;
 
 use palisade::config::{Config, Sources};
 use palisade::{start, Running};
+use palisade_e2e::dns::DnsServer;
 use palisade_e2e::{message_file, Postfix, PostfixConfig};
 
 /// A daemon for Postfix: Postfix connects from 127.0.0.1, so the default trusted
-/// networks (which would wave every message through unscanned) are emptied.
+/// networks (which would wave every message through unscanned) are emptied. It
+/// authenticates against a DNS server of its own that knows no records (every check
+/// ends `none` at once).
 async fn daemon(listen: &str) -> Running {
+    let dns = DnsServer::start(&["test", "example", "org", "net", "in-addr.arpa"], &[]).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.dns.nameservers = vec![dns.nameserver()];
+    c.auth.authserv_id = "mx.palisade.test".into();
+    // The server lives as long as the test process; dropping it here would stop it.
+    std::mem::forget(dns);
     c.milter.listen = listen.into();
     c.milter.socket_mode = "0666".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
@@ -59,6 +67,20 @@ async fn mail_over_several_sessions_is_delivered_with_our_header() {
     assert_eq!(delivered.len(), 13, "{delivered:#?}");
     for m in &delivered {
         assert_eq!(count(m, "X-Palisade-Result:"), 1, "{m}");
+        // Inserted at the top: above every header the message came with, below only
+        // the Received: lines of Postfix and of the sink.
+        let ar = m
+            .find("Authentication-Results: mx.palisade.test;")
+            .expect("no A-R");
+        let postfix_received = m
+            .find("by mx.palisade.test (Postfix)")
+            .expect("no Received");
+        let first_original = m.find("\nFrom:").expect("no From");
+        assert!(
+            ar < postfix_received && postfix_received < first_original,
+            "{m}"
+        );
+        assert!(m.contains("dmarc=none") && m.contains("spf=none"), "{m}");
         assert!(m.contains("X-Palisade-Result: accept; score=0.00"), "{m}");
         assert!(!m.contains("FORGED") && !m.contains("score=-50"), "{m}");
     }

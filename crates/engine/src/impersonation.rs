@@ -1,0 +1,379 @@
+//! Impersonation: mail that claims to be the organisation, or someone it trusts, without
+//! being so. Spoofs of protected domains (DMARC failing), lookalike domains (one letter
+//! off, look-alike letters, punycode, added words and hyphens, another TLD), and display
+//! names that carry a protected name or someone else's address.
+
+use palisade_auth::{AuthReport, AuthResult};
+
+use crate::normalize::normalize;
+use crate::verdict::Symbol;
+
+/// What to protect, from `[protect]`.
+#[derive(Debug, Clone, Default)]
+pub struct Protection {
+    /// The organisation's own domains.
+    pub domains: Vec<String>,
+    /// Names impostors put in display names (people, offices).
+    pub names: Vec<String>,
+    /// Other domains whose lookalikes are suspicious (election authorities, partners).
+    pub watch_domains: Vec<String>,
+}
+
+/// Every symbol this module can produce with its default score.
+pub const DEFAULTS: &[(&str, f64)] = &[
+    ("PROTECTED_DOMAIN_SPOOF", 8.0),
+    ("PROTECTED_DOMAIN_UNAUTHENTICATED", 3.0),
+    ("LOOKALIKE_DOMAIN", 6.0),
+    ("REPLY_TO_LOOKALIKE_DOMAIN", 4.0),
+    ("DISPLAY_NAME_PROTECTED", 5.0),
+    ("DISPLAY_NAME_OTHER_ADDRESS", 3.0),
+    ("REPLY_TO_OTHER_DOMAIN", 2.0),
+];
+
+fn sym(name: &str, detail: String) -> Symbol {
+    Symbol {
+        name: name.into(),
+        score: DEFAULTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0.0, |(_, s)| *s),
+        category: "impersonation".into(),
+        detail,
+    }
+}
+
+/// The parts of a message impersonation is judged on.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// From display name.
+    pub display_name: String,
+    /// From address.
+    pub address: String,
+    /// Reply-To address, if any.
+    pub reply_to: Option<String>,
+}
+
+/// The registrable domain (the public suffix plus one label), lowercased, punycode
+/// decoded to Unicode.
+pub fn registrable(domain: &str) -> String {
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let (unicode, _) = idna::domain_to_unicode(&d);
+    let ascii = idna::domain_to_ascii(&unicode).unwrap_or_else(|_| d.clone());
+    let reg = psl::domain_str(&ascii)
+        .unwrap_or(ascii.as_str())
+        .to_string();
+    idna::domain_to_unicode(&reg).0
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Splits a registrable domain into its first label and its suffix.
+fn split(reg: &str) -> (&str, &str) {
+    reg.split_once('.').unwrap_or((reg, ""))
+}
+
+/// What a domain looks like to a reader: look-alike letters, digits for letters and
+/// common letter pairs folded, hyphens and dots dropped.
+fn skeleton(s: &str) -> String {
+    let folded: String = normalize(s).text.chars().filter(|c| *c != ' ').collect();
+    let mut out = String::with_capacity(folded.len());
+    for c in folded.chars() {
+        out.push(match c {
+            '0' => 'o',
+            '1' | 'i' => 'l',
+            '3' => 'e',
+            '5' => 's',
+            '4' => 'a',
+            '7' => 't',
+            c => c,
+        });
+    }
+    out.replace("rn", "m").replace("vv", "w").replace("cl", "d")
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > 2 {
+        return 3;
+    }
+    // Optimal string alignment: insertions, deletions, substitutions, transpositions.
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Why `candidate` looks like `protected`, if it does (and is not the same domain).
+pub fn lookalike(candidate: &str, protected: &str) -> Option<&'static str> {
+    let cand = registrable(candidate);
+    let prot = registrable(protected);
+    if cand.is_empty() || prot.is_empty() || cand == prot {
+        return None;
+    }
+    let (cand_label, cand_suffix) = split(&cand);
+    let (prot_label, prot_suffix) = split(&prot);
+    let (cs, ps) = (skeleton(cand_label), skeleton(prot_label));
+    if ps.is_empty() {
+        return None;
+    }
+    if cand_label == prot_label && cand_suffix != prot_suffix {
+        return (prot_label.chars().count() >= 5).then_some("same name under another TLD");
+    }
+    if cs == ps {
+        return Some("look-alike letters");
+    }
+    // "county-elections-gov.com" for "countyelections.gov": the whole protected domain,
+    // punctuation dropped, inside the candidate's name.
+    let whole = skeleton(&format!("{prot_label}{prot_suffix}"));
+    let cand_whole = skeleton(candidate);
+    if whole.chars().count() >= 6 && cand_whole.contains(&whole) {
+        return Some("the protected domain with words added");
+    }
+    if ps.chars().count() >= 6 && cs.contains(&ps) {
+        return Some("the protected name with words added");
+    }
+    let limit = if ps.chars().count() >= 9 { 2 } else { 1 };
+    if ps.chars().count() >= 5 && edit_distance(&cs, &ps) <= limit {
+        return Some("a letter or two off");
+    }
+    None
+}
+
+fn is_protected(domain: &str, protection: &Protection) -> bool {
+    let reg = registrable(domain);
+    protection
+        .domains
+        .iter()
+        .any(|p| registrable(p) == reg || domain.eq_ignore_ascii_case(p))
+}
+
+/// Words in a display name, normalised, to compare with protected names.
+fn words(s: &str) -> String {
+    format!(" {} ", normalize(s).text)
+}
+
+/// Impersonation symbols for a message.
+pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec<Symbol> {
+    let mut out = Vec::new();
+    let from_domain = domain_of(&id.address);
+    if from_domain.is_empty() {
+        return out;
+    }
+    let from_reg = registrable(&from_domain);
+    let own = is_protected(&from_domain, protection);
+    if own && auth.checked && !auth.arc_trusted {
+        match auth.dmarc {
+            AuthResult::Fail => out.push(sym(
+                "PROTECTED_DOMAIN_SPOOF",
+                format!("From {from_domain}, one of ours, failed DMARC"),
+            )),
+            AuthResult::None | AuthResult::PermError => out.push(sym(
+                "PROTECTED_DOMAIN_UNAUTHENTICATED",
+                format!("From {from_domain}, one of ours, without DMARC to prove it"),
+            )),
+            _ => {}
+        }
+    }
+    if !own {
+        let targets = protection.domains.iter().chain(&protection.watch_domains);
+        if let Some((p, why)) = targets
+            .filter_map(|p| lookalike(&from_domain, p).map(|why| (p, why)))
+            .next()
+        {
+            out.push(sym(
+                "LOOKALIKE_DOMAIN",
+                format!("From {from_domain} looks like {p}: {why}"),
+            ));
+        }
+    }
+    let mut reply_domain = None;
+    if let Some(reply) = &id.reply_to {
+        let rd = domain_of(reply);
+        if !rd.is_empty() && registrable(&rd) != from_reg {
+            if let Some((p, why)) = protection
+                .domains
+                .iter()
+                .chain(&protection.watch_domains)
+                .filter_map(|p| lookalike(&rd, p).map(|why| (p, why)))
+                .next()
+            {
+                out.push(sym(
+                    "REPLY_TO_LOOKALIKE_DOMAIN",
+                    format!("Reply-To {rd} looks like {p}: {why}"),
+                ));
+            }
+            reply_domain = Some(rd);
+        }
+    }
+    let name = id.display_name.trim();
+    if !name.is_empty() {
+        let name_words = words(name);
+        let authenticated_own = own && (auth.dmarc == AuthResult::Pass || !auth.checked);
+        if !authenticated_own {
+            if let Some(p) = protection.names.iter().find(|p| {
+                let pw = words(p);
+                pw.trim().len() >= 3 && name_words.contains(&pw)
+            }) {
+                out.push(sym(
+                    "DISPLAY_NAME_PROTECTED",
+                    format!("display name \"{name}\" uses the protected name \"{p}\" from {from_domain}"),
+                ));
+            }
+        }
+        if let Some(other) = address_in_name(name) {
+            if registrable(&other) != from_reg {
+                out.push(sym(
+                    "DISPLAY_NAME_OTHER_ADDRESS",
+                    format!("display name shows {other} but mail is from {from_domain}"),
+                ));
+            }
+        }
+    }
+    if let Some(rd) = reply_domain {
+        if out.iter().any(|s| s.score > 0.0) {
+            out.push(sym(
+                "REPLY_TO_OTHER_DOMAIN",
+                format!("replies go to {rd}, not {from_domain}"),
+            ));
+        }
+    }
+    out
+}
+
+/// A domain shown in a display name ("billing@bank.example" or "bank.example"), if any.
+fn address_in_name(name: &str) -> Option<String> {
+    for token in name.split(|c: char| {
+        c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | ',' | '[' | ']')
+    }) {
+        let token = token.trim_matches(|c: char| c == '.' || c == ':');
+        let domain = token.rsplit_once('@').map_or(token, |(_, d)| d);
+        let labels: Vec<&str> = domain.split('.').collect();
+        let looks_like_domain = labels.len() >= 2
+            && labels
+                .iter()
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+            && labels
+                .last()
+                .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_alphabetic()));
+        if looks_like_domain && psl::domain_str(&domain.to_ascii_lowercase()).is_some() {
+            return Some(domain.to_ascii_lowercase());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookalikes() {
+        let p = "countyelections.gov";
+        assert_eq!(lookalike("countyelections.gov", p), None);
+        assert_eq!(lookalike("mail.countyelections.gov", p), None);
+        assert!(lookalike("countyelections.com", p).is_some());
+        assert!(lookalike("county-elections-gov.com", p).is_some());
+        assert!(lookalike("countyelectoins.gov", p).is_some());
+        assert!(lookalike("c0untyelections.gov", p).is_some());
+        assert!(lookalike("сountyelections.gov", p).is_some(), "Cyrillic с");
+        assert!(lookalike("countyelections-secure.net", p).is_some());
+        assert_eq!(lookalike("cityelections.gov", p), None);
+        assert_eq!(lookalike("example.org", p), None);
+        // Short names only match whole-domain additions, not one-letter differences.
+        assert!(lookalike("eac-gov.com", "eac.gov").is_some());
+        assert_eq!(lookalike("ebc.com", "eac.gov"), None);
+        assert_eq!(lookalike("eac.com", "eac.gov"), None);
+    }
+
+    #[test]
+    fn punycode_is_decoded() {
+        let puny = idna::domain_to_ascii("сountyelections.gov").unwrap();
+        assert!(puny.starts_with("xn--"));
+        assert!(lookalike(&puny, "countyelections.gov").is_some());
+    }
+
+    fn auth(dmarc: AuthResult) -> AuthReport {
+        AuthReport {
+            checked: true,
+            dmarc,
+            ..AuthReport::default()
+        }
+    }
+
+    #[test]
+    fn spoofs_and_display_names() {
+        let protection = Protection {
+            domains: vec!["countyelections.gov".into()],
+            names: vec!["Jane Smith".into(), "County Clerk".into()],
+            watch_domains: vec!["eac.gov".into()],
+        };
+        let id = |name: &str, addr: &str| Identity {
+            display_name: name.into(),
+            address: addr.into(),
+            reply_to: None,
+        };
+        let names = |id: &Identity, a: &AuthReport| -> Vec<String> {
+            symbols(id, a, &protection)
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(
+            names(
+                &id("Clerk", "clerk@countyelections.gov"),
+                &auth(AuthResult::Fail)
+            ),
+            ["PROTECTED_DOMAIN_SPOOF"]
+        );
+        assert!(names(
+            &id("Jane Smith", "jane@countyelections.gov"),
+            &auth(AuthResult::Pass)
+        )
+        .is_empty());
+        assert_eq!(
+            names(
+                &id("Jane Smith", "jane.smith@freemail.example"),
+                &auth(AuthResult::None)
+            ),
+            ["DISPLAY_NAME_PROTECTED"]
+        );
+        assert_eq!(
+            names(
+                &id("clerk@countyelections.gov", "x@freemail.example"),
+                &auth(AuthResult::None)
+            ),
+            ["DISPLAY_NAME_OTHER_ADDRESS"]
+        );
+        let mut with_reply = id("Elections", "alerts@county-elections-gov.com");
+        with_reply.reply_to = Some("reply@freemail.example".into());
+        assert_eq!(
+            names(&with_reply, &auth(AuthResult::Pass)),
+            ["LOOKALIKE_DOMAIN", "REPLY_TO_OTHER_DOMAIN"]
+        );
+        // Unrelated mail with a different Reply-To is not flagged.
+        let mut plain = id("Newsletter", "news@shop.example");
+        plain.reply_to = Some("help@support.example".into());
+        assert!(names(&plain, &auth(AuthResult::Pass)).is_empty());
+    }
+}

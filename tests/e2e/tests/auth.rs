@@ -1,0 +1,383 @@
+//! Authentication against a real DNS server (unbound) through `palisade serve` and a
+//! milter client: SPF, DKIM, DMARC, ARC, the Authentication-Results header, and what
+//! happens when DNS goes away.
+#![allow(clippy::unwrap_used)]
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use palisade::bench::{AnyStream, MilterConnection};
+use palisade::config::{Config, Sources};
+use palisade::socket::SocketSpec;
+use palisade::{start, Running};
+use palisade_e2e::dns::{DnsServer, Record};
+use palisade_e2e::signing::{arc_seal, dkim_record, dkim_sign, key};
+use palisade_milter::client::{self, Connection, Envelope};
+use palisade_milter::Reply;
+
+const COUNTY_MX: &str = "192.0.2.10";
+const LIST_MX: &str = "192.0.2.50";
+const FOREIGN: &str = "203.0.113.66";
+
+fn records() -> Vec<Record> {
+    let county = key("county-s1.pkcs1.der").unwrap();
+    let list = key("list-arc.pkcs1.der").unwrap();
+    vec![
+        Record::txt("county.test", &format!("v=spf1 ip4:{COUNTY_MX} -all")),
+        Record::txt("_dmarc.county.test", "v=DMARC1; p=reject"),
+        dkim_record("county.test", "s1", &county),
+        Record::txt("list.test", &format!("v=spf1 ip4:{LIST_MX} -all")),
+        dkim_record("list.test", "arc", &list),
+        Record::txt("officialproudboys.test", "v=spf1 ip4:198.51.100.7 -all"),
+        Record::txt("_dmarc.officialproudboys.test", "v=DMARC1; p=reject"),
+        Record::txt("soft.test", "v=spf1 ~all"),
+        Record::txt("_dmarc.soft.test", "v=DMARC1; p=none"),
+        Record::txt("quarantined.test", "v=spf1 -all"),
+        Record::txt("_dmarc.quarantined.test", "v=DMARC1; p=quarantine"),
+        Record::ptr4(COUNTY_MX, "mx.county.test"),
+        Record::a("mx.county.test", COUNTY_MX),
+    ]
+}
+
+async fn daemon(dns: &DnsServer, trusted_arc: &[&str]) -> Running {
+    let mut c = Config::load(&Sources::default()).unwrap();
+    c.milter.listen = "inet:127.0.0.1:0".into();
+    c.milter.shutdown_grace = Duration::from_secs(5);
+    c.dns.nameservers = vec![dns.nameserver()];
+    c.dns.timeout = Duration::from_millis(500);
+    c.dns.attempts = 1;
+    c.auth.authserv_id = "mx.palisade.test".into();
+    c.auth.trusted_arc_sealers = trusted_arc.iter().map(|s| s.to_string()).collect();
+    c.protect.domains = vec!["county.test".into()];
+    start(c).await.unwrap()
+}
+
+struct Result_ {
+    reply: Reply,
+    auth_results: String,
+    palisade: String,
+    deleted_auth_results: usize,
+}
+
+async fn send(running: &Running, ip: &str, mail_from: &str, raw: &str) -> Result_ {
+    let spec: SocketSpec = running.milter.postfix().parse().unwrap();
+    let stream = AnyStream::connect(&spec).await.unwrap();
+    let mut conn = MilterConnection::open(stream, client::postfix_offer())
+        .await
+        .unwrap();
+    let c = Connection {
+        address: ip.into(),
+        hostname: "client.example".into(),
+        helo: "client.example".into(),
+        ..Connection::default()
+    };
+    assert_eq!(conn.connect_client(&c).await.unwrap(), None);
+    let env = Envelope {
+        mail_from: mail_from.into(),
+        rcpt_to: vec!["clerk@county.test".into()],
+        queue_id: "AUTH1".into(),
+        auth_user: None,
+    };
+    let outcome = conn
+        .message(&env, &client::parse_message(raw.as_bytes()))
+        .await
+        .unwrap();
+    let mut r = Result_ {
+        reply: outcome.reply.clone(),
+        auth_results: String::new(),
+        palisade: String::new(),
+        deleted_auth_results: 0,
+    };
+    for m in &outcome.modifications {
+        match m {
+            Reply::InsertHeader {
+                index: 0,
+                name,
+                value,
+            } if name == b"Authentication-Results" => {
+                r.auth_results = String::from_utf8_lossy(value).trim().to_string()
+            }
+            Reply::AddHeader { name, value } if name == b"X-Palisade-Result" => {
+                r.palisade = String::from_utf8_lossy(value).trim().to_string()
+            }
+            Reply::ChangeHeader { name, value, .. }
+                if name == b"Authentication-Results" && value.is_empty() =>
+            {
+                r.deleted_auth_results += 1
+            }
+            Reply::Quarantine(_) => r.reply = m.clone(),
+            _ => {}
+        }
+    }
+    conn.quit().await.unwrap();
+    r
+}
+
+fn message(from: &str, subject: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: clerk@county.test\r\nSubject: {subject}\r\nDate: Tue, 27 Oct 2026 10:00:00 -0400\r\nMessage-ID: <{}@test>\r\n\r\n{body}\r\n",
+        subject.replace(' ', "-")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_pass_with_dkim_spf_and_dmarc() {
+    let dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let running = daemon(&dns, &[]).await;
+    let raw = dkim_sign(
+        &message(
+            "Clerk <clerk@county.test>",
+            "Canvass schedule",
+            "The canvass starts Monday.",
+        ),
+        "county.test",
+        "s1",
+        key("county-s1.pkcs1.der").unwrap(),
+    )
+    .unwrap();
+    let r = send(&running, COUNTY_MX, "clerk@county.test", &raw).await;
+    assert!(
+        r.auth_results.starts_with("mx.palisade.test;"),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.auth_results
+            .contains("spf=pass smtp.mailfrom=clerk@county.test"),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.auth_results
+            .contains("dkim=pass header.d=county.test header.s=s1 header.b="),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.auth_results
+            .contains("dmarc=pass header.from=county.test"),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.palisade.contains("R_SPF_ALLOW") && r.palisade.contains("R_DKIM_ALLOW"),
+        "{}",
+        r.palisade
+    );
+    assert!(r.palisade.contains("DMARC_POLICY_ALLOW"), "{}", r.palisade);
+    assert!(r.palisade.starts_with("accept;"), "{}", r.palisade);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2020_case_fails_spf_and_dmarc_and_is_quarantined() {
+    let dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let running = daemon(&dns, &[]).await;
+    let body = "We are in possession of all your information. You will vote for Trump on Election Day or we will come after you.";
+    let raw = message(
+        "Proud Boys <info@officialproudboys.test>",
+        "Vote for Trump or else!",
+        body,
+    );
+    let r = send(&running, FOREIGN, "info@officialproudboys.test", &raw).await;
+    assert!(r.auth_results.contains("spf=fail"), "{}", r.auth_results);
+    assert!(
+        r.auth_results
+            .contains("dmarc=fail (p=reject dis=quarantine) header.from=officialproudboys.test"),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.palisade.contains("DMARC_POLICY_REJECT(4.00)"),
+        "{}",
+        r.palisade
+    );
+    assert!(r.palisade.contains("R_SPF_FAIL(1.00)"), "{}", r.palisade);
+    assert!(matches!(r.reply, Reply::Quarantine(_)), "{:?}", r.reply);
+
+    // Authentication alone (no threatening words): the strong DMARC symbol still tags it.
+    let raw = message(
+        "Proud Boys <info@officialproudboys.test>",
+        "hello",
+        "Just saying hello.",
+    );
+    let r = send(&running, FOREIGN, "info@officialproudboys.test", &raw).await;
+    assert!(r.palisade.starts_with("tag;"), "{}", r.palisade);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn altered_body_fails_dkim_and_spoofing_our_domain_is_caught() {
+    let dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let running = daemon(&dns, &[]).await;
+    let signed = dkim_sign(
+        &message(
+            "Clerk <clerk@county.test>",
+            "Results",
+            "Turnout was 61 percent.",
+        ),
+        "county.test",
+        "s1",
+        key("county-s1.pkcs1.der").unwrap(),
+    )
+    .unwrap();
+    let altered = signed.replace("61 percent", "16 percent");
+    // From our own server: SPF passes and aligns, so DMARC passes despite DKIM.
+    let r = send(&running, COUNTY_MX, "clerk@county.test", &altered).await;
+    assert!(
+        r.auth_results.contains("dkim=fail header.d=county.test"),
+        "{}",
+        r.auth_results
+    );
+    assert!(r.palisade.contains("R_DKIM_REJECT"), "{}", r.palisade);
+    // From elsewhere: SPF fails too, DMARC fails, and it is our own protected domain.
+    let r = send(&running, FOREIGN, "clerk@county.test", &altered).await;
+    assert!(r.auth_results.contains("dmarc=fail"), "{}", r.auth_results);
+    assert!(
+        r.palisade.contains("PROTECTED_DOMAIN_SPOOF(8.00)"),
+        "{}",
+        r.palisade
+    );
+    assert!(matches!(r.reply, Reply::Quarantine(_)), "{}", r.palisade);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn softfail_and_policies_short_of_reject() {
+    let dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let running = daemon(&dns, &[]).await;
+    let r = send(
+        &running,
+        FOREIGN,
+        "news@soft.test",
+        &message("News <news@soft.test>", "news", "hi"),
+    )
+    .await;
+    assert!(
+        r.auth_results.contains("spf=softfail"),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.palisade.contains("R_SPF_SOFTFAIL(0.50)"),
+        "{}",
+        r.palisade
+    );
+    assert!(
+        r.palisade.contains("DMARC_POLICY_SOFTFAIL"),
+        "{}",
+        r.palisade
+    );
+    let r = send(
+        &running,
+        FOREIGN,
+        "a@quarantined.test",
+        &message("A <a@quarantined.test>", "q", "hi"),
+    )
+    .await;
+    assert!(
+        r.palisade.contains("DMARC_POLICY_QUARANTINE(2.50)"),
+        "{}",
+        r.palisade
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_list_mail_with_a_trusted_arc_seal_passes() {
+    let dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let original = dkim_sign(
+        &message(
+            "Clerk <clerk@county.test>",
+            "Meeting notes",
+            "Notes attached.",
+        ),
+        "county.test",
+        "s1",
+        key("county-s1.pkcs1.der").unwrap(),
+    )
+    .unwrap();
+    // The list adds a footer (breaking the author's DKIM) and seals what it sends on.
+    let modified = original.replace(
+        "Notes attached.\r\n",
+        "Notes attached.\r\n--\r\nlist footer\r\n",
+    );
+    let sealed = arc_seal(
+        &original,
+        &modified,
+        "list.test",
+        "arc",
+        key("list-arc.pkcs1.der").unwrap(),
+        COUNTY_MX.parse::<IpAddr>().unwrap(),
+        dns.addr,
+    )
+    .await
+    .unwrap();
+
+    let trusting = daemon(&dns, &["list.test"]).await;
+    let r = send(&trusting, LIST_MX, "bounce@list.test", &sealed).await;
+    assert!(r.auth_results.contains("arc=pass"), "{}", r.auth_results);
+    assert!(r.auth_results.contains("dkim=fail"), "{}", r.auth_results);
+    assert!(r.palisade.contains("DMARC_ARC_OVERRIDE"), "{}", r.palisade);
+    assert!(
+        !r.palisade.contains("PROTECTED_DOMAIN_SPOOF"),
+        "{}",
+        r.palisade
+    );
+    assert!(r.palisade.starts_with("accept;"), "{}", r.palisade);
+    trusting.shutdown().await.unwrap();
+
+    // Without the trust, the same message is a DMARC failure of our own domain.
+    let wary = daemon(&dns, &[]).await;
+    let r = send(&wary, LIST_MX, "bounce@list.test", &sealed).await;
+    assert!(r.palisade.contains("DMARC_POLICY_REJECT"), "{}", r.palisade);
+    assert!(
+        r.palisade.contains("PROTECTED_DOMAIN_SPOOF"),
+        "{}",
+        r.palisade
+    );
+    wary.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_authentication_results_with_our_id_are_removed() {
+    let dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let running = daemon(&dns, &[]).await;
+    let raw = format!(
+        "Authentication-Results: mx.palisade.test; dmarc=pass header.from=county.test\r\nAuthentication-Results: relay.example.org; spf=pass\r\n{}",
+        message("Clerk <clerk@county.test>", "hi", "hello")
+    );
+    let r = send(&running, FOREIGN, "clerk@county.test", &raw).await;
+    assert_eq!(r.deleted_auth_results, 1);
+    assert!(r.auth_results.contains("dmarc=fail"), "{}", r.auth_results);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_down_is_a_temporary_error_never_a_failure() {
+    let mut dns = DnsServer::start(&["test", "in-addr.arpa"], &records()).unwrap();
+    let running = daemon(&dns, &[]).await;
+    dns.stop();
+    let raw = message(
+        "Clerk <clerk@county.test>",
+        "Canvass",
+        "The canvass starts Monday.",
+    );
+    let r = send(&running, FOREIGN, "clerk@county.test", &raw).await;
+    assert!(
+        r.auth_results.contains("spf=temperror"),
+        "{}",
+        r.auth_results
+    );
+    assert!(
+        r.auth_results.contains("dmarc=temperror"),
+        "{}",
+        r.auth_results
+    );
+    assert!(r.palisade.contains("R_SPF_DNSFAIL(0.00)"), "{}", r.palisade);
+    assert!(r.palisade.contains("DMARC_DNSFAIL(0.00)"), "{}", r.palisade);
+    assert!(!r.palisade.contains("SPOOF"), "{}", r.palisade);
+    assert!(r.palisade.starts_with("accept;"), "{}", r.palisade);
+    assert_eq!(r.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
