@@ -18,18 +18,38 @@ pub struct Record(pub String);
 impl Record {
     /// A TXT record; long values are split into 255-byte strings as DNS requires.
     pub fn txt(name: &str, value: &str) -> Record {
+        let chunks: Vec<&[u8]> = value.as_bytes().chunks(255).collect();
+        Self::txt_strings(name, &chunks)
+    }
+
+    /// A TXT record made of exactly these character strings.
+    pub fn txt_strings(name: &str, strings: &[&[u8]]) -> Record {
         let mut parts = Vec::new();
-        let bytes = value.as_bytes();
-        for chunk in bytes.chunks(255) {
-            let s = String::from_utf8_lossy(chunk)
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"");
-            parts.push(format!("\"{s}\""));
+        for s in strings {
+            let mut quoted = String::from("\"");
+            for &b in *s {
+                match b {
+                    b'"' | b'\\' => {
+                        quoted.push('\\');
+                        quoted.push(b as char);
+                    }
+                    // A single quote would end unbound's quoted local-data line.
+                    0x20..=0x7e if b != b'\'' => quoted.push(b as char),
+                    _ => quoted.push_str(&format!("\\{b:03}")),
+                }
+            }
+            quoted.push('"');
+            parts.push(quoted);
         }
         if parts.is_empty() {
             parts.push("\"\"".into());
         }
         Record(format!("{} 300 IN TXT {}", fqdn(name), parts.join(" ")))
+    }
+
+    /// A PTR record with the owner name given as is (`4.3.2.1.in-addr.arpa`).
+    pub fn ptr(owner: &str, host: &str) -> Record {
+        Record(format!("{} 300 IN PTR {}", fqdn(owner), fqdn(host)))
     }
 
     /// An A record.
@@ -63,12 +83,21 @@ impl Record {
     }
 }
 
+/// A name in zone-file syntax: absolute, with characters outside letters, digits, `-`,
+/// `_` and `.` escaped as `\DDD` (test suites use names with spaces and `%`).
 fn fqdn(name: &str) -> String {
-    if name.ends_with('.') {
-        name.to_string()
-    } else {
-        format!("{name}.")
+    let mut out = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\{b:03}"));
+        }
     }
+    if out != "." && !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }
 
 /// A running unbound.
@@ -78,12 +107,26 @@ pub struct DnsServer {
     /// Where it answers (UDP and TCP).
     pub addr: SocketAddr,
     zones: Vec<String>,
+    refused: Vec<String>,
+    dead_port: u16,
 }
 
 impl DnsServer {
     /// Starts unbound serving `records` as the only content of `zones` (e.g. `["test",
     /// "in-addr.arpa"]`): names under them that have no record are NXDOMAIN.
     pub fn start(zones: &[&str], records: &[Record]) -> anyhow::Result<DnsServer> {
+        Self::start_with(zones, &[], records)
+    }
+
+    /// Like [`DnsServer::start`], and queries for names in `timeouts` go unanswered (they
+    /// are forwarded to a port where nobody listens). `"."` as a zone makes every name
+    /// local.
+    pub fn start_with(
+        zones: &[&str],
+        timeouts: &[&str],
+        records: &[Record],
+    ) -> anyhow::Result<DnsServer> {
+        let refused = timeouts;
         require_tools(&["unbound"])?;
         let dir = tempfile::Builder::new().prefix("palisade-dns-").tempdir()?;
         let port = free_port()?;
@@ -92,6 +135,8 @@ impl DnsServer {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             zones: zones.iter().map(|z| z.to_string()).collect(),
+            refused: refused.iter().map(|z| z.to_string()).collect(),
+            dead_port: free_port()?,
         };
         server.write_config(records)?;
         server.spawn()?;
@@ -118,20 +163,36 @@ impl DnsServer {
   pidfile: \"{dir}/unbound.pid\"
   access-control: 127.0.0.0/8 allow
   module-config: \"iterator\"
-  cache-max-ttl: 0
-  cache-max-negative-ttl: 0
   num-threads: 1
   so-reuseport: no
-  do-not-query-localhost: yes
+  do-not-query-localhost: no
 ",
             port = self.addr.port(),
             dir = self.dir.path().display()
         );
         for z in &self.zones {
             conf.push_str(&format!("  local-zone: \"{}\" static\n", fqdn(z)));
+            if z != "." {
+                // An SOA makes negative answers cacheable, as they are on real servers.
+                conf.push_str(&format!(
+                    "  local-data: '{zone} 300 IN SOA ns.{zone} hostmaster.{zone} 1 3600 600 86400 300'\n",
+                    zone = fqdn(z)
+                ));
+            }
+        }
+        for z in &self.refused {
+            conf.push_str(&format!("  local-zone: \"{}\" transparent\n", fqdn(z)));
         }
         for r in records {
             conf.push_str(&format!("  local-data: '{}'\n", r.0.replace('\'', "")));
+        }
+        // Names that must time out are sent on to a port where nobody answers.
+        for z in &self.refused {
+            conf.push_str(&format!(
+                "forward-zone:\n  name: \"{}\"\n  forward-addr: 127.0.0.1@{}\n",
+                fqdn(z),
+                self.dead_port
+            ));
         }
         conf.push_str("remote-control:\n  control-enable: no\n");
         std::fs::write(self.conf(), conf)?;
@@ -161,7 +222,12 @@ impl DnsServer {
         // Ready once it answers a query over UDP.
         let start = Instant::now();
         loop {
-            if probe(self.addr, self.zones.first().map_or("test", String::as_str)) {
+            let zone = self
+                .zones
+                .iter()
+                .find(|z| z.as_str() != ".")
+                .map_or("test", String::as_str);
+            if probe(self.addr, zone) {
                 return Ok(());
             }
             if let Some(child) = &mut self.child {

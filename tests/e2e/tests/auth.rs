@@ -381,3 +381,56 @@ async fn dns_down_is_a_temporary_error_never_a_failure() {
     assert_eq!(r.reply, Reply::Continue);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_dns_answer_holds_back_only_its_own_message() {
+    // slow.test never answers (its queries go to a port where nobody listens).
+    let dns = DnsServer::start_with(&["test", "in-addr.arpa"], &["slow.test"], &records()).unwrap();
+    let mut c = Config::load(&Sources::default()).unwrap();
+    c.milter.listen = "inet:127.0.0.1:0".into();
+    c.dns.nameservers = vec![dns.nameserver()];
+    c.dns.timeout = Duration::from_secs(1);
+    c.dns.attempts = 1;
+    c.auth.deadline = Duration::from_secs(2);
+    c.auth.authserv_id = "mx.palisade.test".into();
+    let running = start(c).await.unwrap();
+    let slow_raw = message("A <a@slow.test>", "slow", "hello");
+    let fast_raw = message("Clerk <clerk@county.test>", "fast", "hello");
+    let started = std::time::Instant::now();
+    let slow = {
+        let running_addr = running.milter.postfix();
+        tokio::spawn(async move {
+            let spec: SocketSpec = running_addr.parse().unwrap();
+            let stream = AnyStream::connect(&spec).await.unwrap();
+            let mut conn = MilterConnection::open(stream, client::postfix_offer())
+                .await
+                .unwrap();
+            let c = Connection {
+                address: FOREIGN.into(),
+                ..Connection::default()
+            };
+            conn.connect_client(&c).await.unwrap();
+            let env = Envelope {
+                mail_from: "a@slow.test".into(),
+                rcpt_to: vec!["clerk@county.test".into()],
+                queue_id: "SLOW".into(),
+                auth_user: None,
+            };
+            conn.message(&env, &client::parse_message(slow_raw.as_bytes()))
+                .await
+                .unwrap();
+            started.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = send(&running, COUNTY_MX, "clerk@county.test", &fast_raw).await;
+    let fast_done = started.elapsed();
+    assert!(r.auth_results.contains("spf=pass"), "{}", r.auth_results);
+    let slow_done = slow.await.unwrap();
+    // Ordering, not speed: the quick message finished while the slow one still waited.
+    assert!(
+        fast_done < slow_done,
+        "fast {fast_done:?} slow {slow_done:?}"
+    );
+    running.shutdown().await.unwrap();
+}
