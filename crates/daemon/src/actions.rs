@@ -11,8 +11,9 @@ use crate::scan::Scanned;
 
 /// Headers Palisade writes. Inbound copies are removed before ours are added, so a sender
 /// can never pass its own as ours.
-pub const OWNED_HEADERS: [&str; 5] = [
+pub const OWNED_HEADERS: [&str; 6] = [
     "X-Palisade-Result",
+    "X-Palisade-External",
     "X-Spam-Flag",
     "X-Spam-Status",
     "X-Spam-Score",
@@ -84,8 +85,19 @@ pub fn replies(
             out.push(header("X-Spam-Score", &format!("{:.2}", verdict.score)));
             let stars = (verdict.score.max(0.0) as usize).clamp(1, 50);
             out.push(header("X-Spam-Level", &"*".repeat(stars)));
-            subject_prefix(message, policy, session, allowed, &mut out);
         }
+        let external = verdict.external == Some(true);
+        if external && policy.external_header {
+            out.push(header("X-Palisade-External", "yes"));
+        }
+        let mut prefixes = Vec::new();
+        if verdict.action >= Action::Tag {
+            prefixes.push(policy.subject_prefix.as_str());
+        }
+        if external {
+            prefixes.push(policy.external_subject_prefix.as_str());
+        }
+        subject_prefix(message, &prefixes, session, allowed, &mut out);
     }
     let reason = reason(verdict);
     match applied {
@@ -191,38 +203,48 @@ fn remove_owned_headers(message: &Message, out: &mut Vec<Reply>) {
     }
 }
 
+/// Puts `prefixes` in front of the Subject, each only if the Subject does not carry it
+/// already (a reply or a resent message may): never tagged twice.
 fn subject_prefix(
     message: &Message,
-    policy: &PolicyConfig,
+    prefixes: &[&str],
     session: &Session,
     allowed: Actions,
     out: &mut Vec<Reply>,
 ) {
-    let prefix = policy.subject_prefix.as_str();
-    if prefix.trim().is_empty() {
+    let prefixes: Vec<&str> = prefixes
+        .iter()
+        .copied()
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    if prefixes.is_empty() {
         return;
     }
     let subject = message
         .headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("Subject"));
-    match subject {
-        Some((_, value)) => {
-            let value = String::from_utf8_lossy(value);
-            let current = value.trim_start();
-            // Never tag twice: a resent or replied-to message may carry the prefix already.
-            if current.starts_with(prefix.trim()) || !allowed.contains(Actions::CHANGE_HEADERS) {
-                return;
-            }
-            out.push(Reply::ChangeHeader {
-                index: 1,
-                name: b"Subject".to_vec(),
-                value: session.header_value(&format!("{prefix}{current}")),
-            });
+        .find(|(n, _)| n.eq_ignore_ascii_case("Subject"))
+        .map(|(_, v)| String::from_utf8_lossy(v).trim_start().to_string());
+    let current = subject.clone().unwrap_or_default();
+    let mut added = String::new();
+    for p in prefixes {
+        if !current.contains(p.trim()) && !added.contains(p.trim()) {
+            added.push_str(p);
         }
+    }
+    if added.is_empty() {
+        return;
+    }
+    match subject {
+        Some(_) if allowed.contains(Actions::CHANGE_HEADERS) => out.push(Reply::ChangeHeader {
+            index: 1,
+            name: b"Subject".to_vec(),
+            value: session.header_value(&format!("{added}{current}")),
+        }),
+        Some(_) => {}
         None => out.push(Reply::AddHeader {
             name: b"Subject".to_vec(),
-            value: session.header_value(prefix.trim()),
+            value: session.header_value(added.trim()),
         }),
     }
 }

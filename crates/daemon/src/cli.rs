@@ -32,6 +32,8 @@ pub enum Cmd {
         #[command(subcommand)]
         action: ConfigCmd,
     },
+    /// Review, release or delete what Palisade held in Postfix's hold queue.
+    Quarantine(crate::quarantine::QuarantineArgs),
     /// Load-test a milter (Palisade or any other) the way Postfix talks to it.
     Bench(crate::bench::BenchArgs),
 }
@@ -115,6 +117,7 @@ pub fn main() -> ExitCode {
                 Err(code) => code,
             },
         },
+        Cmd::Quarantine(args) => crate::quarantine::main(args),
         Cmd::Bench(args) => crate::bench::main(args),
     }
 }

@@ -128,6 +128,33 @@ pub struct PolicyConfig {
     pub mode: Mode,
     /// Subject prefix for tagged mail.
     pub subject_prefix: String,
+    /// Senders let through when DMARC proves them.
+    pub allow_senders: Vec<String>,
+    /// Senders held.
+    pub deny_senders: Vec<String>,
+    /// Client networks let through.
+    pub allow_ips: Vec<String>,
+    /// Client networks held.
+    pub deny_ips: Vec<String>,
+    /// Add X-Palisade-External to mail from outside the protected domains.
+    pub external_header: bool,
+    /// Subject prefix for mail from outside the protected domains; empty = off.
+    pub external_subject_prefix: String,
+    /// Thresholds per recipient domain.
+    #[serde(default)]
+    pub recipient_domains: BTreeMap<String, RecipientPolicy>,
+}
+
+/// `[policy.recipient_domains."domain"]`: thresholds for mail to that domain.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientPolicy {
+    /// Tag threshold (default: the global one).
+    pub tag: Option<f64>,
+    /// Quarantine threshold.
+    pub quarantine: Option<f64>,
+    /// Reject threshold.
+    pub reject: Option<f64>,
 }
 
 /// `[policy] mode`
@@ -240,10 +267,14 @@ impl Sources {
     }
 }
 
-const LIST_KEYS: [&str; 7] = [
+const LIST_KEYS: [&str; 11] = [
     "dns.nameservers",
     "auth.trusted_arc_sealers",
     "policy.trusted_networks",
+    "policy.allow_senders",
+    "policy.deny_senders",
+    "policy.allow_ips",
+    "policy.deny_ips",
     "rules.paths",
     "protect.domains",
     "protect.names",
@@ -365,6 +396,10 @@ impl Config {
             &mut self.dns.nameservers,
             &mut self.auth.trusted_arc_sealers,
             &mut self.policy.trusted_networks,
+            &mut self.policy.allow_senders,
+            &mut self.policy.deny_senders,
+            &mut self.policy.allow_ips,
+            &mut self.policy.deny_ips,
             &mut self.rules.paths,
             &mut self.protect.domains,
             &mut self.protect.names,
@@ -485,6 +520,64 @@ impl Config {
         if p.subject_prefix.contains(['\r', '\n']) {
             bad("policy.subject_prefix", "must be one line".into());
         }
+        if p.external_subject_prefix.contains(['\r', '\n']) {
+            bad("policy.external_subject_prefix", "must be one line".into());
+        }
+        for (key, list) in [
+            ("policy.allow_ips", &p.allow_ips),
+            ("policy.deny_ips", &p.deny_ips),
+        ] {
+            for net in list {
+                if parse_net(net).is_none() {
+                    bad(key, format!("`{net}` is not an IP address or CIDR network"));
+                }
+            }
+        }
+        for (key, list) in [
+            ("policy.allow_senders", &p.allow_senders),
+            ("policy.deny_senders", &p.deny_senders),
+        ] {
+            for entry in list {
+                let domain = entry.rsplit_once('@').map_or(entry.as_str(), |(_, d)| d);
+                if domain.is_empty()
+                    || domain.contains(char::is_whitespace)
+                    || !domain.contains('.')
+                {
+                    bad(
+                        key,
+                        format!("`{entry}` is not user@domain, @domain or domain"),
+                    );
+                }
+            }
+        }
+        if (p.external_header || !p.external_subject_prefix.is_empty())
+            && self.protect.domains.is_empty()
+        {
+            bad(
+                "policy.external_header",
+                "external-sender marking needs [protect] domains to know what is external".into(),
+            );
+        }
+        for (domain, o) in &p.recipient_domains {
+            let key = format!("policy.recipient_domains.{domain}");
+            let t = (
+                o.tag.unwrap_or(p.tag),
+                o.quarantine.unwrap_or(p.quarantine),
+                o.reject.unwrap_or(p.reject),
+            );
+            for v in [t.0, t.1, t.2] {
+                if !v.is_finite() || v < 0.0 {
+                    bad(&key, format!("{v} must be a score of 0 (off) or more"));
+                }
+            }
+            let active: Vec<f64> = [t.0, t.1, t.2].into_iter().filter(|v| *v > 0.0).collect();
+            if active.windows(2).any(|w| w[0] >= w[1]) {
+                bad(
+                    &key,
+                    "thresholds in use must rise: tag < quarantine < reject".into(),
+                );
+            }
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             bad(
                 "logging.level",
@@ -505,6 +598,24 @@ impl Config {
             host: "127.0.0.1".into(),
             port: 8895,
         })
+    }
+
+    /// The allowed client networks (validated at load).
+    pub fn allow_ips(&self) -> Vec<IpNet> {
+        self.policy
+            .allow_ips
+            .iter()
+            .filter_map(|n| parse_net(n))
+            .collect()
+    }
+
+    /// The denied client networks (validated at load).
+    pub fn deny_ips(&self) -> Vec<IpNet> {
+        self.policy
+            .deny_ips
+            .iter()
+            .filter_map(|n| parse_net(n))
+            .collect()
     }
 
     /// The trusted networks (validated at load).
@@ -533,6 +644,9 @@ fn parse_table(
 ) -> Result<Map<String, Value>, config::ConfigError> {
     builder.build()?.cache.into_table()
 }
+
+/// Keys that are valid but absent from the defaults (empty tables).
+const OPTIONAL_KEYS: &[&str] = &["policy.recipient_domains"];
 
 /// Reports unknown sections and keys, and values of the wrong type, each on its own: a
 /// value is checked by laying it alone over the defaults of its section.
@@ -589,7 +703,8 @@ fn check_keys(
         for (key, v) in keys {
             let full = format!("{section}.{key}");
             let origin = origin(v);
-            if !default_table.contains_key(key) {
+            let optional = OPTIONAL_KEYS.contains(&full.as_str());
+            if !default_table.contains_key(key) && !optional {
                 issues.push(ConfigIssue {
                     key: full,
                     message: "unknown key".into(),

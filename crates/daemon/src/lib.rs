@@ -12,6 +12,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod quarantine;
 pub mod scan;
 mod server;
 pub mod socket;

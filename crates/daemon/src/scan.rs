@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use palisade_auth::{AuthReport, AuthRequest, AuthSettings, Authenticator};
 use palisade_engine::rules::DEFAULT_PACKS;
-use palisade_engine::{Engine, Envelope, Input, Protection, RuleSet, Thresholds, Verdict};
+use palisade_engine::{
+    Cidr, Engine, Envelope, Input, Lists, Protection, RuleSet, Thresholds, Verdict,
+};
 use palisade_milter::Message;
 
 use crate::config::{Config, ConfigError, ConfigIssue};
@@ -70,6 +72,39 @@ impl Scanner {
             names: config.protect.names.clone(),
             watch_domains: config.protect.watch_domains.clone(),
         })
+        .with_lists(Lists {
+            allow_senders: config.policy.allow_senders.clone(),
+            deny_senders: config.policy.deny_senders.clone(),
+            allow_ips: config
+                .policy
+                .allow_ips
+                .iter()
+                .filter_map(|n| Cidr::parse(n))
+                .collect(),
+            deny_ips: config
+                .policy
+                .deny_ips
+                .iter()
+                .filter_map(|n| Cidr::parse(n))
+                .collect(),
+        })
+        .with_recipient_thresholds(
+            config
+                .policy
+                .recipient_domains
+                .iter()
+                .map(|(domain, o)| {
+                    (
+                        domain.to_ascii_lowercase(),
+                        Thresholds {
+                            tag: o.tag.unwrap_or(config.policy.tag),
+                            quarantine: o.quarantine.unwrap_or(config.policy.quarantine),
+                            reject: o.reject.unwrap_or(config.policy.reject),
+                        },
+                    )
+                })
+                .collect(),
+        )
         .with_scores(&scores)
         .map_err(|unknown| {
             issue(

@@ -65,7 +65,7 @@ pub fn registrable(domain: &str) -> String {
     idna::domain_to_unicode(&reg).0
 }
 
-fn domain_of(address: &str) -> String {
+pub(crate) fn domain_of(address: &str) -> String {
     address
         .rsplit_once('@')
         .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
@@ -160,7 +160,7 @@ pub fn lookalike(candidate: &str, protected: &str) -> Option<&'static str> {
     None
 }
 
-fn is_protected(domain: &str, protection: &Protection) -> bool {
+pub(crate) fn is_protected(domain: &str, protection: &Protection) -> bool {
     let reg = registrable(domain);
     protection
         .domains
@@ -251,7 +251,15 @@ pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec
         }
     }
     if let Some(rd) = reply_domain {
-        if out.iter().any(|s| s.score > 0.0) {
+        // Lists rewrite From and set Reply-To all day; only a Reply-To elsewhere on mail
+        // already impersonating someone adds to the case.
+        const STRONG: [&str; 4] = [
+            "PROTECTED_DOMAIN_SPOOF",
+            "LOOKALIKE_DOMAIN",
+            "REPLY_TO_LOOKALIKE_DOMAIN",
+            "DISPLAY_NAME_PROTECTED",
+        ];
+        if out.iter().any(|s| STRONG.contains(&s.name.as_str())) {
             out.push(sym(
                 "REPLY_TO_OTHER_DOMAIN",
                 format!("replies go to {rd}, not {from_domain}"),
@@ -276,7 +284,10 @@ fn address_in_name(name: &str) -> Option<String> {
             && labels
                 .last()
                 .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_alphabetic()));
-        if looks_like_domain && psl::domain_str(&domain.to_ascii_lowercase()).is_some() {
+        // Only a suffix the Public Suffix List knows makes a domain: "D.McMann" is a name.
+        let known =
+            psl::suffix(domain.to_ascii_lowercase().as_bytes()).is_some_and(|s| s.is_known());
+        if looks_like_domain && known {
             return Some(domain.to_ascii_lowercase());
         }
     }

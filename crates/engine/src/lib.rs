@@ -23,12 +23,14 @@ pub mod auth_symbols;
 pub mod extract;
 pub mod html;
 pub mod impersonation;
+pub mod lists;
 pub mod normalize;
 pub mod rules;
 mod scan;
 mod verdict;
 
 pub use impersonation::Protection;
+pub use lists::{Cidr, Lists};
 pub use rules::{RuleError, RuleSet};
 pub use scan::REPORTED_FACTOR;
 pub use verdict::{Action, Symbol, Thresholds, Verdict};
@@ -85,6 +87,9 @@ pub struct Engine {
     rules: RuleSet,
     limits: extract::Limits,
     protection: Protection,
+    lists: Lists,
+    /// Stricter (or looser) thresholds for mail to some recipient domains.
+    recipient_thresholds: HashMap<String, Thresholds>,
     /// Scores set in `[scores]` for symbols that are not rules.
     scores: HashMap<String, f64>,
 }
@@ -100,8 +105,41 @@ impl Engine {
             rules,
             limits: extract::Limits::default(),
             protection: Protection::default(),
+            lists: Lists::default(),
+            recipient_thresholds: HashMap::new(),
             scores: HashMap::new(),
         }
+    }
+
+    /// Allow and deny lists.
+    pub fn with_lists(mut self, lists: Lists) -> Engine {
+        self.lists = lists;
+        self
+    }
+
+    /// Thresholds for mail to these recipient domains (lowercase). A message to several
+    /// domains is judged by the strictest thresholds among them.
+    pub fn with_recipient_thresholds(mut self, by_domain: HashMap<String, Thresholds>) -> Engine {
+        self.recipient_thresholds = by_domain;
+        self
+    }
+
+    /// The thresholds that apply to a message with these recipients.
+    pub fn thresholds_for(&self, rcpt_to: &[String]) -> Thresholds {
+        let mut t = self.thresholds;
+        let mut overridden = false;
+        for rcpt in rcpt_to {
+            let domain = impersonation::domain_of(rcpt);
+            if let Some(o) = self.recipient_thresholds.get(&domain) {
+                if !overridden {
+                    t = *o;
+                    overridden = true;
+                } else {
+                    t = t.strictest(o);
+                }
+            }
+        }
+        t
     }
 
     /// Protects these domains and names from impersonation.
@@ -138,6 +176,7 @@ impl Engine {
             .iter()
             .chain(auth_symbols::DEFAULTS)
             .chain(impersonation::DEFAULTS)
+            .chain(lists::DEFAULTS)
             .chain(&[(SYMBOL_TRUNCATED, 0.0)])
             .copied()
     }
@@ -167,6 +206,14 @@ impl Engine {
             &input.auth,
             &self.protection,
         ));
+        if !self.lists.is_empty() {
+            symbols.extend(self.lists.symbols(
+                &findings.identity.address,
+                &input.envelope.mail_from,
+                input.envelope.client_ip,
+                &input.auth,
+            ));
+        }
         if input.truncated {
             symbols.push(Symbol {
                 name: SYMBOL_TRUNCATED.into(),
@@ -186,6 +233,13 @@ impl Engine {
                 }
             }
         }
-        Verdict::from_symbols(symbols, &self.thresholds)
+        let thresholds = self.thresholds_for(&input.envelope.rcpt_to);
+        let mut verdict = Verdict::from_symbols(symbols, &thresholds);
+        if !self.protection.domains.is_empty() {
+            let domain = impersonation::domain_of(&findings.identity.address);
+            verdict.external =
+                Some(domain.is_empty() || !impersonation::is_protected(&domain, &self.protection));
+        }
+        verdict
     }
 }

@@ -57,6 +57,21 @@ impl Thresholds {
         }
     }
 
+    /// Of two sets of thresholds, the stricter at each level (0 = off counts as looser
+    /// than any threshold in use).
+    pub fn strictest(&self, other: &Thresholds) -> Thresholds {
+        let pick = |a: f64, b: f64| match (a > 0.0, b > 0.0) {
+            (true, true) => a.min(b),
+            (true, false) => a,
+            (false, _) => b,
+        };
+        Thresholds {
+            tag: pick(self.tag, other.tag),
+            quarantine: pick(self.quarantine, other.quarantine),
+            reject: pick(self.reject, other.reject),
+        }
+    }
+
     /// The score a message needs to be flagged: the lowest threshold in use.
     pub fn required(&self) -> f64 {
         [self.tag, self.quarantine, self.reject]
@@ -91,6 +106,9 @@ pub struct Verdict {
     pub action: Action,
     /// Every symbol that fired, highest score first.
     pub symbols: Vec<Symbol>,
+    /// Whether the From domain is outside the protected domains (`None` when no
+    /// protected domains are configured).
+    pub external: Option<bool>,
 }
 
 impl Verdict {
@@ -106,6 +124,7 @@ impl Verdict {
             required: thresholds.required(),
             action: thresholds.action(score),
             symbols,
+            external: None,
         }
     }
 }
