@@ -34,7 +34,7 @@ enum QuarantineCmd {
         /// Postfix queue id.
         id: String,
     },
-    /// Release a held message to delivery (postsuper -H).
+    /// Release a held message to delivery now (postsuper -H, then postqueue -i).
     Release {
         /// Postfix queue id.
         id: String,
@@ -302,7 +302,10 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
         QuarantineCmd::Release { id } => {
             find(&pf, &id)?;
             pf.run("postsuper", &["-H", &id])?;
-            report(args.json, "released", &id, "it goes on to delivery");
+            // postsuper -H puts it in the deferred queue, which the queue manager scans
+            // only every queue_run_delay; ask for delivery now.
+            pf.run("postqueue", &["-i", &id])?;
+            report(args.json, "released", &id, "it goes on to delivery now");
         }
         QuarantineCmd::Delete { id } => {
             find(&pf, &id)?;

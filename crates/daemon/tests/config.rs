@@ -288,3 +288,91 @@ fn extra_rule_packs_load_and_broken_ones_are_config_errors() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("matches no file"));
 }
+
+#[test]
+fn recipient_domain_thresholds_and_sender_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("p.toml");
+    std::fs::write(
+        &conf,
+        r#"
+[policy]
+deny_senders = ["@spam.example"]
+allow_senders = ["partner.example"]
+deny_ips = ["198.51.100.0/24"]
+
+[policy.recipient_domains."elections.example"]
+tag = 3.0
+quarantine = 4.0
+"#,
+    )
+    .unwrap();
+    let msg = dir.path().join("m.eml");
+    std::fs::write(
+        &msg,
+        "From: Someone <a@else.example>\nSubject: hi\n\nYou will regret this.\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| -> serde_json::Value {
+        let out = bin()
+            .args(["check", "--json", "--offline", "--config"])
+            .arg(&conf)
+            .args(extra)
+            .arg(&msg)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // THREAT_REGRET (4.0): below the global tag threshold, quarantined for the office.
+    assert_eq!(
+        check(&["--rcpt", "clerk@other.example"])["action"],
+        "accept"
+    );
+    assert_eq!(
+        check(&["--rcpt", "clerk@elections.example"])["action"],
+        "quarantine"
+    );
+    assert_eq!(
+        check(&["--rcpt", "a@other.example", "--rcpt", "b@elections.example"])["action"],
+        "quarantine"
+    );
+    let v = check(&["--mail-from", "bulk@spam.example"]);
+    assert_eq!(v["action"], "quarantine");
+    assert!(v.to_string().contains("POLICY_DENY_SENDER"));
+    let v = check(&["--client-ip", "198.51.100.9"]);
+    assert!(v.to_string().contains("POLICY_DENY_IP"));
+
+    std::fs::write(
+        &msg,
+        "From: Partner <news@partner.example>\nSubject: hi\n\nYou will regret this.\n",
+    )
+    .unwrap();
+    // Offline there is no DMARC to prove the sender: the allow entry is not honoured.
+    let v = check(&[]);
+    assert!(
+        v.to_string().contains("POLICY_ALLOW_UNAUTHENTICATED"),
+        "{v}"
+    );
+    assert_eq!(v["score"], 4.0);
+
+    std::fs::write(
+        &conf,
+        "[policy.recipient_domains.\"x.example\"]\ntag = 9.0\nquarantine = 8.0\n[policy]\ndeny_ips = [\"nope\"]\nexternal_header = true\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["config", "check", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("policy.recipient_domains.x.example"), "{err}");
+    assert!(err.contains("policy.deny_ips"), "{err}");
+    assert!(err.contains("needs [protect] domains"), "{err}");
+}

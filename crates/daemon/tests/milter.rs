@@ -511,3 +511,31 @@ async fn a_large_message_is_scanned_off_the_connection_thread() {
         .any(|m| matches!(m, Reply::Quarantine(_))));
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn external_senders_are_marked_when_asked() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.protect.domains = vec!["county.example".into()];
+    c.policy.external_header = true;
+    c.policy.external_subject_prefix = "[EXTERNAL] ".into();
+    let running = start(c).await.unwrap();
+    let mut conn = open(&spec(&running)).await;
+    let outside =
+        client::parse_message(b"From: A <a@elsewhere.example>\r\nSubject: lunch\r\n\r\nhi\r\n");
+    let o = conn.message(&env(1), &outside).await.unwrap();
+    assert!(o.modifications.iter().any(|m| matches!(m,
+        Reply::AddHeader { name, value } if name == b"X-Palisade-External" && value == b" yes")));
+    assert!(o.modifications.iter().any(|m| matches!(m,
+        Reply::ChangeHeader { name, value, .. } if name == b"Subject" && value == b" [EXTERNAL] lunch")));
+    let inside = client::parse_message(
+        b"From: Clerk <clerk@county.example>\r\nSubject: lunch\r\n\r\nhi\r\n",
+    );
+    let o = conn.message(&env(2), &inside).await.unwrap();
+    assert!(!o.modifications.iter().any(|m| matches!(m,
+        Reply::AddHeader { name, .. } if name == b"X-Palisade-External")));
+    assert!(!o
+        .modifications
+        .iter()
+        .any(|m| matches!(m, Reply::ChangeHeader { name, .. } if name == b"Subject")));
+    running.shutdown().await.unwrap();
+}

@@ -368,3 +368,133 @@ pub fn message_file(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBu
     std::fs::write(&p, text.replace('\n', "\r\n"))?;
     Ok(p)
 }
+
+/// The `palisade` binary of this build (target/<profile>/palisade), which `cargo test
+/// --workspace` builds before running any test.
+pub fn palisade_bin() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow::anyhow!("unexpected test binary location {}", exe.display()))?;
+    let bin = profile_dir.join("palisade");
+    ensure!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p palisade` (tests/run does)",
+        bin.display()
+    );
+    Ok(bin)
+}
+
+/// One message for [`smtp_session`].
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// MAIL FROM.
+    pub from: String,
+    /// RCPT TO.
+    pub to: String,
+    /// The message (headers and body); lines may end in LF or CRLF.
+    pub data: String,
+}
+
+/// Sends several messages over one SMTP session and returns, per message, the reply
+/// line to the end of DATA (or the first refusal). A plain client, as mail clients and
+/// other MTAs are: EHLO, then MAIL, RCPT, DATA for each message, then QUIT.
+pub fn smtp_session(server: SocketAddr, messages: &[Outgoing]) -> anyhow::Result<Vec<String>> {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = TcpStream::connect(server)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let read_reply = |reader: &mut BufReader<TcpStream>| -> anyhow::Result<String> {
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                bail!("server closed the connection");
+            }
+            // The last line of a reply has a space, not a dash, after the code.
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(line.trim_end().to_string());
+            }
+        }
+    };
+    read_reply(&mut reader)?;
+    writer.write_all(b"EHLO client.example.org\r\n")?;
+    read_reply(&mut reader)?;
+    let mut results = Vec::new();
+    for m in messages {
+        writer.write_all(format!("MAIL FROM:<{}>\r\n", m.from).as_bytes())?;
+        let r = read_reply(&mut reader)?;
+        if !r.starts_with('2') {
+            results.push(r);
+            writer.write_all(b"RSET\r\n")?;
+            read_reply(&mut reader)?;
+            continue;
+        }
+        writer.write_all(format!("RCPT TO:<{}>\r\n", m.to).as_bytes())?;
+        let r = read_reply(&mut reader)?;
+        if !r.starts_with('2') {
+            results.push(r);
+            writer.write_all(b"RSET\r\n")?;
+            read_reply(&mut reader)?;
+            continue;
+        }
+        writer.write_all(b"DATA\r\n")?;
+        let r = read_reply(&mut reader)?;
+        if !r.starts_with('3') {
+            results.push(r);
+            writer.write_all(b"RSET\r\n")?;
+            read_reply(&mut reader)?;
+            continue;
+        }
+        let mut data = String::new();
+        for line in m.data.replace("\r\n", "\n").lines() {
+            if line.starts_with('.') {
+                data.push('.');
+            }
+            data.push_str(line);
+            data.push_str("\r\n");
+        }
+        data.push_str(".\r\n");
+        writer.write_all(data.as_bytes())?;
+        results.push(read_reply(&mut reader)?);
+    }
+    writer.write_all(b"QUIT\r\n")?;
+    let _ = read_reply(&mut reader);
+    Ok(results)
+}
+
+impl Postfix {
+    /// Queue ids in the hold queue.
+    pub fn held(&self) -> Vec<String> {
+        self.queue_listing()
+            .lines()
+            .filter(|l| l.contains("\"queue_name\": \"hold\""))
+            .filter_map(|l| {
+                l.split("\"queue_id\": \"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    /// Waits until the hold queue has at least `n` messages.
+    pub fn wait_held(&self, n: usize, timeout: Duration) -> anyhow::Result<Vec<String>> {
+        let start = Instant::now();
+        loop {
+            let held = self.held();
+            if held.len() >= n {
+                return Ok(held);
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{} of {n} messages held after {timeout:?}; log:\n{}",
+                    held.len(),
+                    self.maillog()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
