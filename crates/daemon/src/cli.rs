@@ -76,6 +76,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Serve(arg) => {
+            let sources = Sources::from_process(arg.config.clone());
             let config = match arg.load() {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -91,7 +92,7 @@ pub fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(crate::run(config)) {
+            match runtime.block_on(crate::run(config, sources)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

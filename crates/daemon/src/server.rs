@@ -19,19 +19,28 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::actions::{self, OWNED_HEADERS};
 use crate::config::{Config, OnError};
+use crate::metrics::Metrics;
 use crate::scan::Scanner;
 use crate::socket::SocketSpec;
+use arc_swap::ArcSwap;
 
-/// State shared by every connection.
-pub(crate) struct Shared {
+/// Everything a reload replaces at once. Connections take a snapshot per message, so a
+/// message in flight finishes under the configuration it started with.
+pub(crate) struct Live {
     pub(crate) config: Arc<Config>,
     pub(crate) scanner: Scanner,
     pub(crate) trusted: Vec<IpNet>,
     pub(crate) session: SessionConfig,
 }
 
-impl Shared {
-    pub(crate) fn new(config: Config) -> Result<Shared, crate::config::ConfigError> {
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub(crate) live: ArcSwap<Live>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Live {
+    pub(crate) fn new(config: Config) -> Result<Live, crate::config::ConfigError> {
         let session = SessionConfig {
             max_message_size: config.milter.max_message_size,
             watched_headers: OWNED_HEADERS
@@ -40,7 +49,7 @@ impl Shared {
                 .collect(),
             ..SessionConfig::default()
         };
-        Ok(Shared {
+        Ok(Live {
             scanner: Scanner::new(&config, false)?,
             trusted: config.trusted_networks(),
             session,
@@ -125,7 +134,7 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let max = shared.config.milter.max_connections;
+    let max = shared.live.load().config.milter.max_connections;
     let limit = Arc::new(Semaphore::new(max));
     loop {
         // The permit comes before accept: a full server stops accepting and lets the
@@ -150,9 +159,12 @@ pub(crate) async fn serve(
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         let span = tracing::info_span!("conn", peer = %peer);
+        shared.metrics.connections_total.inc();
+        shared.metrics.connections_active.inc();
         tokio::spawn(
             async move {
                 let _permit = permit;
+                let _active = ActiveGuard(shared.metrics.clone());
                 match stream {
                     Stream::Tcp(s) => handle(s, shared, shutdown, true).await,
                     Stream::Unix(s) => handle(s, shared, shutdown, false).await,
@@ -165,7 +177,7 @@ pub(crate) async fn serve(
         let _ = std::fs::remove_file(path);
     }
     drop(listener);
-    let grace = shared.config.milter.shutdown_grace;
+    let grace = shared.live.load().config.milter.shutdown_grace;
     let all = u32::try_from(max).unwrap_or(u32::MAX);
     match tokio::time::timeout(grace, limit.acquire_many(all)).await {
         Ok(_) => info!("all connections finished"),
@@ -176,6 +188,15 @@ pub(crate) async fn serve(
         ),
     }
     Ok(())
+}
+
+/// Counts a connection as active for as long as it lives.
+struct ActiveGuard(Arc<Metrics>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.connections_active.dec();
+    }
 }
 
 enum Stream {
@@ -224,10 +245,14 @@ async fn handle<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Quickack,
 {
-    let mut session = Session::new(shared.session.clone());
+    let live = shared.live.load_full();
+    let mut session = Session::new(live.session.clone());
     let mut buf: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::new();
-    let idle = shared.config.milter.idle_timeout;
+    let idle = live.config.milter.idle_timeout;
+    drop(live);
+    let errors = &shared.metrics.milter_errors;
+    let mut message_live: Option<Arc<Live>> = None;
     debug!(tcp, "connection opened");
     loop {
         // Reserve for the packet under way (or a small read), never what a peer merely
@@ -244,10 +269,14 @@ async fn handle<S>(
         let n = match read {
             Err(_) => {
                 debug!(idle = ?idle, "idle timeout");
+                if session.in_message() {
+                    errors.with_label_values(&["timeout"]).inc();
+                }
                 return;
             }
             Ok(Err(e)) => {
                 debug!(error = %e, "read failed");
+                errors.with_label_values(&["io"]).inc();
                 return;
             }
             Ok(Ok(n)) => n,
@@ -266,6 +295,7 @@ async fn handle<S>(
                 Ok(None) => break,
                 Err(e) => {
                     warn!(error = %e, "protocol error; closing connection");
+                    errors.with_label_values(&["protocol"]).inc();
                     return;
                 }
             };
@@ -274,6 +304,7 @@ async fn handle<S>(
                 Ok(c) => c,
                 Err(e) => {
                     warn!(error = %e, "protocol error; closing connection");
+                    errors.with_label_values(&["protocol"]).inc();
                     return;
                 }
             };
@@ -282,10 +313,14 @@ async fn handle<S>(
                 Ok(s) => s,
                 Err(e) => {
                     warn!(error = %e, "protocol error; closing connection");
+                    errors.with_label_values(&["protocol"]).inc();
                     return;
                 }
             };
-            if is_mail && shared.config.policy.skip_authenticated {
+            if is_mail {
+                message_live = Some(shared.live.load_full());
+            }
+            if is_mail && shared.live.load().config.policy.skip_authenticated {
                 if let Some(user) = session.macros().get_nonempty("auth_authen") {
                     debug!(user, "authenticated sender; not scanning");
                     session.skip_message();
@@ -295,7 +330,7 @@ async fn handle<S>(
                 Step::Nothing => {}
                 Step::Reply(r) => r.encode(&mut out),
                 Step::Connect => {
-                    let reply = if is_trusted(&shared, &session) {
+                    let reply = if is_trusted(&shared.live.load(), &session) {
                         debug!(client = %session.envelope().client_addr, "trusted network; not scanning this connection");
                         Reply::Accept
                     } else {
@@ -303,7 +338,14 @@ async fn handle<S>(
                     };
                     reply.encode(&mut out);
                 }
-                Step::EndOfMessage => end_of_message(&shared, &mut session, &mut out).await,
+                Step::EndOfMessage => {
+                    // Judged under the configuration in force when the message began,
+                    // whatever a reload did since.
+                    let live = message_live
+                        .take()
+                        .unwrap_or_else(|| shared.live.load_full());
+                    end_of_message(live, &shared.metrics, &mut session, &mut out).await
+                }
                 Step::Close => {
                     close = true;
                     break;
@@ -319,6 +361,7 @@ async fn handle<S>(
             // Modifications and the final reply go out in one write.
             if let Err(e) = stream.write_all(&out).await {
                 debug!(error = %e, "write failed");
+                errors.with_label_values(&["io"]).inc();
                 return;
             }
             out.clear();
@@ -333,9 +376,9 @@ async fn handle<S>(
     }
 }
 
-fn is_trusted(shared: &Shared, session: &Session) -> bool {
+fn is_trusted(live: &Live, session: &Session) -> bool {
     match session.envelope().client_addr.parse::<std::net::IpAddr>() {
-        Ok(ip) => shared.trusted.iter().any(|n| n.contains(&ip)),
+        Ok(ip) => live.trusted.iter().any(|n| n.contains(&ip)),
         Err(_) => false,
     }
 }
@@ -344,13 +387,20 @@ fn is_trusted(shared: &Shared, session: &Session) -> bool {
 /// message does not hold up the other connections served by the same worker thread.
 const BLOCKING_SCAN_BYTES: usize = 256 * 1024;
 
-async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut Vec<u8>) {
+async fn end_of_message(
+    live: Arc<Live>,
+    metrics: &Arc<Metrics>,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+) {
     let Some(message) = session.take_message() else {
         Reply::Continue.encode(out);
         return;
     };
     let started = Instant::now();
+    let shared = &live;
     if message.unscanned {
+        metrics.messages.with_label_values(&["skipped"]).inc();
         let env = &message.envelope;
         let queue_id = env.queue_id.as_deref().unwrap_or("-");
         info!(queue_id, client = %env.client_addr, action = "skipped", reason = "authenticated", "message not scanned");
@@ -368,6 +418,7 @@ async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut V
         })
         .await
     };
+    let auth_done = started.elapsed();
     let scanned = match auth {
         Err(e) => {
             warn!(error = %e, "authentication task failed");
@@ -406,6 +457,14 @@ async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut V
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect();
+            metrics.message(decision.applied.as_str(), &scanned.verdict, &scanned.auth);
+            let total = started.elapsed();
+            let d = &metrics.scan_duration;
+            d.with_label_values(&["auth"])
+                .observe(auth_done.as_secs_f64());
+            d.with_label_values(&["content"])
+                .observe(total.saturating_sub(auth_done).as_secs_f64());
+            d.with_label_values(&["total"]).observe(total.as_secs_f64());
             info!(
                 queue_id,
                 client = %env.client_addr,
@@ -427,6 +486,12 @@ async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut V
             // A bug in a scan must not lose mail or pass it silently.
             let action = shared.config.milter.on_error;
             warn!(queue_id, client = %env.client_addr, on_error = ?action, "internal error while scanning");
+            metrics.milter_errors.with_label_values(&["scan"]).inc();
+            let counted = match action {
+                OnError::Tempfail => "tempfail",
+                OnError::Accept => "accept",
+            };
+            metrics.messages.with_label_values(&[counted]).inc();
             on_error_replies(shared, session, &message)
         }
     };
@@ -436,7 +501,7 @@ async fn end_of_message(shared: &Arc<Shared>, session: &mut Session, out: &mut V
 }
 
 fn on_error_replies(
-    shared: &Shared,
+    shared: &Live,
     session: &Session,
     message: &palisade_milter::Message,
 ) -> Vec<Reply> {

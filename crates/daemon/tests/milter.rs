@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn config(listen: &str) -> Config {
     let mut c = Config::load(&Sources::default()).unwrap();
     c.milter.listen = listen.into();
+    c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     // These tests are about the protocol; authentication against a real DNS server is
     // tested in tests/e2e.
@@ -373,6 +374,7 @@ async fn sigterm_drains_and_exits_zero() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("serve")
         .env("PALISADE__MILTER__LISTEN", format!("inet:127.0.0.1:{port}"))
+        .env("PALISADE__HTTP__LISTEN", "127.0.0.1:0")
         .env("PALISADE__LOGGING__FORMAT", "json")
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -36,6 +36,7 @@ fn dns() -> DnsServer {
 async fn daemon(dns: &DnsServer, adjust: impl FnOnce(&mut Config)) -> Running {
     let mut c = Config::load(&Sources::default()).unwrap();
     c.milter.listen = "inet:127.0.0.1:0".into();
+    c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.policy.trusted_networks.clear();
     c.dns.nameservers = vec![dns.nameserver()];

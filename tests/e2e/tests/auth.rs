@@ -42,6 +42,7 @@ fn records() -> Vec<Record> {
 async fn daemon(dns: &DnsServer, trusted_arc: &[&str]) -> Running {
     let mut c = Config::load(&Sources::default()).unwrap();
     c.milter.listen = "inet:127.0.0.1:0".into();
+    c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.dns.nameservers = vec![dns.nameserver()];
     c.dns.timeout = Duration::from_millis(500);
@@ -388,6 +389,7 @@ async fn a_slow_dns_answer_holds_back_only_its_own_message() {
     let dns = DnsServer::start_with(&["test", "in-addr.arpa"], &["slow.test"], &records()).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
     c.milter.listen = "inet:127.0.0.1:0".into();
+    c.http.listen = "127.0.0.1:0".into();
     c.dns.nameservers = vec![dns.nameserver()];
     c.dns.timeout = Duration::from_secs(1);
     c.dns.attempts = 1;

@@ -8,6 +8,7 @@ use palisade_e2e::miltertest;
 async fn run_script(listen: &str) {
     let mut c = Config::load(&Sources::default()).unwrap();
     c.milter.listen = listen.into();
+    c.http.listen = "127.0.0.1:0".into();
     let running = start(c).await.unwrap();
     let socket = match &running.milter {
         BoundAddr::Tcp(a) => format!("inet:{}@{}", a.port(), a.ip()),

@@ -21,6 +21,7 @@ async fn daemon(listen: &str) -> Running {
     // The server lives as long as the test process; dropping it here would stop it.
     std::mem::forget(dns);
     c.milter.listen = listen.into();
+    c.http.listen = "127.0.0.1:0".into();
     c.milter.socket_mode = "0666".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.policy.trusted_networks.clear();

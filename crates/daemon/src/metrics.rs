@@ -1,0 +1,261 @@
+//! Prometheus metrics. Every label value comes from a closed set (actions, stages,
+//! methods, results, error kinds, symbol names from the compiled rules), never from
+//! message content or sender domains, so cardinality stays bounded.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use palisade_auth::{AuthReport, AuthResult};
+use palisade_engine::Verdict;
+use prometheus::{
+    exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric Palisade exports.
+pub struct Metrics {
+    registry: Registry,
+    /// `palisade_messages_total{action}`
+    pub messages: IntCounterVec,
+    /// `palisade_message_score`
+    pub score: prometheus::Histogram,
+    /// `palisade_scan_duration_seconds{stage}`
+    pub scan_duration: HistogramVec,
+    /// `palisade_symbol_hits_total{symbol,category}`
+    pub symbol_hits: IntCounterVec,
+    /// `palisade_auth_results_total{method,result}`
+    pub auth_results: IntCounterVec,
+    /// `palisade_milter_connections_active`
+    pub connections_active: IntGauge,
+    /// `palisade_milter_connections_total`
+    pub connections_total: IntCounter,
+    /// `palisade_milter_errors_total{kind}`
+    pub milter_errors: IntCounterVec,
+    /// `palisade_dns_queries_total{result}`
+    pub dns_queries: IntCounterVec,
+    /// `palisade_dns_query_duration_seconds`
+    pub dns_duration: prometheus::Histogram,
+    /// `palisade_config_reloads_total{result}`
+    pub reloads: IntCounterVec,
+    /// `palisade_build_info{version}`
+    pub build_info: IntGaugeVec,
+    dns_cached_seen: AtomicU64,
+    dns_sent_seen: AtomicU64,
+}
+
+/// Actions counted in `palisade_messages_total` (`skipped`: not scanned, e.g. from an
+/// authenticated sender).
+pub const ACTIONS: [&str; 6] = [
+    "accept",
+    "tag",
+    "quarantine",
+    "reject",
+    "tempfail",
+    "skipped",
+];
+/// Milter error kinds.
+pub const ERROR_KINDS: [&str; 4] = ["protocol", "io", "timeout", "scan"];
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help).namespace("palisade"), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    registry
+        .register(Box::new(c.clone()))
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    c
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered. Names and labels are constants,
+    /// so registration can only fail on a programming error, caught by the tests.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let messages = counter_vec(
+            &registry,
+            "messages_total",
+            "Messages by the action taken (after shadow mode).",
+            &["action"],
+        );
+        let score = prometheus::Histogram::with_opts(
+            HistogramOpts::new("message_score", "Scores of scanned messages.")
+                .namespace("palisade")
+                .buckets(vec![
+                    -20.0, -5.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0,
+                    30.0, 50.0,
+                ]),
+        )
+        .unwrap_or_else(|e| panic!("metric message_score: {e}"));
+        registry
+            .register(Box::new(score.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // 25 µs to ~13 s in factors of two.
+        let time_buckets = exponential_buckets(0.000_025, 2.0, 20).unwrap_or_default();
+        let scan_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "scan_duration_seconds",
+                "Time to judge a message, by stage (auth, content, total).",
+            )
+            .namespace("palisade")
+            .buckets(time_buckets.clone()),
+            &["stage"],
+        )
+        .unwrap_or_else(|e| panic!("metric scan_duration_seconds: {e}"));
+        registry
+            .register(Box::new(scan_duration.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let symbol_hits = counter_vec(
+            &registry,
+            "symbol_hits_total",
+            "Messages on which each symbol fired.",
+            &["symbol", "category"],
+        );
+        let auth_results = counter_vec(
+            &registry,
+            "auth_results_total",
+            "Authentication results by method.",
+            &["method", "result"],
+        );
+        let connections_active = IntGauge::with_opts(
+            Opts::new("milter_connections_active", "Open milter connections.")
+                .namespace("palisade"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        registry
+            .register(Box::new(connections_active.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let connections_total = IntCounter::with_opts(
+            Opts::new("milter_connections_total", "Milter connections accepted.")
+                .namespace("palisade"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        registry
+            .register(Box::new(connections_total.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let milter_errors = counter_vec(
+            &registry,
+            "milter_errors_total",
+            "Milter connections ended by an error, by kind.",
+            &["kind"],
+        );
+        let dns_queries = counter_vec(
+            &registry,
+            "dns_queries_total",
+            "DNS lookups: sent to the resolver, answered from the cache, or failed temporarily.",
+            &["result"],
+        );
+        let dns_duration = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "dns_query_duration_seconds",
+                "Wall time of a message's DNS lookups (they run concurrently).",
+            )
+            .namespace("palisade")
+            .buckets(time_buckets),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        registry
+            .register(Box::new(dns_duration.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reloads = counter_vec(
+            &registry,
+            "config_reloads_total",
+            "Configuration reloads by result.",
+            &["result"],
+        );
+        let build_info = IntGaugeVec::new(
+            Opts::new("build_info", "Always 1; the version is in the label.").namespace("palisade"),
+            &["version"],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        registry
+            .register(Box::new(build_info.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        // Known label values start at zero, so rates and alerts work from the first scrape.
+        for a in ACTIONS {
+            messages.with_label_values(&[a]);
+        }
+        for k in ERROR_KINDS {
+            milter_errors.with_label_values(&[k]);
+        }
+        for r in ["success", "error"] {
+            reloads.with_label_values(&[r]);
+        }
+        for r in ["sent", "cached", "temperror"] {
+            dns_queries.with_label_values(&[r]);
+        }
+        Metrics {
+            registry,
+            messages,
+            score,
+            scan_duration,
+            symbol_hits,
+            auth_results,
+            connections_active,
+            connections_total,
+            milter_errors,
+            dns_queries,
+            dns_duration,
+            reloads,
+            build_info,
+            dns_cached_seen: AtomicU64::new(0),
+            dns_sent_seen: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one judged message.
+    pub fn message(&self, action: &str, verdict: &Verdict, auth: &AuthReport) {
+        self.messages.with_label_values(&[action]).inc();
+        self.score.observe(verdict.score);
+        for s in &verdict.symbols {
+            self.symbol_hits
+                .with_label_values(&[s.name.as_str(), s.category.as_str()])
+                .inc();
+        }
+        if auth.checked {
+            for (method, result) in [
+                ("spf", auth.spf),
+                ("dkim", auth.dkim),
+                ("dmarc", auth.dmarc),
+                ("arc", auth.arc),
+                ("iprev", auth.iprev),
+            ] {
+                self.auth_results
+                    .with_label_values(&[method, result.as_str()])
+                    .inc();
+            }
+            self.dns_duration.observe(auth.dns.elapsed.as_secs_f64());
+            if auth.dns.temp_errors > 0 {
+                self.dns_queries
+                    .with_label_values(&["temperror"])
+                    .inc_by(u64::from(auth.dns.temp_errors));
+            }
+        }
+        let _ = AuthResult::None;
+    }
+
+    /// Brings the DNS counters up to the authenticator's running totals.
+    pub fn dns_totals(&self, cached: u64, sent: u64) {
+        let prev = self.dns_cached_seen.swap(cached, Ordering::Relaxed);
+        self.dns_queries
+            .with_label_values(&["cached"])
+            .inc_by(cached.saturating_sub(prev));
+        let prev = self.dns_sent_seen.swap(sent, Ordering::Relaxed);
+        self.dns_queries
+            .with_label_values(&["sent"])
+            .inc_by(sent.saturating_sub(prev));
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
