@@ -223,7 +223,7 @@ async fn prometheus_sees_every_message_counted_by_action() {
     assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
 
     let wait = Duration::from_secs(30);
-    let (q2, prom) = (q.clone(), prom);
+    let q2 = q;
     tokio::task::spawn_blocking(move || {
         prom.wait_value(&q2("accept"), 5.0, wait).unwrap();
         prom.wait_value(&q2("quarantine"), 3.0, wait).unwrap();
