@@ -38,13 +38,8 @@ pub fn replies(
     session: &Session,
 ) -> (Vec<Reply>, Decision) {
     let verdict = &scanned.verdict;
-    let allowed = session
-        .negotiated()
-        .map(|n| n.actions)
-        .unwrap_or(Actions::NONE);
-    let mut out = Vec::new();
+    let (allowed, mut out) = start_replies(message, session);
     if allowed.contains(Actions::CHANGE_HEADERS) {
-        remove_owned_headers(message, &mut out);
         remove_our_auth_results(message, authserv_id, &mut out);
     }
     let mut applied = verdict.action;
@@ -128,9 +123,9 @@ pub fn replies(
     )
 }
 
-/// What is sent when scanning failed internally and `on_error = "accept"`: the message is
-/// delivered, saying plainly that it was not scanned.
-pub fn unscanned_accept(message: &Message, session: &Session) -> Vec<Reply> {
+/// What the MTA lets us do, and the first replies of every answer: deleting inbound
+/// copies of our headers, which a sender must never pass off as ours.
+fn start_replies(message: &Message, session: &Session) -> (Actions, Vec<Reply>) {
     let allowed = session
         .negotiated()
         .map(|n| n.actions)
@@ -139,6 +134,13 @@ pub fn unscanned_accept(message: &Message, session: &Session) -> Vec<Reply> {
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_owned_headers(message, &mut out);
     }
+    (allowed, out)
+}
+
+/// What is sent when scanning failed internally and `on_error = "accept"`: the message is
+/// delivered, saying plainly that it was not scanned.
+pub fn unscanned_accept(message: &Message, session: &Session) -> Vec<Reply> {
+    let (allowed, mut out) = start_replies(message, session);
     if allowed.contains(Actions::ADD_HEADERS) {
         out.push(Reply::AddHeader {
             name: b"X-Palisade-Result".to_vec(),

@@ -464,15 +464,9 @@ pub fn main(args: BenchArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::cli::runtime(true) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("palisade: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let progress = std::io::stderr()
         .is_terminal()

@@ -82,15 +82,9 @@ pub fn main(args: CheckArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::cli::runtime(false) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("palisade: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let scanner = match Scanner::new(&config, args.offline) {
         Ok(s) => s,

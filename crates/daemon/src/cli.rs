@@ -71,6 +71,20 @@ pub enum ConfigCmd {
     Show(ConfigArg),
 }
 
+/// A tokio runtime for a command: several worker threads for the daemon and the bench,
+/// one thread for `check`. Failing to build one is reported and ends the command.
+pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("palisade: cannot start runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 /// Parses arguments and runs; the process exit code comes back.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -82,15 +96,9 @@ pub fn main() -> ExitCode {
                 Err(code) => return code,
             };
             crate::logging::init(&config.logging);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match runtime(true) {
                 Ok(r) => r,
-                Err(e) => {
-                    eprintln!("palisade: cannot start runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match runtime.block_on(crate::run(config, sources)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -465,10 +465,16 @@ async fn end_of_message(
             d.with_label_values(&["content"])
                 .observe(total.saturating_sub(auth_done).as_secs_f64());
             d.with_label_values(&["total"]).observe(total.as_secs_f64());
+            let from_domain = if scanned.auth.from_domain.is_empty() {
+                env.mail_from.rsplit_once('@').map_or("", |(_, d)| d)
+            } else {
+                scanned.auth.from_domain.as_str()
+            };
             info!(
                 queue_id,
                 client = %env.client_addr,
                 from = %env.mail_from,
+                from_domain,
                 action = decision.applied.as_str(),
                 verdict = decision.verdict.as_str(),
                 score = scanned.verdict.score,

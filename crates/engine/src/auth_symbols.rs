@@ -34,16 +34,7 @@ pub const DEFAULTS: &[(&str, f64)] = &[
 ];
 
 fn sym(name: &str, detail: String) -> Symbol {
-    let score = DEFAULTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(0.0, |(_, s)| *s);
-    Symbol {
-        name: name.into(),
-        score,
-        category: "auth".into(),
-        detail,
-    }
+    Symbol::from_table(DEFAULTS, name, "auth", detail)
 }
 
 /// Symbols for a report; none when authentication did not run.

@@ -79,15 +79,7 @@ pub const DEFAULTS: &[(&str, f64)] = &[
 ];
 
 fn sym(name: &str, detail: String) -> Symbol {
-    Symbol {
-        name: name.into(),
-        score: DEFAULTS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(0.0, |(_, s)| *s),
-        category: "policy".into(),
-        detail,
-    }
+    Symbol::from_table(DEFAULTS, name, "policy", detail)
 }
 
 /// Whether `address` matches a list entry.

@@ -95,6 +95,26 @@ pub struct Symbol {
     pub detail: String,
 }
 
+impl Symbol {
+    /// A symbol whose score comes from a module's table of defaults (0 if absent).
+    pub(crate) fn from_table(
+        table: &[(&str, f64)],
+        name: &str,
+        category: &str,
+        detail: String,
+    ) -> Symbol {
+        Symbol {
+            name: name.into(),
+            score: table
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0.0, |(_, s)| *s),
+            category: category.into(),
+            detail,
+        }
+    }
+}
+
 /// The outcome of a scan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
