@@ -213,7 +213,7 @@ fn check_scores_files_directories_and_stdin() {
     assert!(lines[1]["path"].as_str().unwrap().ends_with("sub/b.eml"));
 
     let mut child = bin()
-        .args(["check", "-"])
+        .args(["check", "--offline", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -230,7 +230,7 @@ fn check_scores_files_directories_and_stdin() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("-: accept"));
 
     let out = bin()
-        .args(["check", "/nonexistent/file.eml"])
+        .args(["check", "--offline", "/nonexistent/file.eml"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -250,7 +250,7 @@ fn extra_rule_packs_load_and_broken_ones_are_config_errors() {
     let glob = format!("{}/*.toml", dir.path().display());
     let out = bin()
         .env("PALISADE__RULES__PATHS", &glob)
-        .args(["check", "--json"])
+        .args(["check", "--json", "--offline"])
         .arg(&msg)
         .output()
         .unwrap();

@@ -170,6 +170,11 @@ impl DnsServer {
             port = self.addr.port(),
             dir = self.dir.path().display()
         );
+        // Everything outside the test's zones is answered here too (NXDOMAIN): this
+        // server never recurses, so no query ever leaves the machine.
+        if !self.zones.iter().any(|z| z == ".") {
+            conf.push_str("  local-zone: \".\" static\n");
+        }
         for z in &self.zones {
             conf.push_str(&format!("  local-zone: \"{}\" static\n", fqdn(z)));
             if z != "." {
