@@ -246,3 +246,54 @@ async fn prometheus_sees_every_message_counted_by_action() {
     .unwrap();
     running.shutdown().await.unwrap();
 }
+
+#[test]
+fn systemd_unit_is_hardened_and_reloads_with_sighup() {
+    let unit = std::fs::read_to_string(deploy("systemd/palisade.service")).unwrap();
+    for line in [
+        "DynamicUser=yes",
+        "ProtectSystem=strict",
+        "RuntimeDirectory=palisade",
+        "NoNewPrivileges=yes",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "ExecStart=/usr/local/bin/palisade serve --config /etc/palisade/palisade.toml",
+    ] {
+        assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
+    }
+}
+
+#[test]
+fn postfix_lines_are_valid_main_cf() {
+    require_tools(&["postconf"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(deploy("postfix/main.cf"), dir.path().join("main.cf")).unwrap();
+    std::fs::write(dir.path().join("master.cf"), "").unwrap();
+    let out = Command::new("postconf")
+        .arg("-c")
+        .arg(dir.path())
+        .args([
+            "-n",
+            "smtpd_milters",
+            "non_smtpd_milters",
+            "milter_default_action",
+            "milter_protocol",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("smtpd_milters = inet:127.0.0.1:8895"),
+        "{text}"
+    );
+    assert!(text.contains("milter_default_action = tempfail"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
