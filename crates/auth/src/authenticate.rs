@@ -378,24 +378,11 @@ fn best(results: impl Iterator<Item = AuthResult>) -> AuthResult {
 
 /// Base64 of `bytes`, first `n` characters (RFC 8601's `header.b`).
 fn b64_prefix(bytes: &[u8], n: usize) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(ABC[((v >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-        if out.len() >= n {
-            break;
-        }
-    }
-    out.truncate(n);
-    out
+    // Only as many input bytes as the prefix needs: 3 bytes make 4 characters.
+    let take = (n.div_ceil(4) * 3).min(bytes.len());
+    let mut s = crate::base64(&bytes[..take]);
+    s.truncate(n);
+    s.trim_end_matches('=').to_string()
 }
 
 #[cfg(test)]
@@ -414,5 +401,7 @@ mod tests {
     fn base64_prefix() {
         assert_eq!(b64_prefix(b"hello world", 8), "aGVsbG8g");
         assert_eq!(b64_prefix(b"hi", 8), "aGk");
+        assert_eq!(crate::base64(b"hi"), "aGk=");
+        assert_eq!(crate::base64(b"hello"), "aGVsbG8=");
     }
 }

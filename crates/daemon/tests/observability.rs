@@ -251,34 +251,28 @@ async fn sighup_reloads_the_config_file() {
             .unwrap()
             .success())
     };
+    // Polls /metrics until `series` appears, for at most 2.5 s.
+    let counted = |series: &'static str| async move {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if metrics().await.contains(series) {
+                return true;
+            }
+        }
+        false
+    };
     write("3.0");
     hup();
-    let mut ok = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if metrics()
-            .await
-            .contains("palisade_config_reloads_total{result=\"success\"} 1")
-        {
-            ok = true;
-            break;
-        }
-    }
-    assert!(ok, "reload not counted");
+    assert!(
+        counted("palisade_config_reloads_total{result=\"success\"} 1").await,
+        "reload not counted"
+    );
     std::fs::write(&file, "[policy]\ntag = \"high\"\n").unwrap();
     hup();
-    let mut counted = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if metrics()
-            .await
-            .contains("palisade_config_reloads_total{result=\"error\"} 1")
-        {
-            counted = true;
-            break;
-        }
-    }
-    assert!(counted, "failed reload not counted");
+    assert!(
+        counted("palisade_config_reloads_total{result=\"error\"} 1").await,
+        "failed reload not counted"
+    );
     // Still serving.
     let spec = SocketSpec::Inet {
         host: "127.0.0.1".into(),

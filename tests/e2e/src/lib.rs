@@ -273,17 +273,30 @@ smtpd_milters = {milter}
 
     /// Waits until at least `n` messages were delivered.
     pub fn wait_delivered(&self, n: usize, timeout: Duration) -> anyhow::Result<Vec<String>> {
+        self.wait_for_count("delivered", n, timeout, || self.delivered())?;
+        // Give stragglers a moment so that "exactly n" checks are meaningful.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(self.delivered())
+    }
+
+    /// Polls `list` until it has `n` entries; on timeout, says what the queue and the log
+    /// show.
+    fn wait_for_count<T>(
+        &self,
+        what: &str,
+        n: usize,
+        timeout: Duration,
+        list: impl Fn() -> Vec<T>,
+    ) -> anyhow::Result<Vec<T>> {
         let start = Instant::now();
         loop {
-            let got = self.delivered();
+            let got = list();
             if got.len() >= n {
-                // Give stragglers a moment so that "exactly n" checks are meaningful.
-                std::thread::sleep(Duration::from_millis(300));
-                return Ok(self.delivered());
+                return Ok(got);
             }
             if start.elapsed() > timeout {
                 bail!(
-                    "{} of {n} messages delivered after {timeout:?}; queue:\n{}\nlog:\n{}",
+                    "{} of {n} messages {what} after {timeout:?}; queue:\n{}\nlog:\n{}",
                     got.len(),
                     self.queue_listing(),
                     self.maillog()
@@ -482,20 +495,6 @@ impl Postfix {
 
     /// Waits until the hold queue has at least `n` messages.
     pub fn wait_held(&self, n: usize, timeout: Duration) -> anyhow::Result<Vec<String>> {
-        let start = Instant::now();
-        loop {
-            let held = self.held();
-            if held.len() >= n {
-                return Ok(held);
-            }
-            if start.elapsed() > timeout {
-                bail!(
-                    "{} of {n} messages held after {timeout:?}; log:\n{}",
-                    held.len(),
-                    self.maillog()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_for_count("held", n, timeout, || self.held())
     }
 }

@@ -30,7 +30,10 @@ pub fn key(name: &str) -> anyhow::Result<RsaKey<Sha256>> {
 pub fn dkim_record(domain: &str, selector: &str, key: &RsaKey<Sha256>) -> Record {
     Record::txt(
         &format!("{selector}._domainkey.{domain}"),
-        &format!("v=DKIM1; k=rsa; p={}", base64(&key.public_key())),
+        &format!(
+            "v=DKIM1; k=rsa; p={}",
+            palisade_auth::base64(&key.public_key())
+        ),
     )
 }
 
@@ -89,26 +92,4 @@ pub async fn arc_seal(
         .seal(&forwarded, &results, &arc)
         .map_err(|e| anyhow!("cannot seal: {e}"))?;
     Ok(format!("{}{modified}", set.to_header()))
-}
-
-/// Standard base64 with padding.
-pub fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[((v >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
