@@ -305,3 +305,47 @@ pub fn reason(verdict: &Verdict) -> String {
         format!("Palisade score {:.2}: {}", verdict.score, top.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_milter::{client, Command, SessionConfig};
+
+    fn negotiated_session() -> Session {
+        let mut s = Session::new(SessionConfig::default());
+        s.handle(Command::OptNeg(client::postfix_offer())).unwrap();
+        s
+    }
+
+    #[test]
+    fn internal_errors_never_pass_silently() {
+        // on_error = "tempfail": the sender is told to retry.
+        let Reply::ReplyCode(text) = tempfail() else {
+            panic!("tempfail is not a reply code")
+        };
+        assert!(text.starts_with(b"451 4.7.1 "));
+        // on_error = "accept": delivered, saying it was not scanned, and a forged
+        // result header from the sender is still removed.
+        let session = negotiated_session();
+        let message = Message {
+            headers: vec![("X-Palisade-Result".into(), b"accept; score=0.00".to_vec())],
+            ..Message::default()
+        };
+        let replies = unscanned_accept(&message, &session);
+        assert_eq!(
+            replies,
+            vec![
+                Reply::ChangeHeader {
+                    index: 1,
+                    name: b"X-Palisade-Result".to_vec(),
+                    value: Vec::new()
+                },
+                Reply::AddHeader {
+                    name: b"X-Palisade-Result".to_vec(),
+                    value: b" unscanned; internal error".to_vec()
+                },
+                Reply::Continue
+            ]
+        );
+    }
+}
