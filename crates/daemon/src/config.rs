@@ -282,16 +282,6 @@ const LIST_KEYS: [&str; 11] = [
 ];
 
 impl Config {
-    /// The embedded defaults.
-    pub fn defaults() -> Config {
-        // The defaults are part of the binary and covered by tests; failing here means the
-        // shipped config/palisade.toml itself is broken.
-        match Config::load(&Sources::default()) {
-            Ok(c) => c,
-            Err(e) => panic!("embedded default configuration is invalid: {e}"),
-        }
-    }
-
     /// Loads and validates: defaults, then the file, then the environment.
     pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         let mut issues = Vec::new();

@@ -56,16 +56,6 @@ impl Running {
         result
     }
 
-    /// Waits for the server to end on its own (it only does on a fatal error).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task failed")?
-    }
-
-    /// A handle that stops the server when sent `true`.
-    pub fn stopper(&self) -> watch::Sender<bool> {
-        self.stop.clone()
-    }
-
     /// The metrics, as `/metrics` renders them.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
@@ -73,7 +63,8 @@ impl Running {
 
     /// Replaces the configuration and rules at once. On any error the running ones stay
     /// and every problem is returned (and counted). Settings that cannot change while
-    /// running (listen addresses) keep their old value, with a warning.
+    /// running (listen addresses, socket mode, connection limit) keep their old value,
+    /// with a warning.
     pub fn reload(&self, mut config: Config) -> Result<(), ConfigError> {
         let current = self.shared.live.load_full();
         let old = &current.config;
@@ -89,6 +80,14 @@ impl Running {
             if before != after {
                 tracing::warn!(key, kept = %before, ignored = %after, "cannot change while running; restart to apply");
             }
+        }
+        if old.milter.max_connections != config.milter.max_connections {
+            tracing::warn!(
+                key = "milter.max_connections",
+                kept = old.milter.max_connections,
+                ignored = config.milter.max_connections,
+                "cannot change while running; restart to apply"
+            );
         }
         config.milter.listen = old.milter.listen.clone();
         config.milter.socket_mode = old.milter.socket_mode.clone();

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use palisade_auth::{AuthReport, AuthResult};
+use palisade_auth::AuthReport;
 use palisade_engine::Verdict;
 use prometheus::{
     exponential_buckets, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -55,119 +55,120 @@ pub const ACTIONS: [&str; 6] = [
 /// Milter error kinds.
 pub const ERROR_KINDS: [&str; 4] = ["protocol", "io", "timeout", "scan"];
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help).namespace("palisade"), labels)
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
+/// Registers a metric built from constant names and labels; failing here is a
+/// programming error that the tests catch, not something input can cause.
+fn register<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.unwrap_or_else(|e| panic!("metric definition: {e}"));
     registry
-        .register(Box::new(c.clone()))
-        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
-    c
+        .register(Box::new(metric.clone()))
+        .unwrap_or_else(|e| panic!("metric registration: {e}"));
+    metric
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help).namespace("palisade")
+}
+
+fn histogram_opts(name: &str, help: &str, buckets: Vec<f64>) -> HistogramOpts {
+    HistogramOpts::new(name, help)
+        .namespace("palisade")
+        .buckets(buckets)
 }
 
 impl Metrics {
-    /// A fresh registry with every metric registered. Names and labels are constants,
-    /// so registration can only fail on a programming error, caught by the tests.
+    /// A fresh registry with every metric registered.
     pub fn new() -> Metrics {
-        let registry = Registry::new();
-        let messages = counter_vec(
-            &registry,
+        let r = Registry::new();
+        // 25 µs to ~13 s in factors of two.
+        let time = exponential_buckets(0.000_025, 2.0, 20).unwrap_or_default();
+        let scores = vec![
+            -20.0, -5.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 30.0, 50.0,
+        ];
+        let counters = |name: &str, help: &str, labels: &[&str]| {
+            register(&r, IntCounterVec::new(opts(name, help), labels))
+        };
+        let messages = counters(
             "messages_total",
             "Messages by the action taken (after shadow mode).",
             &["action"],
         );
-        let score = prometheus::Histogram::with_opts(
-            HistogramOpts::new("message_score", "Scores of scanned messages.")
-                .namespace("palisade")
-                .buckets(vec![
-                    -20.0, -5.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0,
-                    30.0, 50.0,
-                ]),
-        )
-        .unwrap_or_else(|e| panic!("metric message_score: {e}"));
-        registry
-            .register(Box::new(score.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        // 25 µs to ~13 s in factors of two.
-        let time_buckets = exponential_buckets(0.000_025, 2.0, 20).unwrap_or_default();
-        let scan_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "scan_duration_seconds",
-                "Time to judge a message, by stage (auth, content, total).",
-            )
-            .namespace("palisade")
-            .buckets(time_buckets.clone()),
-            &["stage"],
-        )
-        .unwrap_or_else(|e| panic!("metric scan_duration_seconds: {e}"));
-        registry
-            .register(Box::new(scan_duration.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let symbol_hits = counter_vec(
-            &registry,
+        let score = register(
+            &r,
+            prometheus::Histogram::with_opts(histogram_opts(
+                "message_score",
+                "Scores of scanned messages.",
+                scores,
+            )),
+        );
+        let scan_duration = register(
+            &r,
+            HistogramVec::new(
+                histogram_opts(
+                    "scan_duration_seconds",
+                    "Time to judge a message, by stage (auth, content, total).",
+                    time.clone(),
+                ),
+                &["stage"],
+            ),
+        );
+        let symbol_hits = counters(
             "symbol_hits_total",
             "Messages on which each symbol fired.",
             &["symbol", "category"],
         );
-        let auth_results = counter_vec(
-            &registry,
+        let auth_results = counters(
             "auth_results_total",
             "Authentication results by method.",
             &["method", "result"],
         );
-        let connections_active = IntGauge::with_opts(
-            Opts::new("milter_connections_active", "Open milter connections.")
-                .namespace("palisade"),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        registry
-            .register(Box::new(connections_active.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let connections_total = IntCounter::with_opts(
-            Opts::new("milter_connections_total", "Milter connections accepted.")
-                .namespace("palisade"),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        registry
-            .register(Box::new(connections_total.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let milter_errors = counter_vec(
-            &registry,
+        let connections_active = register(
+            &r,
+            IntGauge::with_opts(opts(
+                "milter_connections_active",
+                "Open milter connections.",
+            )),
+        );
+        let connections_total = register(
+            &r,
+            IntCounter::with_opts(opts(
+                "milter_connections_total",
+                "Milter connections accepted.",
+            )),
+        );
+        let milter_errors = counters(
             "milter_errors_total",
             "Milter connections ended by an error, by kind.",
             &["kind"],
         );
-        let dns_queries = counter_vec(
-            &registry,
+        let dns_queries = counters(
             "dns_queries_total",
             "DNS lookups: sent to the resolver, answered from the cache, or failed temporarily.",
             &["result"],
         );
-        let dns_duration = prometheus::Histogram::with_opts(
-            HistogramOpts::new(
+        let dns_duration = register(
+            &r,
+            prometheus::Histogram::with_opts(histogram_opts(
                 "dns_query_duration_seconds",
                 "Wall time of a message's DNS lookups (they run concurrently).",
-            )
-            .namespace("palisade")
-            .buckets(time_buckets),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        registry
-            .register(Box::new(dns_duration.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let reloads = counter_vec(
-            &registry,
+                time,
+            )),
+        );
+        let reloads = counters(
             "config_reloads_total",
             "Configuration reloads by result.",
             &["result"],
         );
-        let build_info = IntGaugeVec::new(
-            Opts::new("build_info", "Always 1; the version is in the label.").namespace("palisade"),
-            &["version"],
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        registry
-            .register(Box::new(build_info.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let build_info = register(
+            &r,
+            IntGaugeVec::new(
+                opts("build_info", "Always 1; the version is in the label."),
+                &["version"],
+            ),
+        );
+        let registry = r;
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -231,7 +232,6 @@ impl Metrics {
                     .inc_by(u64::from(auth.dns.temp_errors));
             }
         }
-        let _ = AuthResult::None;
     }
 
     /// Brings the DNS counters up to the authenticator's running totals.

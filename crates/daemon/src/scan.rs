@@ -146,11 +146,6 @@ impl Scanner {
         })
     }
 
-    /// The engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// The authserv-id written into Authentication-Results.
     pub fn authserv_id(&self) -> &str {
         &self.authserv_id
@@ -159,11 +154,6 @@ impl Scanner {
     /// The authenticator, when authentication is on.
     pub fn authenticator(&self) -> Option<&Authenticator> {
         self.auth.as_ref()
-    }
-
-    /// The engine's thresholds.
-    pub fn thresholds(&self) -> &Thresholds {
-        self.engine.thresholds()
     }
 
     /// Authenticates a message (DNS; waits without blocking other connections).

@@ -376,3 +376,25 @@ quarantine = 4.0
     assert!(err.contains("policy.deny_ips"), "{err}");
     assert!(err.contains("needs [protect] domains"), "{err}");
 }
+
+#[test]
+fn quarantine_without_postfix_says_so() {
+    let out = bin()
+        .env("PATH", "/nonexistent")
+        .args(["quarantine", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("postqueue not found: is Postfix installed"),
+        "{err}"
+    );
+    let out = bin()
+        .env("PATH", "/nonexistent")
+        .args(["quarantine", "release", "../etc"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a Postfix queue id"));
+}

@@ -65,6 +65,13 @@ fn env(i: usize) -> Envelope {
     }
 }
 
+/// Whether the milter tagged the message (X-Spam-Flag added).
+fn tagged(o: &palisade_milter::client::Outcome) -> bool {
+    o.modifications
+        .iter()
+        .any(|m| matches!(m, Reply::AddHeader { name, .. } if name == b"X-Spam-Flag"))
+}
+
 const THREAT: &[u8] = b"Subject: vote\r\n\r\nYou will vote for Smith or we will come after you. We know where you live.\r\n";
 const HAM: &[u8] = b"Subject: hours\r\n\r\nPolls open at 7.\r\n";
 
@@ -157,19 +164,13 @@ async fn reload_swaps_everything_at_once_or_nothing() {
     // ...and it finishes under the configuration it started with (4.0 < tag 5).
     let o = c.run(eom).await.unwrap().unwrap();
     c.send(&[Command::Abort]).await.unwrap();
-    assert!(!o
-        .modifications
-        .iter()
-        .any(|m| matches!(m, Reply::AddHeader { name, .. } if name == b"X-Spam-Flag")));
+    assert!(!tagged(&o));
     // The next one is judged under the new one (4.0 >= tag 3).
     let o = c
         .message(&env(2), &client::parse_message(mild))
         .await
         .unwrap();
-    assert!(o
-        .modifications
-        .iter()
-        .any(|m| matches!(m, Reply::AddHeader { name, .. } if name == b"X-Spam-Flag")));
+    assert!(tagged(&o));
 
     // An invalid configuration is refused whole; the running one stays.
     let mut broken = config();
@@ -181,10 +182,7 @@ async fn reload_swaps_everything_at_once_or_nothing() {
         .message(&env(3), &client::parse_message(mild))
         .await
         .unwrap();
-    assert!(o
-        .modifications
-        .iter()
-        .any(|m| matches!(m, Reply::AddHeader { name, .. } if name == b"X-Spam-Flag")));
+    assert!(tagged(&o));
 
     let (_, m) = get(&running, "/metrics").await;
     assert_eq!(
@@ -297,12 +295,7 @@ async fn sighup_reloads_the_config_file() {
         )
         .await
         .unwrap();
-    assert!(
-        o.modifications
-            .iter()
-            .any(|m| matches!(m, Reply::AddHeader { name, .. } if name == b"X-Spam-Flag")),
-        "tag 3.0 in force"
-    );
+    assert!(tagged(&o), "tag 3.0 in force");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status();

@@ -58,6 +58,8 @@ pub struct Extracted {
     pub limited: bool,
     /// The From header: display name and address.
     pub from: Option<(String, String)>,
+    /// Bytes of text kept so far, across all texts.
+    text_len: usize,
     /// The Reply-To address, if any.
     pub reply_to: Option<String>,
 }
@@ -122,8 +124,7 @@ fn walk(message: &Message<'_>, depth: usize, limits: &Limits, out: &mut Extracte
 }
 
 fn push(out: &mut Extracted, limits: &Limits, source: Source, mut text: String) {
-    let used: usize = out.texts.iter().map(|t| t.text.len()).sum();
-    let room = limits.max_text.saturating_sub(used);
+    let room = limits.max_text.saturating_sub(out.text_len);
     if room == 0 {
         out.limited = true;
         return;
@@ -136,6 +137,7 @@ fn push(out: &mut Extracted, limits: &Limits, source: Source, mut text: String) 
         text.truncate(cut);
         out.limited = true;
     }
+    out.text_len += text.len();
     out.texts.push(Text { source, text });
 }
 

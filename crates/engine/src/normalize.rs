@@ -24,13 +24,6 @@ pub struct Disguise {
     pub spaced_words: u32,
 }
 
-impl Disguise {
-    /// Whether any disguise was seen.
-    pub fn any(&self) -> bool {
-        self.invisible_in_words + self.mixed_script_words + self.leet_words + self.spaced_words > 0
-    }
-}
-
 /// Normalised text and how to find the original behind it.
 #[derive(Debug, Clone, Default)]
 pub struct Normalized {

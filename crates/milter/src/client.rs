@@ -330,11 +330,6 @@ impl Exchange {
             }),
         }
     }
-
-    /// Whether commands remain to be sent.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -376,6 +376,14 @@ pub fn miltertest(script: &str, socket: &str) -> anyhow::Result<Output> {
         .context("cannot run miltertest")
 }
 
+/// A message from tests/fixtures/messages.
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/messages")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// A test message file written from `text`.
 pub fn message_file(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
     let p = dir.join(name);
@@ -436,30 +444,21 @@ pub fn smtp_session(server: SocketAddr, messages: &[Outgoing]) -> anyhow::Result
     writer.write_all(b"EHLO client.example.org\r\n")?;
     read_reply(&mut reader)?;
     let mut results = Vec::new();
-    for m in messages {
-        writer.write_all(format!("MAIL FROM:<{}>\r\n", m.from).as_bytes())?;
-        let r = read_reply(&mut reader)?;
-        if !r.starts_with('2') {
-            results.push(r);
-            writer.write_all(b"RSET\r\n")?;
-            read_reply(&mut reader)?;
-            continue;
-        }
-        writer.write_all(format!("RCPT TO:<{}>\r\n", m.to).as_bytes())?;
-        let r = read_reply(&mut reader)?;
-        if !r.starts_with('2') {
-            results.push(r);
-            writer.write_all(b"RSET\r\n")?;
-            read_reply(&mut reader)?;
-            continue;
-        }
-        writer.write_all(b"DATA\r\n")?;
-        let r = read_reply(&mut reader)?;
-        if !r.starts_with('3') {
-            results.push(r);
-            writer.write_all(b"RSET\r\n")?;
-            read_reply(&mut reader)?;
-            continue;
+    'messages: for m in messages {
+        // MAIL and RCPT want 2xx, DATA wants 3xx; a refusal ends this message.
+        for (command, wanted) in [
+            (format!("MAIL FROM:<{}>\r\n", m.from), '2'),
+            (format!("RCPT TO:<{}>\r\n", m.to), '2'),
+            ("DATA\r\n".to_string(), '3'),
+        ] {
+            writer.write_all(command.as_bytes())?;
+            let r = read_reply(&mut reader)?;
+            if !r.starts_with(wanted) {
+                results.push(r);
+                writer.write_all(b"RSET\r\n")?;
+                read_reply(&mut reader)?;
+                continue 'messages;
+            }
         }
         let mut data = String::new();
         for line in m.data.replace("\r\n", "\n").lines() {

@@ -2,23 +2,13 @@
 //! quarantine`, reject, tagging once, shadow mode, and counts that add up.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use palisade::config::{Config, Sources};
 use palisade::{start, Running};
 use palisade_e2e::dns::{DnsServer, Record};
-use palisade_e2e::{palisade_bin, smtp_session, Outgoing, Postfix, PostfixConfig};
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/messages")
-            .join(name),
-    )
-    .unwrap()
-}
+use palisade_e2e::{fixture, palisade_bin, smtp_session, Outgoing, Postfix, PostfixConfig};
 
 /// DNS for the tests: the 2020 sender's domain publishes SPF and DMARC p=reject; the
 /// county's own domain has SPF for nobody but its server.
@@ -69,17 +59,22 @@ fn send_one(pf: &Postfix, from: &str, to: &str, data: &str) -> String {
     .remove(0)
 }
 
+/// Sends our copy of the 2020 message; returns the reply to its end of DATA.
+fn send_2020(pf: &Postfix) -> String {
+    send_one(
+        pf,
+        "info@officialproudboys.test",
+        "voter@county.example",
+        &fixture("proud-boys-2020.eml"),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_2020_message_is_held_listed_and_released_once() {
     let dns = dns();
     let running = daemon(&dns, |_| {}).await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
-    let reply = send_one(
-        &pf,
-        "info@officialproudboys.test",
-        "voter@county.example",
-        &fixture("proud-boys-2020.eml"),
-    );
+    let reply = send_2020(&pf);
     assert!(reply.starts_with("250"), "{reply}");
     let held = pf.wait_held(1, Duration::from_secs(30)).unwrap();
     assert_eq!(held.len(), 1);
@@ -208,12 +203,7 @@ async fn with_reject_configured_the_client_sees_550_and_the_reason() {
     let dns = dns();
     let running = daemon(&dns, |c| c.policy.reject = 20.0).await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
-    let reply = send_one(
-        &pf,
-        "info@officialproudboys.test",
-        "voter@county.example",
-        &fixture("proud-boys-2020.eml"),
-    );
+    let reply = send_2020(&pf);
     assert!(
         reply.starts_with("550 5.7.1 Message refused: Palisade score"),
         "{reply}"
@@ -232,12 +222,7 @@ async fn shadow_mode_delivers_the_threat_with_its_headers() {
     let dns = dns();
     let running = daemon(&dns, |c| c.policy.mode = palisade::config::Mode::Shadow).await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
-    let reply = send_one(
-        &pf,
-        "info@officialproudboys.test",
-        "voter@county.example",
-        &fixture("proud-boys-2020.eml"),
-    );
+    let reply = send_2020(&pf);
     assert!(reply.starts_with("250"), "{reply}");
     let delivered = pf.wait_delivered(1, Duration::from_secs(30)).unwrap();
     assert!(pf.held().is_empty());

@@ -13,7 +13,7 @@ use palisade::start;
 use palisade_auth::{AuthReport, AuthResult};
 use palisade_e2e::dns::DnsServer;
 use palisade_e2e::prometheus::Prometheus;
-use palisade_e2e::{require_tools, smtp_session, Outgoing, Postfix, PostfixConfig};
+use palisade_e2e::{fixture, require_tools, smtp_session, Outgoing, Postfix, PostfixConfig};
 use palisade_engine::{Symbol, Thresholds, Verdict};
 
 fn deploy(path: &str) -> PathBuf {
@@ -165,15 +165,6 @@ fn dashboard_and_alerts_only_name_metrics_palisade_exports() {
             );
         }
     }
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fixtures/messages")
-            .join(name),
-    )
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
