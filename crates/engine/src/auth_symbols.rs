@@ -1,6 +1,6 @@
 //! Authentication results as symbols, with rspamd's names so that admins recognise them.
 
-use palisade_auth::{AuthReport, AuthResult, DmarcPolicy};
+use palisade_report::{AuthReport, AuthResult, DmarcPolicy};
 
 use crate::verdict::Symbol;
 

@@ -3,7 +3,7 @@
 //! off, look-alike letters, punycode, added words and hyphens, another TLD), and display
 //! names that carry a protected name or someone else's address.
 
-use palisade_auth::{AuthReport, AuthResult};
+use palisade_report::{AuthReport, AuthResult};
 
 use crate::normalize::normalize;
 use crate::verdict::Symbol;

@@ -21,13 +21,16 @@
 
 pub mod auth_symbols;
 pub mod extract;
+pub mod frames;
 pub mod html;
 pub mod impersonation;
 pub mod lists;
 pub mod normalize;
 pub mod rules;
 mod scan;
+pub mod stance;
 mod verdict;
+pub mod wallet;
 
 pub use impersonation::Protection;
 pub use lists::{Cidr, Lists};
@@ -35,7 +38,7 @@ pub use rules::{RuleError, RuleSet};
 pub use scan::REPORTED_FACTOR;
 pub use verdict::{Action, Symbol, Thresholds, Verdict};
 
-use palisade_auth::AuthReport;
+use palisade_report::AuthReport;
 use std::collections::HashMap;
 use std::net::IpAddr;
 

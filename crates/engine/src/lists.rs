@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use palisade_auth::{AuthReport, AuthResult};
+use palisade_report::{AuthReport, AuthResult};
 
 use crate::verdict::Symbol;
 

@@ -1,13 +1,29 @@
 //! Text normalisation for matching: the text a person reads, reduced to lowercase Latin
 //! words separated by single spaces, with a map back to the original.
 //!
-//! What it undoes, in one pass: Unicode compatibility forms (NFKD: full-width letters,
-//! mathematical alphanumerics, ligatures), accents, case, look-alike letters from Cyrillic
-//! and Greek, invisible characters (zero-width and bidi controls, soft hyphens), digit
-//! and symbol swaps inside words (`v0te`, `w3`, `$end`), letters spaced out (`v o t e`,
-//! `V.O.T.E`), and every run of whitespace or punctuation, line breaks included. How much
-//! of each it undid is reported, since disguise is itself a signal.
+//! What it undoes, in one pass over the characters and one over the words:
+//! - Unicode compatibility forms (NFKD: full-width letters, mathematical alphanumerics,
+//!   ligatures), combining marks (accents, so Spanish written without them matches), case;
+//! - letters from other scripts that look like Latin ones, by their UTS #39 confusable
+//!   skeleton (the `unicode-security` tables);
+//! - every Default_Ignorable code point (zero-width and bidi controls, soft hyphens,
+//!   variation selectors, tags: the `icu_properties` tables);
+//! - digits and symbols standing for letters anywhere in a word (`ki11`, `k1ll`, `d3ad`,
+//!   `b0mb`, `$end`), letters repeated for effect (`killll`), letters spaced or dotted out
+//!   (`k i l l`, `k.i.l.l`), where a choice is ambiguous the reading that is a known word
+//!   wins;
+//! - contractions and text-speak (`we'll` -> `we will`, `you're` -> `you are`, `gonna` ->
+//!   `going to`, `u` -> `you`, `ima` -> `i am going to`, `ur` -> `your`);
+//! - hashtags and run-together words (`#WeWillFindYou`, `#killthetraitors`);
+//! - every run of whitespace or punctuation, line breaks included.
+//!
+//! How much of each disguise it undid is reported, since disguise is itself a signal.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use icu_properties::props::DefaultIgnorableCodePoint;
+use icu_properties::CodePointSetData;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -22,6 +38,8 @@ pub struct Disguise {
     pub leet_words: u32,
     /// Words spelled with spaced-out letters.
     pub spaced_words: u32,
+    /// Words with letters repeated three times or more (`killll`).
+    pub stretched_words: u32,
 }
 
 /// Normalised text and how to find the original behind it.
@@ -32,7 +50,7 @@ pub struct Normalized {
     /// For every byte of `text`, the byte offset in the original of the character it came
     /// from (a space maps to the first character of the word after it).
     pub map: Vec<u32>,
-    /// Offsets in `text` where a sentence begins (after `.`, `!`, `?`, `;`, `:` or a blank
+    /// Offsets in `text` where a sentence begins (after `.`, `!`, `?`, `;` or a blank
     /// line), in increasing order.
     pub sentence_starts: Vec<u32>,
     /// Disguises undone.
@@ -52,6 +70,11 @@ impl Normalized {
             .is_some_and(|&(s, _)| (s as usize) < end)
     }
 
+    /// The original offset behind `text[at]` (the end of the original for `at` past the end).
+    pub fn original_offset(&self, at: usize) -> usize {
+        self.map.get(at).map_or(usize::MAX, |&o| o as usize)
+    }
+
     /// The original text behind `text[start..end]`.
     pub fn original<'a>(&self, original: &'a str, start: usize, end: usize) -> &'a str {
         if start >= end || end > self.map.len() {
@@ -59,6 +82,9 @@ impl Normalized {
         }
         let from = self.map[start] as usize;
         let last = self.map[end - 1] as usize;
+        if from > last || last >= original.len() {
+            return original.get(from..).unwrap_or("");
+        }
         let to = original[last..]
             .chars()
             .next()
@@ -68,75 +94,92 @@ impl Normalized {
     }
 }
 
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
-        | '\u{FEFF}' | '\u{FFA0}' | '\u{E0001}' | '\u{E0020}'..='\u{E007F}')
+/// Words the normaliser may prefer when a disguise can be read more than one way
+/// (`ki11` is `kill`, not `kiii`). The rule packs add every word of their lexicons.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    words: HashSet<Box<str>>,
 }
 
-/// Letters from other scripts that look like Latin ones, mapped to what a reader sees.
-/// (NFKD already maps full-width and mathematical letters.)
+/// Common words that segmenting run-together hashtags needs besides the lexicons.
+const COMMON: &[&str] = &[
+    "a", "all", "and", "are", "be", "but", "by", "come", "coming", "day", "do", "dont", "for",
+    "from", "get", "go", "going", "have", "he", "her", "him", "his", "i", "if", "in", "is", "it",
+    "know", "let", "lets", "live", "me", "my", "not", "now", "of", "on", "or", "our", "out", "she",
+    "so", "that", "the", "their", "them", "they", "this", "time", "to", "up", "us", "was", "we",
+    "what", "when", "where", "who", "will", "with", "you", "your", "traitor", "traitors", "people",
+    "vote", "stop", "steal", "patriots", "america", "el", "la", "los", "las", "de", "que", "te",
+    "tu", "y", "a",
+];
+
+impl Vocabulary {
+    /// A vocabulary of these words (normalised spelling: lowercase, no accents).
+    pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(words: I) -> Vocabulary {
+        let mut v = Vocabulary {
+            words: COMMON.iter().map(|w| Box::from(*w)).collect(),
+        };
+        for w in words {
+            let w = w.as_ref();
+            if !w.is_empty() {
+                v.words.insert(Box::from(w));
+            }
+        }
+        v
+    }
+
+    /// Whether `word` is known.
+    pub fn contains(&self, word: &str) -> bool {
+        self.words.contains(word)
+    }
+
+    /// Words known.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether no word is known.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+fn default_vocabulary() -> &'static Vocabulary {
+    static V: OnceLock<Vocabulary> = OnceLock::new();
+    V.get_or_init(|| Vocabulary::new(["kill", "will", "all", "hell", "bomb", "dead", "die"]))
+}
+
+/// Whether `c` is invisible: Default_Ignorable_Code_Point, plus the Hangul fillers and
+/// invisible operators that render as nothing.
+fn is_invisible(c: char) -> bool {
+    CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+        || matches!(
+            c,
+            '\u{2061}'
+                ..='\u{2064}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}'
+        )
+}
+
+/// What a reader takes a non-Latin letter for: its UTS #39 skeleton, when that is one
+/// ASCII letter or digit.
 fn confusable(c: char) -> Option<char> {
-    Some(match c {
-        // Cyrillic
-        'а' => 'a',
-        'в' => 'b',
-        'е' | 'ё' | 'є' => 'e',
-        'к' => 'k',
-        'м' => 'm',
-        'н' => 'h',
-        'о' => 'o',
-        'р' => 'p',
-        'с' => 'c',
-        'т' => 't',
-        'у' => 'y',
-        'х' => 'x',
-        'ѕ' => 's',
-        'і' | 'ї' => 'i',
-        'ј' => 'j',
-        'ԁ' => 'd',
-        'ԛ' => 'q',
-        'ԝ' => 'w',
-        'һ' => 'h',
-        'ӏ' => 'l',
-        'ɡ' => 'g',
-        'ո' => 'n',
-        'ս' => 'u',
-        'ց' => 'g',
-        'օ' => 'o',
-        // Greek
-        'α' => 'a',
-        'β' => 'b',
-        'ε' => 'e',
-        'η' => 'n',
-        'ι' => 'i',
-        'κ' => 'k',
-        'ν' => 'v',
-        'ο' => 'o',
-        'ρ' => 'p',
-        'τ' => 't',
-        'υ' => 'u',
-        'χ' => 'x',
-        'γ' => 'y',
-        'ω' => 'w',
-        'ϲ' => 'c',
-        'ϳ' => 'j',
-        'ѵ' => 'v',
-        // Latin look-alikes outside a-z
-        'ı' => 'i',
-        'ȷ' => 'j',
-        'ł' => 'l',
-        'ø' => 'o',
-        'đ' => 'd',
-        'ħ' => 'h',
-        'ŀ' => 'l',
-        'ß' => 's',
-        _ => return None,
+    let mut buf = [0u8; 4];
+    let s: &str = c.encode_utf8(&mut buf);
+    let mut sk = unicode_security::skeleton(s);
+    let first = sk.next()?;
+    if sk.next().is_some() || first == c || !first.is_ascii_alphanumeric() {
+        return None;
+    }
+    let l = first.to_ascii_lowercase();
+    // The skeleton's prototypes for l and o are 1-like and 0-like shapes; read them as
+    // the letters people see.
+    Some(match l {
+        '0' => 'o',
+        '1' => 'l',
+        other => other,
     })
 }
 
+/// Digits and symbols that stand for letters. `1`, `!` and `|` read as `i` or `l`.
 fn leet(c: char) -> Option<char> {
     Some(match c {
         '0' => 'o',
@@ -145,8 +188,116 @@ fn leet(c: char) -> Option<char> {
         '4' => 'a',
         '5' | '$' => 's',
         '7' | '+' => 't',
+        '8' => 'b',
         _ => return None,
     })
+}
+
+fn leet_ambiguous(c: char) -> bool {
+    matches!(c, '1' | '!' | '|')
+}
+
+/// Words written for other words: contractions without apostrophes and text-speak.
+fn rewrite(word: &str) -> Option<&'static [&'static str]> {
+    Some(match word {
+        "gonna" | "gunna" | "finna" | "gona" => &["going", "to"],
+        "wanna" => &["want", "to"],
+        "gotta" => &["got", "to"],
+        "tryna" => &["trying", "to"],
+        "ima" | "imma" => &["i", "am", "going", "to"],
+        "im" => &["i", "am"],
+        "ive" => &["i", "have"],
+        "youre" => &["you", "are"],
+        "youll" => &["you", "will"],
+        "youve" => &["you", "have"],
+        "youd" => &["you", "would"],
+        "theyll" => &["they", "will"],
+        "theyre" => &["they", "are"],
+        "weve" => &["we", "have"],
+        "itll" => &["it", "will"],
+        "thats" => &["that", "is"],
+        "whats" => &["what", "is"],
+        "theres" => &["there", "is"],
+        "dont" => &["do", "not"],
+        "doesnt" => &["does", "not"],
+        "didnt" => &["did", "not"],
+        "wont" => &["will", "not"],
+        "cant" => &["can", "not"],
+        "cannot" => &["can", "not"],
+        "isnt" => &["is", "not"],
+        "arent" => &["are", "not"],
+        "wasnt" => &["was", "not"],
+        "werent" => &["were", "not"],
+        "wouldnt" => &["would", "not"],
+        "shouldnt" => &["should", "not"],
+        "couldnt" => &["could", "not"],
+        "aint" => &["is", "not"],
+        "u" | "yu" | "ya" | "yah" => &["you"],
+        "r" => &["are"],
+        "ur" | "yur" | "yer" => &["your"],
+        "urself" => &["yourself"],
+        "yall" => &["you", "all"],
+        "cuz" | "coz" | "cos" => &["because"],
+        "bcuz" | "bcz" => &["because"],
+        "tho" => &["though"],
+        // Spanish text-speak.
+        "q" | "ke" | "k" => &["que"],
+        "xq" | "pq" | "porq" | "xk" => &["porque"],
+        "tmb" | "tb" => &["tambien"],
+        _ => return None,
+    })
+}
+
+/// A contraction's second half (`'ll`, `'re`, `n't` …) as the word it stands for.
+fn contraction(base: &str, suffix: &str) -> Option<(String, &'static str)> {
+    Some(match suffix {
+        "ll" => (base.to_string(), "will"),
+        "re" => (base.to_string(), "are"),
+        "ve" => (base.to_string(), "have"),
+        "m" => (base.to_string(), "am"),
+        "d" => (base.to_string(), "would"),
+        "s" => match base {
+            "it" | "that" | "he" | "she" | "there" | "what" | "who" | "where" | "here"
+            | "someone" | "somebody" | "everyone" | "nobody" | "how" | "time" => {
+                (base.to_string(), "is")
+            }
+            "let" => ("let".into(), "us"),
+            _ => return None,
+        },
+        "t" => {
+            let stem = base.strip_suffix('n')?;
+            let stem = match stem {
+                "wo" => "will",
+                "ca" => "can",
+                "ai" => "is",
+                "sha" => "shall",
+                s => s,
+            };
+            (stem.to_string(), "not")
+        }
+        _ => return None,
+    })
+}
+
+/// Words after which a preceding `your` is the common misspelling of `you're`.
+fn your_is_you_are(next: &str) -> bool {
+    matches!(
+        next,
+        "going"
+            | "gonna"
+            | "dead"
+            | "done"
+            | "a"
+            | "an"
+            | "the"
+            | "not"
+            | "gone"
+            | "dying"
+            | "never"
+            | "screwed"
+            | "fucked"
+            | "warned"
+    )
 }
 
 #[derive(Clone, Copy)]
@@ -156,8 +307,9 @@ struct Ch {
     foreign: bool,
 }
 
-#[derive(Default)]
-struct Builder {
+struct Builder<'a> {
+    src: &'a str,
+    vocab: &'a Vocabulary,
     out: Normalized,
     word: Vec<Ch>,
     /// Invisible characters seen since the last visible word character.
@@ -174,12 +326,57 @@ struct Builder {
     w_foreign: u32,
     w_leet: bool,
     w_symbol: bool,
+    w_apostrophe: bool,
+    w_repeat: bool,
+    w_hashtag: bool,
+    /// The last separator was `#`.
+    hash: bool,
+    /// Where the last emitted word starts in `text`, and whether it was `your`.
+    last_word: usize,
+    last_your: bool,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
+    fn new(src: &'a str, vocab: &'a Vocabulary) -> Builder<'a> {
+        Builder {
+            src,
+            vocab,
+            out: Normalized::default(),
+            word: Vec::new(),
+            pending_invisible: 0,
+            pending_word_invisible: 0,
+            gap: 0,
+            sentence_break: false,
+            run: Vec::new(),
+            w_foreign: 0,
+            w_leet: false,
+            w_symbol: false,
+            w_apostrophe: false,
+            w_repeat: false,
+            w_hashtag: false,
+            hash: false,
+            last_word: 0,
+            last_your: false,
+        }
+    }
+
     fn letter_like(c: char) -> bool {
-        // `@` is not taken for an `a`: e-mail addresses are far too common for that.
         c.is_alphanumeric() || c == '$'
+    }
+
+    fn start_letter(&mut self) {
+        if self.word.is_empty() {
+            self.w_hashtag = std::mem::take(&mut self.hash);
+        }
+    }
+
+    fn note_repeat(&mut self, c: char) {
+        if !self.w_repeat && c.is_alphabetic() {
+            let n = self.word.len();
+            if n >= 2 && self.word[n - 1].c == c && self.word[n - 2].c == c {
+                self.w_repeat = true;
+            }
+        }
     }
 
     fn push_char(&mut self, c: char, at: u32, foreign: bool) {
@@ -189,7 +386,9 @@ impl Builder {
                 self.pending_word_invisible += self.pending_invisible;
             }
             self.pending_invisible = 0;
+            self.start_letter();
             if self.word.len() < 256 {
+                self.note_repeat(c);
                 self.w_foreign += u32::from(foreign);
                 self.w_leet |= leet(c).is_some();
                 self.w_symbol |= c == '$';
@@ -198,7 +397,16 @@ impl Builder {
         } else if matches!(c, '\'' | '’' | 'ʼ' | '`')
             && self.word.last().is_some_and(|w| w.c.is_alphabetic())
         {
-            // Apostrophes inside words disappear: don't -> dont, in text and rules alike.
+            // An apostrophe inside a word: a contraction or a possessive, decided when the
+            // word ends.
+            self.w_apostrophe = true;
+            if self.word.len() < 256 {
+                self.word.push(Ch {
+                    c: '\'',
+                    at,
+                    foreign: false,
+                });
+            }
         } else if !self.word.is_empty() && matches!(c, '!' | '|' | '+') {
             // Possibly a symbol standing for a letter (k!ll); decided when the word ends.
             self.w_leet = true;
@@ -207,7 +415,9 @@ impl Builder {
         } else {
             self.finish_word();
             self.gap += 1;
-            if matches!(c, '.' | '!' | '?' | ';' | ':' | '…') {
+            self.hash = c == '#';
+            // A colon introduces rather than ends: "specifically: …", "Warning: …".
+            if matches!(c, '.' | '!' | '?' | ';' | '…') {
                 self.sentence_break = true;
             }
         }
@@ -216,6 +426,7 @@ impl Builder {
     fn newline(&mut self, blank_line: bool) {
         self.finish_word();
         self.gap += 1;
+        self.hash = false;
         if blank_line {
             self.sentence_break = true;
         }
@@ -224,12 +435,13 @@ impl Builder {
     /// A lowercase ASCII letter or digit: the hot path.
     #[inline]
     fn push_ascii_alnum(&mut self, c: char, at: u32) {
-        if self.pending_invisible > 0 {
+        if self.pending_invisible > 0 || self.word.is_empty() {
             self.push_char(c, at, false);
             return;
         }
         if self.word.len() < 256 {
-            self.w_leet |= matches!(c, '0' | '1' | '3' | '4' | '5' | '7');
+            self.note_repeat(c);
+            self.w_leet |= matches!(c, '0' | '1' | '3' | '4' | '5' | '7' | '8');
             self.word.push(Ch {
                 c,
                 at,
@@ -242,52 +454,351 @@ impl Builder {
         if self.word.is_empty() {
             return;
         }
-        let (foreign, leet_chars, symbol) = (
+        let (foreign, leet_chars, symbol, apostrophe, repeat, hashtag) = (
             std::mem::take(&mut self.w_foreign),
             std::mem::take(&mut self.w_leet),
             std::mem::take(&mut self.w_symbol),
+            std::mem::take(&mut self.w_apostrophe),
+            std::mem::take(&mut self.w_repeat),
+            std::mem::take(&mut self.w_hashtag),
         );
-        if !leet_chars && !symbol && foreign == 0 && self.pending_word_invisible == 0 {
-            // Plain letters and digits: nothing to undo.
-            let word = std::mem::take(&mut self.word);
-            self.place(&word, false);
+        let mut word = std::mem::take(&mut self.word);
+        if !leet_chars
+            && !symbol
+            && !apostrophe
+            && !repeat
+            && !hashtag
+            && foreign == 0
+            && self.pending_word_invisible == 0
+        {
+            // Plain letters and digits: nothing to undo, unless it runs words together.
+            if word.len() >= 8 && self.camel_humps(&word) >= 2 {
+                self.split_and_place(&word, true);
+            } else {
+                self.place(&word, false);
+            }
+            word.clear();
             self.word = word;
-            self.word.clear();
             return;
         }
-        let mut word = std::mem::take(&mut self.word);
-        // Trailing symbols are punctuation after all ("hello!").
-        while word.last().is_some_and(|w| matches!(w.c, '!' | '|' | '+')) {
-            if word.pop().is_some_and(|w| w.c == '!') {
-                self.sentence_break = true;
-            }
-            self.gap += 1;
+        // Trailing symbols are punctuation after all ("hello!"); a `!` ends the sentence
+        // once this word is placed.
+        let mut trailing = 0;
+        let mut bang = false;
+        while word
+            .last()
+            .is_some_and(|w| matches!(w.c, '!' | '|' | '+' | '\''))
+        {
+            bang |= word.pop().is_some_and(|w| w.c == '!');
+            trailing += 1;
         }
-        let has_letter = word.iter().any(|w| w.c.is_alphabetic());
-        let has_leet = word.iter().any(|w| leet(w.c).is_some());
+        self.finish_leet_word(word, repeat, apostrophe, hashtag, foreign);
+        self.gap += trailing;
+        self.sentence_break |= bang;
+    }
+
+    fn finish_leet_word(
+        &mut self,
+        mut word: Vec<Ch>,
+        repeat: bool,
+        apostrophe: bool,
+        hashtag: bool,
+        _foreign: u32,
+    ) {
         let mut disguised = self.pending_word_invisible > 0;
         self.pending_word_invisible = 0;
-        if has_letter && has_leet {
+        let has_letter = word.iter().any(|w| w.c.is_alphabetic());
+        let has_leet = word.iter().any(|w| w.c != '\'' && leet(w.c).is_some());
+        if has_letter && has_leet && !self.looks_numeric(&word) {
             disguised = true;
-            for w in &mut word {
-                if let Some(l) = leet(w.c) {
-                    w.c = l;
-                }
-            }
+            self.undo_leet(&mut word);
             self.out.disguise.leet_words += 1;
         } else {
-            word.retain(|w| w.c.is_alphanumeric());
+            word.retain(|w| w.c.is_alphanumeric() || w.c == '\'');
         }
         let foreign = word.iter().filter(|w| w.foreign).count();
         if foreign > 0 && foreign < word.iter().filter(|w| w.c.is_alphabetic()).count() {
             self.out.disguise.mixed_script_words += 1;
             disguised = true;
         }
-        if !word.is_empty() {
+        if repeat && self.unstretch(&mut word) {
+            self.out.disguise.stretched_words += 1;
+            disguised = true;
+        }
+        if word.is_empty() {
+            self.word = word;
+            return;
+        }
+        if apostrophe {
+            if let Some(i) = word.iter().position(|w| w.c == '\'') {
+                let base: String = word[..i].iter().map(|w| w.c).collect();
+                let suffix: String = word[i + 1..]
+                    .iter()
+                    .filter(|w| w.c != '\'')
+                    .map(|w| w.c)
+                    .collect();
+                let at = word[i].at;
+                if let Some((first, second)) = contraction(&base, &suffix) {
+                    // Keep each letter's own place in the original where the first half is
+                    // the word as written (we'll -> we), so quotes lead back to it.
+                    let first: Vec<Ch> = if first == base {
+                        word[..i].to_vec()
+                    } else {
+                        first
+                            .chars()
+                            .map(|c| Ch {
+                                c,
+                                at: word[0].at,
+                                foreign: false,
+                            })
+                            .collect()
+                    };
+                    if !first.is_empty() {
+                        self.place(&first, disguised);
+                    }
+                    let last = word.last().map_or(at, |w| w.at);
+                    let n = second.len();
+                    let second: Vec<Ch> = second
+                        .chars()
+                        .enumerate()
+                        .map(|(k, c)| Ch {
+                            c,
+                            at: if k + 1 == n { last } else { at },
+                            foreign: false,
+                        })
+                        .collect();
+                    self.place(&second, false);
+                    word.clear();
+                    self.word = word;
+                    return;
+                }
+                if suffix == "s" || suffix.is_empty() {
+                    // A possessive: the owner is the word.
+                    word.truncate(i);
+                } else {
+                    word.retain(|w| w.c != '\'');
+                }
+            }
+        }
+        if hashtag && word.len() >= 6 {
+            self.split_and_place(&word, disguised);
+        } else {
             self.place(&word, disguised);
         }
+        word.clear();
         self.word = word;
-        self.word.clear();
+    }
+
+    /// Whether a word of digits and leet-able symbols is a number, an amount or a code
+    /// rather than a disguised word: `2020`, `$10`, `4pm`, `1st`, `a1`.
+    fn looks_numeric(&self, word: &[Ch]) -> bool {
+        let letters = word.iter().filter(|w| w.c.is_alphabetic()).count();
+        let digits = word.iter().filter(|w| w.c.is_ascii_digit()).count();
+        if letters == 0 {
+            return true;
+        }
+        // Ordinals, times and units: digits first, then at most two letters.
+        let first_letter = word.iter().position(|w| w.c.is_alphabetic()).unwrap_or(0);
+        if first_letter > 0
+            && letters <= 2
+            && word[..first_letter]
+                .iter()
+                .all(|w| w.c.is_ascii_digit() || w.c == '$')
+        {
+            return true;
+        }
+        // Codes such as a1b2c3 or ab12345: more digits than letters.
+        digits > letters + 1
+    }
+
+    /// Reads digits and symbols as letters; where `1`, `!` or `|` could be `i` or `l`, the
+    /// reading that is a known word wins (`ki11` -> `kill`, `k1ll` -> `kill`).
+    fn undo_leet(&self, word: &mut Vec<Ch>) {
+        let ambiguous: Vec<usize> = word
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| leet_ambiguous(w.c))
+            .map(|(i, _)| i)
+            .take(6)
+            .collect();
+        for w in word.iter_mut() {
+            if w.c != '\'' {
+                if let Some(l) = leet(w.c) {
+                    w.c = l;
+                }
+            }
+        }
+        if ambiguous.is_empty() {
+            return;
+        }
+        let mut best: Option<u32> = None;
+        let mut candidate: String = String::with_capacity(word.len());
+        for mask in 0u32..(1 << ambiguous.len()) {
+            candidate.clear();
+            let mut k = 0;
+            for (i, w) in word.iter().enumerate() {
+                if k < ambiguous.len() && ambiguous[k] == i {
+                    candidate.push(if mask & (1 << k) != 0 { 'l' } else { 'i' });
+                    k += 1;
+                } else {
+                    candidate.push(w.c);
+                }
+            }
+            if self.vocab.contains(&candidate) {
+                best = Some(mask);
+                break;
+            }
+        }
+        // Unknown either way: a doubled 1 is most often `ll` (wi11, a11).
+        let mask = best.unwrap_or_else(|| {
+            let mut m = 0;
+            for k in 0..ambiguous.len() {
+                let next = ambiguous.get(k + 1) == Some(&(ambiguous[k] + 1));
+                let prev = k > 0 && ambiguous[k - 1] + 1 == ambiguous[k];
+                if next || prev {
+                    m |= 1 << k;
+                }
+            }
+            m
+        });
+        for (k, &i) in ambiguous.iter().enumerate() {
+            word[i].c = if mask & (1 << k) != 0 { 'l' } else { 'i' };
+        }
+    }
+
+    /// Letters repeated three times or more (`killlll`, `diiie`): shortened to the known
+    /// word, trying two then one of each run; left at two when no reading is known.
+    /// Returns whether anything changed.
+    fn unstretch(&self, word: &mut Vec<Ch>) -> bool {
+        // Runs of three or more of one letter, as (start, length).
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < word.len() {
+            let mut j = i + 1;
+            while j < word.len() && word[j].c == word[i].c {
+                j += 1;
+            }
+            if j - i >= 3 && word[i].c.is_alphabetic() {
+                runs.push((i, j - i));
+            }
+            i = j;
+        }
+        if runs.is_empty() {
+            return false;
+        }
+        runs.truncate(6);
+        let build = |mask: u32| -> Vec<Ch> {
+            let mut out = Vec::with_capacity(word.len());
+            let mut i = 0;
+            let mut k = 0;
+            while i < word.len() {
+                if k < runs.len() && runs[k].0 == i {
+                    let keep = if mask & (1 << k) != 0 { 1 } else { 2 };
+                    out.extend_from_slice(&word[i..i + keep]);
+                    i += runs[k].1;
+                    k += 1;
+                } else {
+                    out.push(word[i]);
+                    i += 1;
+                }
+            }
+            out
+        };
+        let mut chosen = build(0);
+        for mask in 0u32..(1 << runs.len()) {
+            let candidate = build(mask);
+            let s: String = candidate.iter().map(|w| w.c).collect();
+            if self.vocab.contains(&s) {
+                chosen = candidate;
+                break;
+            }
+        }
+        *word = chosen;
+        true
+    }
+
+    /// How many times the original switches from a lowercase to an uppercase letter
+    /// inside the word (`WeWillFindYou` has three).
+    fn camel_humps(&self, word: &[Ch]) -> usize {
+        let bytes = self.src.as_bytes();
+        let mut humps = 0;
+        for pair in word.windows(2) {
+            let a = bytes.get(pair[0].at as usize).copied().unwrap_or(0);
+            let b = bytes.get(pair[1].at as usize).copied().unwrap_or(0);
+            if a.is_ascii_lowercase() && b.is_ascii_uppercase() {
+                humps += 1;
+            }
+        }
+        humps
+    }
+
+    /// Splits run-together words: at case changes (`HangThemAll`), or else into known
+    /// words when the whole of it can be read so (`killthetraitors`).
+    fn split_and_place(&mut self, word: &[Ch], disguised: bool) {
+        let bytes = self.src.as_bytes();
+        let mut parts: Vec<(usize, usize)> = Vec::new();
+        if self.camel_humps(word) >= 1 {
+            let mut start = 0;
+            for i in 1..word.len() {
+                let a = bytes.get(word[i - 1].at as usize).copied().unwrap_or(0);
+                let b = bytes.get(word[i].at as usize).copied().unwrap_or(0);
+                if (a.is_ascii_lowercase() || a.is_ascii_digit()) && b.is_ascii_uppercase() {
+                    parts.push((start, i));
+                    start = i;
+                }
+            }
+            parts.push((start, word.len()));
+        } else if let Some(p) = self.segment(word) {
+            parts = p;
+        } else {
+            self.place(word, disguised);
+            return;
+        }
+        for (s, e) in parts {
+            self.place(&word[s..e], disguised);
+        }
+    }
+
+    /// Reads a run of letters as known words, fewest words first (dynamic programming,
+    /// linear in the word times the longest word tried).
+    fn segment(&self, word: &[Ch]) -> Option<Vec<(usize, usize)>> {
+        const LONGEST: usize = 16;
+        let n = word.len();
+        if n > 64 {
+            return None;
+        }
+        let s: String = word.iter().map(|w| w.c).collect();
+        if !s.is_ascii() {
+            return None;
+        }
+        // best[i] = (words, previous cut) for s[..i].
+        let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
+        best[0] = Some((0, 0));
+        for end in 1..=n {
+            for start in end.saturating_sub(LONGEST)..end {
+                let Some((count, _)) = best[start] else {
+                    continue;
+                };
+                let piece = &s[start..end];
+                if (piece.len() >= 2 || piece == "i" || piece == "a") && self.vocab.contains(piece)
+                {
+                    let better = best[end].is_none_or(|(c, _)| count + 1 < c);
+                    if better {
+                        best[end] = Some((count + 1, start));
+                    }
+                }
+            }
+        }
+        best[n]?;
+        let mut cuts = Vec::new();
+        let mut end = n;
+        while end > 0 {
+            let (_, start) = best[end]?;
+            cuts.push((start, end));
+            end = start;
+        }
+        cuts.reverse();
+        (cuts.len() >= 2).then_some(cuts)
     }
 
     /// Emits a finished word, or holds it back when it is a single letter that may be
@@ -336,7 +847,82 @@ impl Builder {
         }
     }
 
+    /// Whether a single `u` is an abbreviation's letter (`U.S.`, `U-Haul`) rather than
+    /// text-speak for "you".
+    fn is_initial(&self, ch: &Ch) -> bool {
+        let next = self.src.as_bytes().get(ch.at as usize + 1).copied();
+        matches!(next, Some(b'.' | b'&' | b'-' | b'/'))
+            || self
+                .src
+                .as_bytes()
+                .get(ch.at as usize)
+                .is_some_and(|b| b.is_ascii_uppercase())
+                && matches!(next, Some(b'S' | b'K' | b'N'))
+    }
+
     fn emit(&mut self, word: &[Ch], sentence: bool, disguised: bool) {
+        // Text-speak and contractions written without an apostrophe.
+        if word.len() <= 8 && word.iter().all(|w| w.c.is_ascii_alphabetic()) {
+            let mut buf = [0u8; 8];
+            for (i, w) in word.iter().enumerate() {
+                buf[i] = w.c as u8;
+            }
+            let s = std::str::from_utf8(&buf[..word.len()]).unwrap_or("");
+            if self.last_your && your_is_you_are(s) {
+                self.reopen_your();
+            }
+            let single = word.len() == 1;
+            if let Some(words) = rewrite(s) {
+                if !(single && (s == "u" && self.is_initial(&word[0]) || s == "k" || s == "q")) {
+                    let at = word[0].at;
+                    let mut first = true;
+                    for w in words {
+                        let chars: Vec<Ch> = w
+                            .chars()
+                            .map(|c| Ch {
+                                c,
+                                at,
+                                foreign: false,
+                            })
+                            .collect();
+                        self.emit_raw(&chars, sentence && first, disguised);
+                        first = false;
+                    }
+                    self.last_your = words == ["your"];
+                    return;
+                }
+            }
+            self.emit_raw(word, sentence, disguised);
+            self.last_your = s == "your";
+            return;
+        }
+        self.emit_raw(word, sentence, disguised);
+        self.last_your = false;
+    }
+
+    /// Rewrites the `your` just emitted as `you are`.
+    fn reopen_your(&mut self) {
+        let start = self.last_word;
+        if self.out.text.get(start..) != Some("your") {
+            return;
+        }
+        let at = self.out.map[start];
+        self.out.text.truncate(start);
+        self.out.map.truncate(start);
+        self.out.text.push_str("you are");
+        self.out.map.extend(std::iter::repeat_n(at, 7));
+        while self
+            .out
+            .disguised
+            .last()
+            .is_some_and(|&(s, _)| s as usize >= start)
+        {
+            self.out.disguised.pop();
+        }
+        self.last_your = false;
+    }
+
+    fn emit_raw(&mut self, word: &[Ch], sentence: bool, disguised: bool) {
         let out = &mut self.out;
         if !out.text.is_empty() {
             out.text.push(' ');
@@ -346,6 +932,7 @@ impl Builder {
             out.sentence_starts.push(out.text.len() as u32);
         }
         let start = out.text.len() as u32;
+        self.last_word = start as usize;
         for w in word {
             if w.c.is_ascii() {
                 out.text.push(w.c);
@@ -370,9 +957,14 @@ impl Builder {
     }
 }
 
-/// Normalises `src` (at most its first `limit` bytes).
+/// Normalises `src` with the built-in vocabulary.
 pub fn normalize(src: &str) -> Normalized {
-    let mut b = Builder::default();
+    normalize_with(src, default_vocabulary())
+}
+
+/// Normalises `src`, preferring the words of `vocab` where a disguise is ambiguous.
+pub fn normalize_with(src: &str, vocab: &Vocabulary) -> Normalized {
+    let mut b = Builder::new(src, vocab);
     b.out.text.reserve(src.len());
     b.out.map.reserve(src.len());
     let mut newlines = 0u32;
@@ -397,6 +989,7 @@ pub fn normalize(src: &str) -> Normalized {
             b' ' | b'\t' => {
                 b.finish_word();
                 b.gap += 1;
+                b.hash = false;
                 i += 1;
                 continue;
             }
@@ -435,6 +1028,10 @@ pub fn normalize(src: &str) -> Normalized {
             if is_combining_mark(d) {
                 continue;
             }
+            if d.is_ascii() {
+                b.push_char(d.to_ascii_lowercase(), at, false);
+                continue;
+            }
             for l in d.to_lowercase() {
                 match confusable(l) {
                     Some(m) => b.push_char(m, at, true),
@@ -454,17 +1051,101 @@ mod tests {
         normalize(s).text
     }
 
+    fn nv(s: &str) -> String {
+        let v = Vocabulary::new(["kill", "dead", "bomb", "die", "hang", "traitors", "find"]);
+        normalize_with(s, &v).text
+    }
+
     #[test]
     fn plain_text_is_words() {
         assert_eq!(
             n("You will VOTE for Trump,\r\n  or else!"),
             "you will vote for trump or else"
         );
-        assert_eq!(n("don't — can’t"), "dont cant");
+        assert_eq!(n("don't — can’t"), "do not can not");
     }
 
     #[test]
-    fn disguises_are_undone() {
+    fn contractions_and_text_speak_are_expanded() {
+        assert_eq!(n("We'll find you"), "we will find you");
+        assert_eq!(n("I'll kill you"), "i will kill you");
+        assert_eq!(
+            n("you're next, you've been warned"),
+            "you are next you have been warned"
+        );
+        assert_eq!(n("I'm gonna find u"), "i am going to find you");
+        assert_eq!(n("ima get u"), "i am going to get you");
+        assert_eq!(n("ur dead"), "you are dead");
+        assert_eq!(n("your going to pay"), "you are going to pay");
+        assert_eq!(n("r u scared"), "are you scared");
+        assert_eq!(n("we won't stop, it's over"), "we will not stop it is over");
+        assert_eq!(n("youll regret it"), "you will regret it");
+        // Possessives keep the owner; abbreviations stay letters.
+        assert_eq!(
+            n("the voters' choice, America's future"),
+            "the voters choice america future"
+        );
+        assert_eq!(n("the U.S. Attorney"), "the u s attorney");
+        // Spanish text-speak.
+        assert_eq!(
+            n("sabemos q vives ahi xq te vimos"),
+            "sabemos que vives ahi porque te vimos"
+        );
+    }
+
+    #[test]
+    fn leetspeak_anywhere_in_a_word() {
+        assert_eq!(nv("ki11 u"), "kill you");
+        assert_eq!(nv("k1ll"), "kill");
+        assert_eq!(nv("d3ad"), "dead");
+        assert_eq!(nv("b0mb"), "bomb");
+        assert_eq!(n("k!ll"), "kill");
+        assert_eq!(nv("$h00t"), "shoot");
+    }
+
+    #[test]
+    fn numbers_are_not_leet() {
+        assert_eq!(
+            n("Polls open 7 to 8, 2020 turnout was 55%"),
+            "polls open 7 to 8 2020 turnout was 55"
+        );
+        assert_eq!(n("pay $10 now!"), "pay 10 now");
+        assert_eq!(n("at 4pm on the 1st"), "at 4pm on the 1st");
+        assert_eq!(n("mail clerk@county.example"), "mail clerk county example");
+    }
+
+    #[test]
+    fn stretched_letters() {
+        assert_eq!(nv("killllll"), "kill");
+        assert_eq!(nv("diiiie"), "die");
+        let norm = normalize("youuuuu");
+        assert_eq!(norm.text, "you");
+        assert_eq!(norm.disguise.stretched_words, 1);
+        assert_eq!(n("pleeeease"), "pleease");
+    }
+
+    #[test]
+    fn spaced_and_dotted_letters() {
+        assert_eq!(n("V O T E  F O R  him"), "vote for him");
+        assert_eq!(n("v.o.t.e"), "vote");
+        assert_eq!(n("k i l l"), "kill");
+        assert_eq!(n("k-i-l-l you"), "kill you");
+        assert_eq!(n("options a, b, c"), "options a b c");
+        assert_eq!(n("I am a b"), "i am a b");
+    }
+
+    #[test]
+    fn hashtags_and_run_together_words() {
+        assert_eq!(n("#WeWillFindYou"), "we will find you");
+        assert_eq!(n("HangThemAll now"), "hang them all now");
+        assert_eq!(nv("#killthetraitors"), "kill the traitors");
+        // One hump is a name, not run-together words.
+        assert_eq!(n("McDonald iPhone"), "mcdonald iphone");
+        assert_eq!(n("#qwzxv"), "qwzxv");
+    }
+
+    #[test]
+    fn confusables_and_invisible_characters() {
         let s = "Y\u{200B}o\u{200B}u will v\u{043E}te for Trump or w3 will c0me after y0u.";
         let norm = normalize(s);
         assert_eq!(
@@ -479,21 +1160,20 @@ mod tests {
         let at = norm.text.find("trump").unwrap();
         assert!(!norm.disguised_within(at, at + 5));
         assert_eq!(n("ｖｏｔｅ 𝐟𝐨𝐫 mé"), "vote for me");
-        assert_eq!(n("V O T E  F O R  him"), "vote for him");
-        assert_eq!(n("v.o.t.e"), "vote");
-        assert_eq!(n("k!ll"), "kill");
-    }
-
-    #[test]
-    fn swaps_do_not_create_words_from_numbers() {
+        // Default-ignorable code points beyond the zero-width ones: a variation selector,
+        // a tag character, the Mongolian vowel separator, a word joiner.
         assert_eq!(
-            n("Polls open 7 to 8, 2020 turnout was 55%"),
-            "polls open 7 to 8 2020 turnout was 55"
+            n("ki\u{FE0F}ll y\u{E0061}ou d\u{180E}ie h\u{2060}ang"),
+            "kill you die hang"
         );
-        assert_eq!(n("options a, b, c"), "options a b c");
-        assert_eq!(n("pay $10 now!"), "pay 10 now");
-        assert_eq!(n("mail clerk@county.example"), "mail clerk county example");
-        assert_eq!(n("I am a b"), "i am a b");
+        // Cyrillic and Greek look-alikes through the UTS #39 skeleton.
+        assert_eq!(n("\u{0455}h\u{043E}\u{043E}t \u{03BF}ne"), "shoot one");
+        // Combining marks (zalgo) and Spanish accents.
+        assert_eq!(n("k\u{0336}i\u{0336}l\u{0336}l\u{0336}"), "kill");
+        assert_eq!(
+            n("te mataré, sé dónde vives, ¡cuídate!"),
+            "te matare se donde vives cuidate"
+        );
     }
 
     #[test]
@@ -503,5 +1183,11 @@ mod tests {
         let at = norm.text.find("we will find you").unwrap();
         assert_eq!(norm.original(s, at, at + 16), "WE  w1ll f\u{0456}nd you");
         assert_eq!(norm.sentence_starts, vec![0, 5]);
+        let s = "and we'll find you";
+        let norm = normalize(s);
+        assert_eq!(norm.text, "and we will find you");
+        let at = norm.text.find("we will").unwrap();
+        assert_eq!(norm.original(s, at, norm.text.len()), "we'll find you");
+        assert_eq!(norm.map.len(), norm.text.len());
     }
 }

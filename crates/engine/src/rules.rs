@@ -1,18 +1,30 @@
-//! Phrase rules: TOML packs compiled into one Aho-Corasick automaton.
+//! Rule packs: lexicons, frames, structures and phrase rules, compiled into one
+//! Aho-Corasick automaton.
 //!
-//! A phrase is matched on normalised text (see [`crate::normalize`]), whole words only.
-//! `*` in a phrase stands for up to `max_gap` words ("vote for * or else"): the literal
-//! pieces between stars are all in the automaton, and a phrase matches where its pieces
-//! occur in order with at most that many words between them.
+//! A pack is a TOML file with four kinds of entries:
+//! - `[[lexicon]]`: a named list of words and word sequences that can fill a slot
+//!   (actors, intents, harms, targets, conditions, negations, reporting verbs …). Packs
+//!   that name the same lexicon add to it, so an office can extend a shipped lexicon
+//!   from its own file. `enclitic = "harm_target_es"` puts each Spanish infinitive with
+//!   an object pronoun attached (`matar` -> `matarte`, `matarla`) into that lexicon.
+//! - `[[frame]]`: a symbol that fires when its slots are filled in order within one
+//!   sentence, at most `max_gap` words apart: `slots = ["actor", "intent", "harm",
+//!   "target"]`. A slot may offer alternatives: `"harm|harm_lethal"`.
+//! - `[[structure]]`: a symbol that fires when enough of its lexicons occur anywhere in the
+//!   message (the steps of an extortion letter: claim, payment, deadline, consequence).
+//! - `[[rule]]`: fixed phrases, where a wording itself is the signal. `*` stands for up
+//!   to `max_gap` words. A phrase is a frame whose slots are its literal pieces.
+//!
+//! Every entry is matched on normalised text (see [`crate::normalize`]), whole words only.
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 
-use crate::normalize::{normalize, Normalized};
+use crate::normalize::{normalize, Normalized, Vocabulary};
 
-/// Categories a rule may belong to.
+/// Categories a frame, structure or rule may belong to.
 pub const CATEGORIES: &[&str] = &[
     "threat",
     "coercion",
@@ -20,11 +32,31 @@ pub const CATEGORIES: &[&str] = &[
     "doxxing",
     "intimidation",
     "impersonation",
+    "hostility",
     "context",
 ];
 
-/// Words a `*` stands for when a rule does not say.
+/// Words a `*` or a frame's slot gap stands for when a rule does not say.
 pub const DEFAULT_GAP: usize = 3;
+
+/// Lexicons the engine itself reads, besides those frames name.
+pub mod lexicons {
+    /// Words that negate what follows (`not`, `never`, `nadie`).
+    pub const NEGATION: &str = "negation";
+    /// Words that open a condition (`if`, `unless`, `si`): a negation after one belongs
+    /// to the condition, not to the threat.
+    pub const CONDITION: &str = "condition";
+    /// Verbs and phrases that attribute words to someone (`said`, `wrote`, `según`).
+    pub const REPORTING: &str = "reporting";
+    /// Phrases that mark a whole message as news, a court release or guidance
+    /// (`pleaded guilty`, `according to court documents`, `if you receive a threat`).
+    pub const REPORT_FRAME: &str = "report_frame";
+    /// Negations that strengthen rather than deny (`not hesitate`, `never forget`).
+    pub const NEGATION_EXEMPT: &str = "negation_exempt";
+    /// The payment step of an extortion letter; a wallet address found by its format
+    /// fills it too.
+    pub const PAYMENT: &str = "ext_payment";
+}
 
 /// Everything that can be wrong with a rule pack.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -38,12 +70,12 @@ pub enum RuleError {
         /// What the TOML parser said.
         message: String,
     },
-    /// One rule is wrong.
+    /// One entry is wrong.
     #[error("{file}: rule {rule}: {message}")]
     Rule {
         /// The pack's file name.
         file: String,
-        /// The rule's name.
+        /// The entry's name.
         rule: String,
         /// What is wrong.
         message: String,
@@ -56,8 +88,60 @@ pub enum RuleError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PackFile {
+    #[serde(rename = "lexicon", default)]
+    lexicons: Vec<LexiconDef>,
+    #[serde(rename = "frame", default)]
+    frames: Vec<FrameDef>,
+    #[serde(rename = "structure", default)]
+    structures: Vec<StructureDef>,
     #[serde(rename = "rule", default)]
     rules: Vec<RuleDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LexiconDef {
+    name: String,
+    #[serde(default)]
+    description: String,
+    words: Vec<String>,
+    #[serde(default)]
+    enclitic: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameDef {
+    name: String,
+    category: String,
+    score: f64,
+    description: String,
+    slots: Vec<String>,
+    #[serde(default)]
+    max_gap: Option<usize>,
+    #[serde(default)]
+    gaps: Option<Vec<usize>>,
+    #[serde(default)]
+    not_followed_by: Vec<String>,
+    #[serde(default)]
+    not_preceded_by: Vec<String>,
+    #[serde(default = "yes")]
+    negatable: bool,
+    #[serde(default)]
+    unless: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StructureDef {
+    name: String,
+    category: String,
+    score: f64,
+    description: String,
+    slots: Vec<String>,
+    #[serde(default)]
+    required: Vec<String>,
+    min_slots: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,7 +158,22 @@ struct RuleDef {
     not_followed_by: Vec<String>,
 }
 
-/// A compiled rule.
+fn yes() -> bool {
+    true
+}
+
+/// What kind of entry a symbol comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// Slots filled in order within a sentence.
+    Frame,
+    /// Lexicons co-occurring anywhere in the message.
+    Structure,
+    /// Fixed phrases.
+    Phrase,
+}
+
+/// A compiled frame, structure or phrase rule: one symbol.
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// Upper-case symbol name.
@@ -87,57 +186,158 @@ pub struct Rule {
     pub description: String,
     /// The pack it came from.
     pub file: String,
+    /// Its kind.
+    pub kind: RuleKind,
+    /// For frames and structures, the slot names (lexicons, `|` between alternatives).
+    pub slots: Vec<String>,
 }
 
+/// A lexicon's name and what it is for.
 #[derive(Debug, Clone)]
-struct Phrase {
-    rule: usize,
-    pieces: Vec<usize>,
-    gap: usize,
+pub struct Lexicon {
+    /// Its name.
+    pub name: String,
+    /// What it holds.
+    pub description: String,
+    /// How many entries it has (inflected forms included).
+    pub entries: usize,
 }
 
-/// Words that, right after a match, cancel it ("we will find you *a seat*").
-#[derive(Debug, Clone, Default)]
-struct Exceptions {
-    next_words: Vec<String>,
-}
-
-/// One place a rule matched, as offsets into the normalised text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hit {
-    /// Index of the rule in [`RuleSet::rules`].
+/// A sequence of slots that makes one frame or one phrase match.
+#[derive(Debug, Clone)]
+pub(crate) struct Pattern {
+    /// The rule it fires.
     pub rule: usize,
-    /// Start in the normalised text.
-    pub start: usize,
-    /// End in the normalised text.
-    pub end: usize,
+    /// Each slot: the classes that fill it.
+    pub slots: Vec<Vec<u32>>,
+    /// Words at most between each slot and the next.
+    pub gaps: Vec<usize>,
+    /// Words that cancel a match when they come right after it.
+    pub not_followed_by: Vec<String>,
+    /// Words that cancel a match when they come right before it.
+    pub not_preceded_by: Vec<String>,
+    /// Whether a negation inside the match cancels it.
+    pub negatable: bool,
+    /// Lexicons whose hits inside the match cancel it (`bomb threat` is no bomb).
+    pub unless: Vec<u32>,
 }
 
-/// Every rule of every pack, ready to match.
+/// A document-level co-occurrence rule, compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct Structure {
+    pub rule: usize,
+    pub slots: Vec<u32>,
+    pub required: Vec<u32>,
+    pub min_slots: usize,
+}
+
+/// One occurrence of a class (a lexicon or a phrase piece), in words of the normalised
+/// text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassHit {
+    /// The class.
+    pub class: u32,
+    /// First word.
+    pub start: u32,
+    /// One past the last word.
+    pub end: u32,
+}
+
+/// The normalised text cut into words, with the sentence of each.
+#[derive(Debug, Clone, Default)]
+pub struct Words {
+    /// Byte offset in the normalised text where each word starts.
+    pub starts: Vec<u32>,
+    /// Byte offset where each word ends.
+    pub ends: Vec<u32>,
+    /// The sentence each word belongs to.
+    pub sentence: Vec<u32>,
+}
+
+impl Words {
+    /// Cuts normalised text into words.
+    pub fn of(norm: &Normalized) -> Words {
+        let mut w = Words::default();
+        let text = norm.text.as_bytes();
+        let mut sentence = 0u32;
+        let mut next_sentence = 0usize;
+        let mut i = 0;
+        while i < text.len() {
+            let start = i;
+            while i < text.len() && text[i] != b' ' {
+                i += 1;
+            }
+            while next_sentence < norm.sentence_starts.len()
+                && norm.sentence_starts[next_sentence] as usize <= start
+            {
+                next_sentence += 1;
+                sentence = next_sentence as u32;
+            }
+            w.starts.push(start as u32);
+            w.ends.push(i as u32);
+            w.sentence.push(sentence);
+            i += 1;
+        }
+        w
+    }
+
+    /// How many words.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// The word index at byte `at` (which must be a word start).
+    fn at_start(&self, at: usize) -> Option<u32> {
+        let i = self.starts.partition_point(|&s| (s as usize) < at);
+        (self.starts.get(i) == Some(&(at as u32))).then_some(i as u32)
+    }
+
+    /// The word index ending at byte `at` (which must be a word end), plus one.
+    fn at_end(&self, at: usize) -> Option<u32> {
+        let i = self.ends.partition_point(|&e| (e as usize) < at);
+        (self.ends.get(i) == Some(&(at as u32))).then_some(i as u32 + 1)
+    }
+}
+
+/// Every lexicon, frame, structure and rule of every pack, ready to match.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    exceptions: Vec<Exceptions>,
-    phrases: Vec<Phrase>,
-    /// Phrases by the piece they start with.
-    by_anchor: Vec<Vec<usize>>,
-    pieces: usize,
+    pub(crate) patterns: Vec<Pattern>,
+    pub(crate) structures: Vec<Structure>,
+    /// Per automaton pattern, the classes it belongs to.
+    entry_classes: Vec<Vec<u32>>,
+    /// Class names: lexicon names, then `"phrase"` for each literal piece.
+    class_names: Vec<String>,
+    lexicons: Vec<Lexicon>,
+    /// Per class, the (pattern, slot) pairs it can fill.
+    pub(crate) users: Vec<Vec<(u32, u16)>>,
     automaton: Option<AhoCorasick>,
+    vocabulary: Vocabulary,
 }
 
 /// The packs shipped with Palisade, as `(file name, TOML)`.
 pub const DEFAULT_PACKS: &[(&str, &str)] = &[
     (
-        "coercion.toml",
-        include_str!("../../../config/rules/coercion.toml"),
+        "lexicon-en.toml",
+        include_str!("../../../config/rules/lexicon-en.toml"),
+    ),
+    (
+        "lexicon-es.toml",
+        include_str!("../../../config/rules/lexicon-es.toml"),
     ),
     (
         "threats.toml",
         include_str!("../../../config/rules/threats.toml"),
     ),
     (
-        "doxxing.toml",
-        include_str!("../../../config/rules/doxxing.toml"),
+        "coercion.toml",
+        include_str!("../../../config/rules/coercion.toml"),
     ),
     (
         "extortion.toml",
@@ -149,6 +349,73 @@ pub const DEFAULT_PACKS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Spanish object pronouns that attach to an infinitive (`matarte`).
+const CLITICS: &[&str] = &["te", "lo", "la", "los", "las", "le", "les", "os"];
+
+fn valid_symbol(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn valid_lexicon(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+struct Compiler {
+    entry_ids: HashMap<String, usize>,
+    entry_texts: Vec<String>,
+    entry_classes: Vec<Vec<u32>>,
+    class_names: Vec<String>,
+    lexicon_ids: HashMap<String, u32>,
+    lexicons: Vec<Lexicon>,
+}
+
+impl Compiler {
+    fn entry(&mut self, text: String, class: u32) {
+        let next = self.entry_texts.len();
+        let id = *self.entry_ids.entry(text.clone()).or_insert_with(|| {
+            self.entry_texts.push(text);
+            self.entry_classes.push(Vec::new());
+            next
+        });
+        if !self.entry_classes[id].contains(&class) {
+            self.entry_classes[id].push(class);
+        }
+    }
+
+    fn lexicon(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.lexicon_ids.get(name) {
+            return id;
+        }
+        let id = self.class_names.len() as u32;
+        self.class_names.push(name.to_string());
+        self.lexicon_ids.insert(name.to_string(), id);
+        self.lexicons.push(Lexicon {
+            name: name.to_string(),
+            description: String::new(),
+            entries: 0,
+        });
+        id
+    }
+
+    fn piece(&mut self, text: String) -> u32 {
+        let key = format!("\u{0}{text}");
+        if let Some(&id) = self.lexicon_ids.get(&key) {
+            return id;
+        }
+        let id = self.class_names.len() as u32;
+        self.class_names.push("phrase".into());
+        self.lexicon_ids.insert(key, id);
+        self.entry(text, id);
+        id
+    }
+}
+
 impl RuleSet {
     /// The default packs.
     pub fn defaults() -> Result<RuleSet, RuleError> {
@@ -159,57 +426,238 @@ impl RuleSet {
         )
     }
 
-    /// Compiles packs given as `(file name, TOML text)`; every rule name must be unique
-    /// across them.
+    /// Compiles packs given as `(file name, TOML text)`; every symbol name must be unique
+    /// across them, and every lexicon a frame names must be defined in one of them.
     pub fn compile(
         packs: impl IntoIterator<Item = (String, String)>,
     ) -> Result<RuleSet, RuleError> {
-        let mut rules = Vec::new();
-        let mut exceptions = Vec::new();
-        let mut phrases = Vec::new();
-        let mut piece_ids: HashMap<String, usize> = HashMap::new();
-        let mut piece_texts: Vec<String> = Vec::new();
-        let mut names: HashMap<String, String> = HashMap::new();
+        let mut c = Compiler {
+            entry_ids: HashMap::new(),
+            entry_texts: Vec::new(),
+            entry_classes: Vec::new(),
+            class_names: Vec::new(),
+            lexicon_ids: HashMap::new(),
+            lexicons: Vec::new(),
+        };
+        let mut parsed = Vec::new();
         for (file, text) in packs {
             let pack: PackFile = toml::from_str(&text).map_err(|e| RuleError::Parse {
                 file: file.clone(),
                 message: e.to_string(),
             })?;
-            for def in pack.rules {
+            // Lexicons first, from every pack, so a frame may use a lexicon from another.
+            for lex in &pack.lexicons {
+                let bad = |message: String| RuleError::Rule {
+                    file: file.clone(),
+                    rule: lex.name.clone(),
+                    message,
+                };
+                if !valid_lexicon(&lex.name) {
+                    return Err(bad("a lexicon name must be a-z, 0-9 and _".into()));
+                }
+                let id = c.lexicon(&lex.name);
+                let also = match &lex.enclitic {
+                    Some(t) if valid_lexicon(t) => Some(c.lexicon(t)),
+                    Some(_) => return Err(bad("enclitic must name a lexicon".into())),
+                    None => None,
+                };
+                if !lex.description.is_empty() {
+                    c.lexicons[id as usize].description = lex.description.clone();
+                }
+                for w in &lex.words {
+                    let n = normalize(w).text;
+                    if n.is_empty() || w.contains('*') {
+                        return Err(bad(format!(
+                            "entry `{w}` must be words (no `*`; use a frame for gaps)"
+                        )));
+                    }
+                    if let Some(t) = also {
+                        if !n.contains(' ') {
+                            for cl in CLITICS {
+                                c.entry(format!("{n}{cl}"), t);
+                            }
+                        }
+                    }
+                    c.entry(n, id);
+                    c.lexicons[id as usize].entries += 1;
+                }
+            }
+            parsed.push((file, pack));
+        }
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut patterns = Vec::new();
+        let mut structures = Vec::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        for (file, pack) in parsed {
+            let check = |name: &str,
+                         category: &str,
+                         score: f64,
+                         names: &mut HashMap<String, String>|
+             -> Result<(), RuleError> {
+                let bad = |message: String| RuleError::Rule {
+                    file: file.clone(),
+                    rule: name.to_string(),
+                    message,
+                };
+                if !valid_symbol(name) {
+                    return Err(bad("name must be A-Z, 0-9 and _".into()));
+                }
+                if let Some(other) = names.insert(name.to_string(), file.clone()) {
+                    return Err(bad(format!("name already used in {other}")));
+                }
+                if !CATEGORIES.contains(&category) {
+                    return Err(bad(format!(
+                        "unknown category `{}` (one of {})",
+                        category,
+                        CATEGORIES.join(", ")
+                    )));
+                }
+                if !score.is_finite() || score.abs() > 100.0 {
+                    return Err(bad("score must be a number between -100 and 100".into()));
+                }
+                Ok(())
+            };
+            let words_of = |list: &[String]| -> Result<Vec<String>, String> {
+                list.iter()
+                    .map(|w| {
+                        let n = normalize(w).text;
+                        if n.is_empty() {
+                            Err(format!("`{w}` has no word"))
+                        } else {
+                            Ok(n)
+                        }
+                    })
+                    .collect()
+            };
+            for def in pack.frames {
+                check(&def.name, &def.category, def.score, &mut names)?;
                 let bad = |message: String| RuleError::Rule {
                     file: file.clone(),
                     rule: def.name.clone(),
                     message,
                 };
-                if def.name.is_empty()
-                    || !def
-                        .name
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-                {
-                    return Err(bad("name must be A-Z, 0-9 and _".into()));
+                if def.slots.is_empty() || def.slots.len() > 8 {
+                    return Err(bad("a frame has 1 to 8 slots".into()));
                 }
-                if let Some(other) = names.insert(def.name.clone(), file.clone()) {
-                    return Err(bad(format!("name already used in {other}")));
+                let gap = def.max_gap.unwrap_or(DEFAULT_GAP);
+                let gaps = match &def.gaps {
+                    Some(g) if g.len() + 1 != def.slots.len() => {
+                        return Err(bad(
+                            "gaps needs one number per pair of neighbouring slots".into()
+                        ))
+                    }
+                    Some(g) => g.clone(),
+                    None => vec![gap; def.slots.len().saturating_sub(1)],
+                };
+                if gap > 20 || gaps.iter().any(|&g| g > 20) {
+                    return Err(bad("a gap is at most 20 words".into()));
                 }
-                if !CATEGORIES.contains(&def.category.as_str()) {
-                    return Err(bad(format!(
-                        "unknown category `{}` (one of {})",
-                        def.category,
-                        CATEGORIES.join(", ")
-                    )));
+                let mut slots = Vec::new();
+                for slot in &def.slots {
+                    let mut classes = Vec::new();
+                    for alt in slot.split('|') {
+                        let alt = alt.trim();
+                        match c.lexicon_ids.get(alt) {
+                            Some(&id) if !alt.starts_with('\u{0}') => classes.push(id),
+                            _ => {
+                                return Err(bad(format!("slot `{slot}`: no lexicon named `{alt}`")))
+                            }
+                        }
+                    }
+                    slots.push(classes);
                 }
-                if !def.score.is_finite() || def.score.abs() > 100.0 {
-                    return Err(bad("score must be a number between -100 and 100".into()));
+                let mut unless = Vec::new();
+                for name in &def.unless {
+                    match c.lexicon_ids.get(name.as_str()) {
+                        Some(&id) => unless.push(id),
+                        None => return Err(bad(format!("unless: no lexicon named `{name}`"))),
+                    }
                 }
+                let rule = rules.len();
+                patterns.push(Pattern {
+                    rule,
+                    slots,
+                    unless,
+                    gaps,
+                    not_followed_by: words_of(&def.not_followed_by).map_err(&bad)?,
+                    not_preceded_by: words_of(&def.not_preceded_by).map_err(&bad)?,
+                    negatable: def.negatable,
+                });
+                rules.push(Rule {
+                    name: def.name,
+                    category: def.category,
+                    score: def.score,
+                    description: def.description,
+                    file: file.clone(),
+                    kind: RuleKind::Frame,
+                    slots: def.slots,
+                });
+            }
+            for def in pack.structures {
+                check(&def.name, &def.category, def.score, &mut names)?;
+                let bad = |message: String| RuleError::Rule {
+                    file: file.clone(),
+                    rule: def.name.clone(),
+                    message,
+                };
+                let lookup = |n: &String| -> Result<u32, RuleError> {
+                    c.lexicon_ids
+                        .get(n.as_str())
+                        .copied()
+                        .ok_or_else(|| bad(format!("no lexicon named `{n}`")))
+                };
+                let slots = def
+                    .slots
+                    .iter()
+                    .map(lookup)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let required = def
+                    .required
+                    .iter()
+                    .map(lookup)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if def.min_slots == 0 || def.min_slots > slots.len() {
+                    return Err(bad(
+                        "min_slots must be between 1 and the number of slots".into()
+                    ));
+                }
+                if required.iter().any(|r| !slots.contains(r)) {
+                    return Err(bad("every required lexicon must be one of the slots".into()));
+                }
+                let rule = rules.len();
+                structures.push(Structure {
+                    rule,
+                    slots,
+                    required,
+                    min_slots: def.min_slots,
+                });
+                rules.push(Rule {
+                    name: def.name,
+                    category: def.category,
+                    score: def.score,
+                    description: def.description,
+                    file: file.clone(),
+                    kind: RuleKind::Structure,
+                    slots: def.slots,
+                });
+            }
+            for def in pack.rules {
+                check(&def.name, &def.category, def.score, &mut names)?;
+                let bad = |message: String| RuleError::Rule {
+                    file: file.clone(),
+                    rule: def.name.clone(),
+                    message,
+                };
                 if def.phrases.is_empty() {
                     return Err(bad("has no phrases".into()));
                 }
                 let gap = def.max_gap.unwrap_or(DEFAULT_GAP);
                 if gap > 20 {
-                    return Err(bad("max_gap is at most 20 words".into()));
+                    return Err(bad("a gap is at most 20 words".into()));
                 }
-                let rule_id = rules.len();
+                let not_followed_by = words_of(&def.not_followed_by)
+                    .map_err(|m| bad(format!("not_followed_by entry {m}")))?;
+                let rule = rules.len();
                 for phrase in &def.phrases {
                     let parts: Vec<String> = phrase.split('*').map(|p| normalize(p).text).collect();
                     if parts.iter().any(|p| p.is_empty()) {
@@ -217,62 +665,64 @@ impl RuleSet {
                             "phrase `{phrase}`: `*` must stand between words, and every part needs a word"
                         )));
                     }
-                    let pieces = parts
-                        .into_iter()
-                        .map(|p| {
-                            let next = piece_texts.len();
-                            *piece_ids.entry(p.clone()).or_insert_with(|| {
-                                piece_texts.push(p);
-                                next
-                            })
-                        })
-                        .collect();
-                    phrases.push(Phrase {
-                        rule: rule_id,
-                        pieces,
-                        gap,
+                    let slots: Vec<Vec<u32>> =
+                        parts.into_iter().map(|p| vec![c.piece(p)]).collect();
+                    patterns.push(Pattern {
+                        rule,
+                        gaps: vec![gap; slots.len() - 1],
+                        slots,
+                        not_followed_by: not_followed_by.clone(),
+                        not_preceded_by: Vec::new(),
+                        negatable: false,
+                        unless: Vec::new(),
                     });
                 }
-                let mut next_words = Vec::new();
-                for w in &def.not_followed_by {
-                    let n = normalize(w).text;
-                    if n.is_empty() {
-                        return Err(bad(format!("not_followed_by entry `{w}` has no word")));
-                    }
-                    next_words.push(n);
-                }
-                exceptions.push(Exceptions { next_words });
                 rules.push(Rule {
                     name: def.name,
                     category: def.category,
                     score: def.score,
                     description: def.description,
                     file: file.clone(),
+                    kind: RuleKind::Phrase,
+                    slots: Vec::new(),
                 });
             }
         }
-        let mut by_anchor = vec![Vec::new(); piece_texts.len()];
-        for (i, p) in phrases.iter().enumerate() {
-            by_anchor[p.pieces[0]].push(i);
+        let mut users = vec![Vec::new(); c.class_names.len()];
+        for (p, pattern) in patterns.iter().enumerate() {
+            for (s, classes) in pattern.slots.iter().enumerate() {
+                for &class in classes {
+                    users[class as usize].push((p as u32, s as u16));
+                }
+            }
         }
-        let automaton = if piece_texts.is_empty() {
+        let automaton = if c.entry_texts.is_empty() {
             None
         } else {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
                     .kind(Some(AhoCorasickKind::DFA))
-                    .build(&piece_texts)
+                    .build(&c.entry_texts)
                     .map_err(|e| RuleError::Build(e.to_string()))?,
             )
         };
+        let vocabulary = Vocabulary::new(
+            c.entry_texts
+                .iter()
+                .flat_map(|t| t.split(' '))
+                .filter(|w| w.len() >= 2),
+        );
         Ok(RuleSet {
             rules,
-            exceptions,
-            phrases,
-            by_anchor,
-            pieces: piece_texts.len(),
+            patterns,
+            structures,
+            entry_classes: c.entry_classes,
+            class_names: c.class_names,
+            lexicons: c.lexicons,
+            users,
             automaton,
+            vocabulary,
         })
     }
 
@@ -287,158 +737,73 @@ impl RuleSet {
         }
     }
 
-    /// The compiled rules.
+    /// The compiled rules (frames, structures and phrase rules).
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
-    /// Every hit in normalised text, in no particular order.
-    pub fn find(&self, norm: &Normalized) -> Vec<Hit> {
+    /// The lexicons.
+    pub fn lexicons(&self) -> &[Lexicon] {
+        &self.lexicons
+    }
+
+    /// Every word of every lexicon and phrase: the normaliser's vocabulary.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    /// The class id of a lexicon, if there is one by that name.
+    pub fn lexicon_id(&self, name: &str) -> Option<u32> {
+        self.class_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as u32)
+    }
+
+    /// The name of a class (a lexicon's name, or `phrase`).
+    pub fn class_name(&self, class: u32) -> &str {
+        self.class_names
+            .get(class as usize)
+            .map_or("", String::as_str)
+    }
+
+    /// Every occurrence of every class in normalised text, whole words only, ordered by
+    /// first word and then by last. One pass of the automaton.
+    pub fn class_hits(&self, norm: &Normalized, words: &Words) -> Vec<ClassHit> {
         let Some(ac) = &self.automaton else {
             return Vec::new();
         };
         let text = norm.text.as_bytes();
-        // Occurrences of each piece at word boundaries, in order of start.
-        let mut found: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.pieces];
-        let mut any = false;
+        let mut hits = Vec::new();
         for m in ac.find_overlapping_iter(&norm.text) {
             let (s, e) = (m.start(), m.end());
             let starts_word = s == 0 || text[s - 1] == b' ';
             let ends_word = e == text.len() || text[e] == b' ';
-            if starts_word && ends_word {
-                found[m.pattern().as_usize()].push((s, e));
-                any = true;
-            }
-        }
-        if !any {
-            return Vec::new();
-        }
-        let mut hits = Vec::new();
-        for (anchor, occurrences) in found.iter().enumerate() {
-            if occurrences.is_empty() {
+            if !(starts_word && ends_word) {
                 continue;
             }
-            for &phrase_id in &self.by_anchor[anchor] {
-                let phrase = &self.phrases[phrase_id];
-                for &(start, end) in occurrences {
-                    if let Some(end) = chain(text, &found, &phrase.pieces[1..], end, phrase.gap) {
-                        if self.exceptions[phrase.rule].cancels(text, end) {
-                            continue;
-                        }
-                        hits.push(Hit {
-                            rule: phrase.rule,
-                            start,
-                            end,
-                        });
-                        // One hit per phrase start is enough.
-                    }
-                }
+            let (Some(ws), Some(we)) = (words.at_start(s), words.at_end(e)) else {
+                continue;
+            };
+            let entry = m.pattern().as_usize();
+            for &class in &self.entry_classes[entry] {
+                hits.push(ClassHit {
+                    class,
+                    start: ws,
+                    end: we,
+                });
             }
         }
+        // Matches come ordered by where they end; entries are a few words long, so this
+        // is nearly sorted already.
+        hits.sort_unstable_by_key(|h| (h.start, h.end, h.class));
         hits
     }
-}
-
-impl Exceptions {
-    fn cancels(&self, text: &[u8], end: usize) -> bool {
-        let Some(rest) = text.get(end + 1..) else {
-            return false;
-        };
-        self.next_words.iter().any(|w| {
-            rest.starts_with(w.as_bytes()) && (rest.len() == w.len() || rest[w.len()] == b' ')
-        })
-    }
-}
-
-/// Follows the remaining pieces from `end`, each within `gap` words of the last; returns
-/// where the last one ends.
-fn chain(
-    text: &[u8],
-    found: &[Vec<(usize, usize)>],
-    rest: &[usize],
-    mut end: usize,
-    gap: usize,
-) -> Option<usize> {
-    for &piece in rest {
-        let occ = &found[piece];
-        let first = occ.partition_point(|&(s, _)| s <= end);
-        // The nearest later occurrence is the only candidate: any other is farther.
-        let &(s, e) = occ.get(first)?;
-        // Words strictly between the pieces are the spaces between them less one; stop
-        // counting once past the gap, so a far-away piece costs no more than a near one.
-        let mut spaces = 0;
-        for &b in &text[end..s] {
-            if b == b' ' {
-                spaces += 1;
-                if spaces > gap + 1 {
-                    return None;
-                }
-            }
-        }
-        end = e;
-    }
-    Some(end)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn set(toml: &str) -> RuleSet {
-        RuleSet::compile([("test.toml".to_string(), toml.to_string())]).unwrap()
-    }
-
-    fn names(rs: &RuleSet, text: &str) -> Vec<String> {
-        let mut v: Vec<String> = rs
-            .find(&normalize(text))
-            .iter()
-            .map(|h| rs.rules()[h.rule].name.clone())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-
-    const PACK: &str = r#"
-[[rule]]
-name = "VOTE_OR_ELSE"
-category = "coercion"
-score = 6.0
-description = "vote demand with a threat"
-phrases = ["vote for * or else", "you will vote for * or we will"]
-
-[[rule]]
-name = "FIND_YOU"
-category = "threat"
-score = 5.0
-description = "finding someone"
-phrases = ["we will find you"]
-max_gap = 1
-not_followed_by = ["a", "the right"]
-"#;
-
-    #[test]
-    fn wildcards_and_word_boundaries() {
-        let rs = set(PACK);
-        assert_eq!(names(&rs, "Vote for Trump or else!"), ["VOTE_OR_ELSE"]);
-        assert_eq!(names(&rs, "vote for him, her or else"), ["VOTE_OR_ELSE"]);
-        assert_eq!(names(&rs, "vote for or else"), ["VOTE_OR_ELSE"]);
-        assert!(names(
-            &rs,
-            "vote for Rivera, but we need $10 before midnight or else"
-        )
-        .is_empty());
-        assert!(names(&rs, "devote for me or elsewhere").is_empty());
-        assert_eq!(names(&rs, "W3 w1ll f\u{0456}nd y0u"), ["FIND_YOU"]);
-        assert!(names(&rs, "we will find you a seat").is_empty());
-        assert!(names(&rs, "we will find you the right form").is_empty());
-        assert_eq!(names(&rs, "we will find you the"), ["FIND_YOU"]);
-        assert_eq!(names(&rs, "we will find you and"), ["FIND_YOU"]);
-        assert_eq!(
-            names(&rs, "You will vote for X on Tuesday or we will come"),
-            ["VOTE_OR_ELSE"]
-        );
-    }
 
     #[test]
     fn errors_name_file_and_rule() {
@@ -449,7 +814,7 @@ not_followed_by = ["a", "the right"]
         .unwrap_err();
         assert_eq!(
             bad.to_string(),
-            "mine.toml: rule X: unknown category `nope` (one of threat, coercion, extortion, doxxing, intimidation, impersonation, context)"
+            "mine.toml: rule X: unknown category `nope` (one of threat, coercion, extortion, doxxing, intimidation, impersonation, hostility, context)"
         );
         let bad = RuleSet::compile([(
             "m.toml".to_string(),
@@ -459,9 +824,16 @@ not_followed_by = ["a", "the right"]
         assert!(bad
             .to_string()
             .starts_with("m.toml: rule Y: phrase `* or else`"));
+        let frame = "[[frame]]\nname = \"F\"\ncategory = \"threat\"\nscore = 1.0\ndescription = \"d\"\nslots = [\"actor\", \"nothing\"]\n[[lexicon]]\nname = \"actor\"\nwords = [\"we\"]\n";
+        let bad = RuleSet::compile([("f.toml".to_string(), frame.to_string())]).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "f.toml: rule F: slot `nothing`: no lexicon named `nothing`"
+        );
+        let dup = "[[rule]]\nname = \"Z\"\ncategory = \"threat\"\nscore = 1.0\ndescription = \"d\"\nphrases = [\"a b\"]\n";
         let dup = RuleSet::compile([
-            ("a.toml".to_string(), PACK.to_string()),
-            ("b.toml".to_string(), PACK.to_string()),
+            ("a.toml".to_string(), dup.to_string()),
+            ("b.toml".to_string(), dup.to_string()),
         ])
         .unwrap_err();
         assert!(dup.to_string().contains("already used in a.toml"), "{dup}");
@@ -469,11 +841,49 @@ not_followed_by = ["a", "the right"]
             RuleSet::compile([("c.toml".to_string(), "rule = 5".to_string())]),
             Err(RuleError::Parse { .. })
         ));
+        let bad = RuleSet::compile([(
+            "l.toml".to_string(),
+            "[[lexicon]]\nname = \"Bad Name\"\nwords = [\"x\"]\n".to_string(),
+        )])
+        .unwrap_err();
+        assert!(bad.to_string().contains("lexicon name"), "{bad}");
+    }
+
+    #[test]
+    fn lexicons_merge_across_packs_and_enclitics_fill_their_own() {
+        let a = "[[lexicon]]\nname = \"harm_es\"\nwords = [\"matar\"]\nenclitic = \"target_es\"\n[[lexicon]]\nname = \"target_es\"\nwords = [\"te\"]\n";
+        let b = "[[lexicon]]\nname = \"harm_es\"\nwords = [\"quemar\"]\n";
+        let rs = RuleSet::compile([
+            ("a.toml".to_string(), a.to_string()),
+            ("b.toml".to_string(), b.to_string()),
+        ])
+        .unwrap();
+        let harm = rs.lexicon_id("harm_es").unwrap();
+        let target = rs.lexicon_id("target_es").unwrap();
+        let norm = normalize("voy a matarte y quemar");
+        let words = Words::of(&norm);
+        let hits = rs.class_hits(&norm, &words);
+        let at2: Vec<u32> = hits
+            .iter()
+            .filter(|h| h.start == 2)
+            .map(|h| h.class)
+            .collect();
+        assert_eq!(at2, [target], "{hits:?}");
+        assert!(hits.iter().any(|h| h.class == harm && h.start == 4));
+        assert!(rs.vocabulary().contains("quemar"));
     }
 
     #[test]
     fn default_packs_compile() {
         let rs = RuleSet::defaults().unwrap();
         assert!(rs.rules().len() >= 20);
+        for name in [
+            lexicons::NEGATION,
+            lexicons::CONDITION,
+            lexicons::REPORTING,
+            lexicons::REPORT_FRAME,
+        ] {
+            assert!(rs.lexicon_id(name).is_some(), "{name}");
+        }
     }
 }

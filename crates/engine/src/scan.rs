@@ -1,70 +1,42 @@
-//! Scoring: rule hits in every readable text, weighed by how they are said (directly, or
-//! quoted and reported), combined, and added up with the disguise signals.
+//! The content pipeline, one way through: extract -> normalize (with offset map) ->
+//! words and sentences -> lexicon hits (one automaton) -> frames -> stance -> symbols.
+//!
+//! Each stage lives in its own module; this one only passes text along and turns what
+//! the stages found into scored, explained symbols.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::extract::{self, Extracted};
+use crate::frames::{match_frames, FrameHit};
 use crate::impersonation::Identity;
-use crate::normalize::{normalize, Disguise, Normalized};
-use crate::rules::{Hit, RuleSet};
+use crate::normalize::{normalize_with, Disguise, Normalized};
+use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
+use crate::stance::{Context, Weight, REPORTED};
 use crate::verdict::Symbol;
+use crate::wallet;
 
-/// A hit in quotation marks, a reply quote or reported speech scores this share.
-pub const REPORTED_FACTOR: f64 = 0.2;
+/// A hit reported as someone else's words scores this share (see [`crate::stance`]).
+pub const REPORTED_FACTOR: f64 = REPORTED;
 
-/// Words that, earlier in the same sentence, mark what follows as reported speech:
-/// bulletins, news and training material quote threats without making them.
-const FRAMING: &[&str] = &[
-    "said",
-    "says",
-    "saying",
-    "warned",
-    "wrote",
-    "writes",
-    "reported",
-    "reports",
-    "claimed",
-    "claims",
-    "quote",
-    "quoted",
-    "quoting",
-    "headline",
-    "example",
-    "examples",
-    "such as",
-    "phrases like",
-    "language like",
-    "messages like",
-    "emails like",
-    "if you receive",
-    "if you get",
-    "told",
-    "posted",
-    "tweeted",
-    "threatened that",
-    "dice",
-    "dijo",
-    "decia",
-];
+/// Distinct report-frame phrases (court, news, guidance wording) that mark a whole
+/// message as a report rather than a threat.
+const REPORT_FRAME_MIN: usize = 2;
 
-/// Framing after the hit in the same sentence ("… or else," he said).
-const FRAMING_AFTER: &[&str] = &[
-    "he said",
-    "she said",
-    "they said",
-    "it said",
-    "said the",
-    "the email said",
-    "the message said",
-    "dijo",
-];
+/// A symbol takes part in combinations from this score on.
+const COMBO_MIN: f64 = 3.0;
+
+/// A threat or menace counts as such for the combinations from this score on.
+const THREAT_MIN: f64 = 5.0;
+
+/// Categories whose hits make a message threatening, for the combinations.
+const THREATENING: &[&str] = &["threat", "intimidation"];
 
 #[derive(Debug, Clone)]
 struct Best {
-    direct: bool,
+    weight_plain: Option<Weight>,
+    weight_framed: Option<Weight>,
     disguised: bool,
-    quote: String,
-    why: &'static str,
+    detail: String,
 }
 
 /// What the content checks found.
@@ -81,12 +53,22 @@ pub const BUILT_IN: &[(&str, f64)] = &[
     ("COMBO_DEMAND_AND_THREAT", 4.0),
     ("COMBO_THREAT_AND_PERSONAL_DATA", 4.0),
     ("COMBO_DISGUISED_THREAT", 3.0),
+    ("COMBO_HOSTILE_THREAT", 2.0),
+    ("CRYPTO_WALLET", 2.0),
     ("MIXED_SCRIPT_WORDS", 1.5),
     ("INVISIBLE_CHARS_IN_WORDS", 0.5),
     ("SPACED_OUT_WORDS", 0.5),
+    ("STRETCHED_WORDS", 0.0),
     ("HTML_HIDDEN_TEXT", 0.5),
-    ("TEXT_LIMIT_REACHED", 0.0),
+    ("TEXT_LIMIT_REACHED", 1.0),
 ];
+
+fn built_in(name: &str) -> f64 {
+    BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0.0, |(_, s)| *s)
+}
 
 /// Runs every rule over every text of the message.
 pub fn content(raw: &[u8], rules: &RuleSet, limits: &extract::Limits) -> ContentFindings {
@@ -102,115 +84,294 @@ pub fn content(raw: &[u8], rules: &RuleSet, limits: &extract::Limits) -> Content
     findings
 }
 
+/// What one pass over all texts collected.
+#[derive(Default)]
+struct Collected {
+    best: HashMap<usize, Best>,
+    disguise: Disguise,
+    /// Lexicons seen anywhere (not negated), for structures.
+    present: HashSet<u32>,
+    /// Distinct report-frame phrases seen.
+    report_frames: HashSet<String>,
+    wallets: Vec<wallet::Wallet>,
+}
+
 fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
-    let mut best: HashMap<usize, Best> = HashMap::new();
-    let mut disguise = Disguise::default();
+    let mut c = Collected::default();
+    let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
     for text in &extracted.texts {
-        let norm = normalize(&text.text);
-        let d = norm.disguise;
-        disguise.invisible_in_words += d.invisible_in_words;
-        disguise.mixed_script_words += d.mixed_script_words;
-        disguise.leet_words += d.leet_words;
-        disguise.spaced_words += d.spaced_words;
-        for hit in rules.find(&norm) {
-            let why = reported(&text.text, &norm, &hit);
+        let norm = normalize_with(&text.text, rules.vocabulary());
+        add_disguise(&mut c.disguise, &norm.disguise);
+        let words = Words::of(&norm);
+        let hits = rules.class_hits(&norm, &words);
+        for h in &hits {
+            c.present.insert(h.class);
+            if Some(h.class) == report_frame && c.report_frames.len() < 64 {
+                c.report_frames
+                    .insert(span_text(&norm, &words, h.start, h.end).to_string());
+            }
+        }
+        if c.wallets.len() < 8 {
+            c.wallets.extend(wallet::find(&text.text));
+        }
+        let frames = match_frames(rules, &hits, &words, &norm.text);
+        if frames.is_empty() {
+            continue;
+        }
+        let ctx = Context::new(&text.text, &norm, &words, &hits, rules);
+        for hit in &frames {
+            let rule = &rules.rules()[hit.rule];
+            let negatable = rules.patterns[hit.pattern].negatable;
+            let plain = ctx.weigh(hit, negatable, false);
+            let framed = ctx.weigh(hit, negatable, true);
+            if plain.is_none() {
+                continue;
+            }
             let candidate = Best {
-                direct: why.is_none(),
-                disguised: norm.disguised_within(hit.start, hit.end),
-                quote: quote(norm.original(&text.text, hit.start, hit.end)),
-                why: why.unwrap_or(""),
+                weight_plain: plain,
+                weight_framed: framed,
+                disguised: norm.disguised_within(
+                    words.starts[hit.start as usize] as usize,
+                    words.ends[(hit.end - 1) as usize] as usize,
+                ),
+                detail: explain(rule, rules, hit, &text.text, &norm, &words),
             };
-            match best.get(&hit.rule) {
-                Some(b) if b.direct || !candidate.direct => {}
+            let factor = |b: &Best| b.weight_plain.map_or(0.0, |w| w.factor);
+            match c.best.get(&hit.rule) {
+                Some(old) if factor(old) >= factor(&candidate) => {}
                 _ => {
-                    best.insert(hit.rule, candidate);
+                    c.best.insert(hit.rule, candidate);
                 }
             }
         }
     }
+    symbols(extracted, rules, c)
+}
+
+fn add_disguise(total: &mut Disguise, d: &Disguise) {
+    total.invisible_in_words += d.invisible_in_words;
+    total.mixed_script_words += d.mixed_script_words;
+    total.leet_words += d.leet_words;
+    total.spaced_words += d.spaced_words;
+    total.stretched_words += d.stretched_words;
+}
+
+fn span_text<'a>(norm: &'a Normalized, words: &Words, start: u32, end: u32) -> &'a str {
+    let (Some(&s), Some(&e)) = (
+        words.starts.get(start as usize),
+        end.checked_sub(1).and_then(|w| words.ends.get(w as usize)),
+    ) else {
+        return "";
+    };
+    norm.text.get(s as usize..e as usize).unwrap_or("")
+}
+
+/// Which words filled which slot: `actor "we" · intent "will" · harm "kill" · target
+/// "you"`, quoting the original text.
+fn explain(
+    rule: &Rule,
+    rules: &RuleSet,
+    hit: &FrameHit,
+    original: &str,
+    norm: &Normalized,
+    words: &Words,
+) -> String {
+    let original_of = |start: u32, end: u32| -> String {
+        let (Some(&s), Some(&e)) = (
+            words.starts.get(start as usize),
+            end.checked_sub(1).and_then(|w| words.ends.get(w as usize)),
+        ) else {
+            return String::new();
+        };
+        quote(norm.original(original, s as usize, e as usize))
+    };
+    match rule.kind {
+        RuleKind::Frame => {
+            let pattern = &rules.patterns[hit.pattern];
+            let mut parts = Vec::new();
+            for (slot, &(s, e)) in pattern.slots.iter().zip(&hit.fills) {
+                let names: Vec<&str> = slot.iter().map(|&c| rules.class_name(c)).collect();
+                parts.push(format!("{} \"{}\"", names.join("|"), original_of(s, e)));
+            }
+            parts.join(" + ")
+        }
+        _ => format!("\"{}\"", original_of(hit.start, hit.end)),
+    }
+}
+
+fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindings {
+    let framed = c.report_frames.len() >= REPORT_FRAME_MIN;
     let mut symbols = Vec::new();
-    let mut direct_categories: Vec<&str> = Vec::new();
+    let mut direct: Vec<&str> = Vec::new();
     let mut disguised_hit = false;
-    let mut ordered: Vec<(&usize, &Best)> = best.iter().collect();
+    let mut threatening = 0;
+    let mut ordered: Vec<(&usize, &Best)> = c.best.iter().collect();
     ordered.sort_by_key(|(rule, _)| **rule);
     for (&rule_id, b) in ordered {
         let rule = &rules.rules()[rule_id];
-        let (score, detail) = if b.direct {
-            direct_categories.push(rule.category.as_str());
-            disguised_hit |= b.disguised;
-            (rule.score, format!("\"{}\"", b.quote))
+        let weight = if framed {
+            b.weight_framed
         } else {
-            (
-                rule.score * REPORTED_FACTOR,
-                format!("\"{}\" ({}, scored as reported)", b.quote, b.why),
+            b.weight_plain
+        };
+        let Some(weight) = weight else { continue };
+        // Only what is said directly and weighs enough makes a combination: a stray
+        // "last warning" in a fundraising mail is not a threat to combine with.
+        if weight.factor >= 0.7 && rule.score * weight.factor >= COMBO_MIN {
+            direct.push(rule.category.as_str());
+            disguised_hit |= b.disguised;
+            if THREATENING.contains(&rule.category.as_str())
+                && rule.score * weight.factor >= THREAT_MIN
+            {
+                threatening += 1;
+            }
+        }
+        let detail = if weight.factor < 1.0 {
+            format!(
+                "{} ({}, scored at {}%)",
+                b.detail,
+                weight.why,
+                (weight.factor * 100.0).round()
             )
+        } else {
+            b.detail.clone()
         };
         symbols.push(Symbol {
             name: rule.name.clone(),
-            score,
+            score: rule.score * weight.factor,
             category: rule.category.clone(),
             detail,
         });
     }
-    let has = |c: &[&str]| direct_categories.iter().any(|d| c.contains(d));
-    let threat = has(&["threat", "intimidation"]);
-    let demand = has(&["coercion", "extortion"]);
+    // Structures: enough of their lexicons anywhere in the message.
+    let payment = rules.lexicon_id(lexicons::PAYMENT);
+    let mut present = c.present;
+    if let (Some(p), false) = (payment, c.wallets.is_empty()) {
+        present.insert(p);
+    }
+    for s in &rules.structures {
+        let filled: Vec<u32> = s
+            .slots
+            .iter()
+            .copied()
+            .filter(|l| present.contains(l))
+            .collect();
+        if filled.len() < s.min_slots || !s.required.iter().all(|r| filled.contains(r)) {
+            continue;
+        }
+        let rule = &rules.rules()[s.rule];
+        let names: Vec<&str> = filled.iter().map(|&l| rules.class_name(l)).collect();
+        // A report that retells an extortion letter (news, advisories) has all its
+        // steps, in the third person; the letter itself is never framed as a report.
+        let factor = if framed { REPORTED } else { 1.0 };
+        if factor >= 0.7 {
+            direct.push(rule.category.as_str());
+        }
+        symbols.push(Symbol {
+            name: rule.name.clone(),
+            score: rule.score * factor,
+            category: rule.category.clone(),
+            detail: format!(
+                "{} of {} steps: {}{}",
+                filled.len(),
+                s.slots.len(),
+                names.join(", "),
+                if framed {
+                    " (in a message framed as a report)"
+                } else {
+                    ""
+                }
+            ),
+        });
+    }
+    if let Some(w) = c.wallets.first() {
+        symbols.push(Symbol {
+            name: "CRYPTO_WALLET".into(),
+            score: built_in("CRYPTO_WALLET"),
+            category: "extortion".into(),
+            detail: format!(
+                "{} payment address {}{}",
+                w.kind,
+                quote(&w.address),
+                if c.wallets.len() > 1 {
+                    format!(" and {} more", c.wallets.len() - 1)
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    let has = |cats: &[&str]| direct.iter().any(|d| cats.contains(d));
+    let threat = threatening >= 1;
+    if !threat {
+        // A demand without a threat is pressure, not coercion: campaigns, shops and
+        // colleagues make them all day.
+        symbols.retain(|s| s.category != "coercion");
+    }
+    let demand = threat && has(&["coercion"]) || has(&["extortion"]);
     let personal = has(&["doxxing"]);
+    let hostile = has(&["hostility"]);
     if demand && threat {
         symbols.push(combo(
             "COMBO_DEMAND_AND_THREAT",
-            4.0,
             "a demand backed by a threat of harm",
         ));
     }
     if personal && (threat || demand) {
         symbols.push(combo(
             "COMBO_THREAT_AND_PERSONAL_DATA",
-            4.0,
             "a threat or demand from someone claiming the reader's personal data",
+        ));
+    }
+    if hostile && threat {
+        symbols.push(combo(
+            "COMBO_HOSTILE_THREAT",
+            "a threat wrapped in abuse of the reader",
         ));
     }
     if disguised_hit && (threat || demand || personal) {
         symbols.push(combo(
             "COMBO_DISGUISED_THREAT",
-            3.0,
             "threatening words written to slip past filters",
         ));
     }
-    if disguise.mixed_script_words > 0 {
+    let d = c.disguise;
+    if d.mixed_script_words > 0 {
         symbols.push(signal(
             "MIXED_SCRIPT_WORDS",
-            1.5,
             format!(
                 "{} word(s) mix Latin letters with look-alikes from other scripts",
-                disguise.mixed_script_words
+                d.mixed_script_words
             ),
         ));
     }
-    if disguise.invisible_in_words > 0 {
+    if d.invisible_in_words > 0 {
         symbols.push(signal(
             "INVISIBLE_CHARS_IN_WORDS",
-            0.5,
             format!(
                 "{} invisible character(s) inside words",
-                disguise.invisible_in_words
+                d.invisible_in_words
             ),
         ));
     }
-    if disguise.spaced_words > 0 {
+    if d.spaced_words > 0 {
         symbols.push(signal(
             "SPACED_OUT_WORDS",
-            0.5,
+            format!("{} word(s) spelled with spaced letters", d.spaced_words),
+        ));
+    }
+    if d.stretched_words > 0 {
+        symbols.push(signal(
+            "STRETCHED_WORDS",
             format!(
-                "{} word(s) spelled with spaced letters",
-                disguise.spaced_words
+                "{} word(s) with letters repeated for effect",
+                d.stretched_words
             ),
         ));
     }
     if extracted.hidden_chars >= 20 {
         symbols.push(signal(
             "HTML_HIDDEN_TEXT",
-            0.5,
             format!(
                 "{} characters of HTML text hidden from the reader",
                 extracted.hidden_chars
@@ -220,9 +381,10 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
     if extracted.limited {
         symbols.push(Symbol {
             name: "TEXT_LIMIT_REACHED".into(),
-            score: 0.0,
+            score: built_in("TEXT_LIMIT_REACHED"),
             category: "info".into(),
-            detail: "the message has more text or parts than are read".into(),
+            detail: "the message has more text or parts than are read; the rest was not scanned"
+                .into(),
         });
     }
     ContentFindings {
@@ -231,19 +393,19 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
     }
 }
 
-fn combo(name: &str, score: f64, detail: &str) -> Symbol {
+fn combo(name: &str, detail: &str) -> Symbol {
     Symbol {
         name: name.into(),
-        score,
+        score: built_in(name),
         category: "combination".into(),
         detail: detail.into(),
     }
 }
 
-fn signal(name: &str, score: f64, detail: String) -> Symbol {
+fn signal(name: &str, detail: String) -> Symbol {
     Symbol {
         name: name.into(),
-        score,
+        score: built_in(name),
         category: "obfuscation".into(),
         detail,
     }
@@ -271,148 +433,4 @@ fn quote(s: &str) -> String {
         }
     }
     out.trim().to_string()
-}
-
-/// Why a hit reads as reported rather than said, if it does.
-fn reported(original: &str, norm: &Normalized, hit: &Hit) -> Option<&'static str> {
-    let start = *norm.map.get(hit.start)? as usize;
-    let line_start = original[..start].rfind('\n').map_or(0, |p| p + 1);
-    if original[line_start..start].trim_start().starts_with('>') {
-        return Some("reply quote");
-    }
-    if inside_quotes(original, start) {
-        return Some("in quotation marks");
-    }
-    // Framing words earlier in the same sentence (at most ~20 words back).
-    let sentence = norm
-        .sentence_starts
-        .partition_point(|&s| (s as usize) <= hit.start)
-        .checked_sub(1)
-        .map_or(0, |i| norm.sentence_starts[i] as usize);
-    let mut from = sentence.max(hit.start.saturating_sub(160));
-    while !norm.text.is_char_boundary(from) {
-        from += 1;
-    }
-    let before = &norm.text[from..hit.start];
-    if FRAMING.iter().any(|f| has_words(before, f)) {
-        return Some("framed as reported speech");
-    }
-    let next_sentence = norm
-        .sentence_starts
-        .iter()
-        .find(|&&s| s as usize > hit.end)
-        .map_or(norm.text.len(), |&s| s as usize);
-    let mut to = next_sentence.min(hit.end + 40);
-    while !norm.text.is_char_boundary(to) {
-        to -= 1;
-    }
-    let after = &norm.text[hit.end..to];
-    if FRAMING_AFTER.iter().any(|f| has_words(after, f)) {
-        return Some("framed as reported speech");
-    }
-    None
-}
-
-fn has_words(hay: &str, words: &str) -> bool {
-    hay.match_indices(words).any(|(i, _)| {
-        let before = i == 0 || hay.as_bytes()[i - 1] == b' ';
-        let end = i + words.len();
-        let after = end == hay.len() || hay.as_bytes()[end] == b' ';
-        before && after
-    })
-}
-
-/// Whether `at` lies inside a quotation in its paragraph (looking back at most 2,000
-/// bytes). Double quotes toggle; single quotes count only where they open or close a
-/// quotation rather than sit inside a word (don't, voters').
-fn inside_quotes(original: &str, at: usize) -> bool {
-    let mut from = at.saturating_sub(2000);
-    while !original.is_char_boundary(from) {
-        from += 1;
-    }
-    let window = &original[from..at];
-    let para = window
-        .rfind("\n\n")
-        .or_else(|| window.rfind("\n\r\n"))
-        .map_or(0, |p| p + 2);
-    let text = &window[para..];
-    let mut double = false;
-    let mut single = false;
-    let mut prev: Option<char> = None;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
-        match c {
-            '"' => double = !double,
-            '“' | '«' | '„' => double = true,
-            '”' | '»' => double = false,
-            '\'' | '‘' | '’' => {
-                if !word(prev) && (word(next) || next.is_none()) {
-                    single = true;
-                } else if !word(next) && single {
-                    single = false;
-                }
-            }
-            _ => {}
-        }
-        prev = Some(c);
-    }
-    // A quotation that ends right at the hit (`'we know where you live'`) opened before it.
-    double || single
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn symbols(text: &str) -> Vec<(String, f64)> {
-        let rules = RuleSet::defaults().unwrap();
-        let raw = format!("Subject: test\r\n\r\n{text}\r\n");
-        content(raw.as_bytes(), &rules, &extract::Limits::default())
-            .symbols
-            .into_iter()
-            .map(|s| (s.name, s.score))
-            .collect()
-    }
-
-    #[test]
-    fn direct_threats_combine() {
-        let s = symbols("You will vote for Trump on Election Day or we will come after you.");
-        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
-        assert!(names.contains(&"VOTE_OR_ELSE"), "{s:?}");
-        assert!(names.contains(&"THREAT_COME_AFTER"), "{s:?}");
-        assert!(names.contains(&"COMBO_DEMAND_AND_THREAT"), "{s:?}");
-    }
-
-    #[test]
-    fn quoted_and_reported_threats_score_little() {
-        for text in [
-            "If anyone emails you saying 'we know where you live', do not reply.",
-            "The message read: \"we will come after you\". Forward it to security.",
-            "> we will come after you\n\nI got this today, what should I do?",
-            "Voters in Florida received emails that said we will come after you.",
-        ] {
-            let s = symbols(text);
-            assert!(!s.is_empty(), "{text}");
-            let total: f64 = s.iter().map(|(_, v)| v).sum();
-            assert!(total < 2.0, "{text}: {s:?}");
-        }
-    }
-
-    #[test]
-    fn disguised_threat_gets_the_combination() {
-        let s = symbols("W3 w\u{200B}ill f\u{0456}nd y0u.");
-        let names: Vec<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
-        assert!(names.contains(&"THREAT_FIND_YOU"), "{s:?}");
-        assert!(names.contains(&"COMBO_DISGUISED_THREAT"), "{s:?}");
-        assert!(names.contains(&"MIXED_SCRIPT_WORDS"), "{s:?}");
-    }
-
-    #[test]
-    fn apostrophes_are_not_quotes() {
-        assert!(!inside_quotes("Don't worry, we will find you", 16));
-        assert!(inside_quotes("He wrote 'we will find you", 10));
-        assert!(!inside_quotes("the voters' choice: we will find you", 20));
-    }
 }

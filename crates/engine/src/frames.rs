@@ -1,0 +1,268 @@
+//! Frames: slots filled in order within one sentence.
+//!
+//! Lexicon hits arrive ordered by their first word. For every pattern the matcher keeps,
+//! per slot, the partial match (slots 0..=i filled) that ends latest: with only upper
+//! bounds on the gaps, a later end is never worse for what follows, so one partial per
+//! slot is enough and the whole pass is linear in the number of hits times the slots
+//! each class can fill.
+
+use crate::rules::{ClassHit, RuleSet, Words};
+
+/// Completed matches kept per pattern; a message repeating one threat a million times
+/// needs only the first few to explain it.
+const MAX_PER_PATTERN: usize = 16;
+
+/// One frame (or phrase) that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameHit {
+    /// The rule it fires.
+    pub rule: usize,
+    /// The pattern that matched.
+    pub pattern: usize,
+    /// First word.
+    pub start: u32,
+    /// One past the last word.
+    pub end: u32,
+    /// The words that filled each slot, as `(start, end)` word ranges.
+    pub fills: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Partial {
+    start: u32,
+    end: u32,
+    sentence: u32,
+    fills: [(u32, u32); 8],
+}
+
+/// Partial matches kept per slot. Alternatives that end at different words (`will` and
+/// `will be`) must both be kept: the next slot may start inside the longer one.
+const PER_SLOT: usize = 6;
+
+/// Every match of every pattern in one text: `hits` are the text's class hits in order,
+/// `words` its words, `text` the normalised text.
+pub fn match_frames(
+    rules: &RuleSet,
+    hits: &[ClassHit],
+    words: &Words,
+    text: &str,
+) -> Vec<FrameHit> {
+    let patterns = &rules.patterns;
+    let mut offsets = Vec::with_capacity(patterns.len() + 1);
+    let mut total = 0usize;
+    for p in patterns {
+        offsets.push(total);
+        total += p.slots.len();
+    }
+    // For every slot of every pattern, the partial matches that end latest, newest last.
+    let mut state: Vec<Vec<Partial>> = vec![Vec::new(); total];
+    let mut emitted = vec![0usize; patterns.len()];
+    let mut out = Vec::new();
+    for h in hits {
+        let Some(&sentence) = words.sentence.get(h.start as usize) else {
+            continue;
+        };
+        let Some(users) = rules.users.get(h.class as usize) else {
+            continue;
+        };
+        for &(p, s) in users {
+            let (p, s) = (p as usize, s as usize);
+            let pattern = &patterns[p];
+            let base = offsets[p];
+            let candidate = if s == 0 {
+                let mut fills = [(0, 0); 8];
+                fills[0] = (h.start, h.end);
+                Some(Partial {
+                    start: h.start,
+                    end: h.end,
+                    sentence,
+                    fills,
+                })
+            } else {
+                // The partial that ends latest while still leaving room for this hit.
+                state[base + s - 1]
+                    .iter()
+                    .rev()
+                    .find(|prev| {
+                        prev.sentence == sentence
+                            && prev.end <= h.start
+                            && (h.start - prev.end) as usize <= pattern.gaps[s - 1]
+                    })
+                    .map(|prev| {
+                        let mut next = *prev;
+                        next.end = h.end;
+                        next.fills[s] = (h.start, h.end);
+                        next
+                    })
+            };
+            let Some(candidate) = candidate else {
+                continue;
+            };
+            let slot = &mut state[base + s];
+            if slot.iter().any(|old| {
+                old.end == candidate.end && old.start >= candidate.start && old.sentence == sentence
+            }) {
+                continue;
+            }
+            if slot.len() >= PER_SLOT {
+                slot.remove(0);
+            }
+            slot.push(candidate);
+            if s + 1 == pattern.slots.len() && emitted[p] < MAX_PER_PATTERN {
+                if cancelled(rules, p, &candidate, words, text)
+                    || overridden(&pattern.unless, &candidate, hits)
+                {
+                    continue;
+                }
+                emitted[p] += 1;
+                out.push(FrameHit {
+                    rule: pattern.rule,
+                    pattern: p,
+                    start: candidate.start,
+                    end: candidate.end,
+                    fills: candidate.fills[..pattern.slots.len()].to_vec(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether a hit of an `unless` lexicon starts inside the match (`bomb threat checklist`
+/// is about bombs, not a bomb). `hits` are ordered by start, so this is a binary search.
+fn overridden(unless: &[u32], m: &Partial, hits: &[ClassHit]) -> bool {
+    if unless.is_empty() {
+        return false;
+    }
+    let from = hits.partition_point(|h| h.start < m.start);
+    hits[from..]
+        .iter()
+        .take_while(|h| h.start < m.end)
+        .take(64)
+        .any(|h| unless.contains(&h.class))
+}
+
+/// Whether the words right after or before a match cancel it (`we will find you *a
+/// seat*`).
+fn cancelled(rules: &RuleSet, p: usize, m: &Partial, words: &Words, text: &str) -> bool {
+    let pattern = &rules.patterns[p];
+    if pattern.not_followed_by.is_empty() && pattern.not_preceded_by.is_empty() {
+        return false;
+    }
+    let after = words
+        .starts
+        .get(m.end as usize)
+        .map_or("", |&s| text.get(s as usize..).unwrap_or(""));
+    let follows = pattern.not_followed_by.iter().any(|w| {
+        after.starts_with(w.as_str())
+            && after.as_bytes().get(w.len()).is_none_or(|&b| b == b' ')
+            && words.sentence.get(m.end as usize) == Some(&m.sentence)
+    });
+    if follows {
+        return true;
+    }
+    let before_end = match m.start.checked_sub(1) {
+        Some(w) => words.ends[w as usize] as usize,
+        None => return false,
+    };
+    let before = text.get(..before_end).unwrap_or("");
+    pattern.not_preceded_by.iter().any(|w| {
+        before.ends_with(w.as_str())
+            && (before.len() == w.len() || before.as_bytes()[before.len() - w.len() - 1] == b' ')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+
+    const PACK: &str = r#"
+[[lexicon]]
+name = "actor"
+words = ["we", "i"]
+[[lexicon]]
+name = "intent"
+words = ["will", "are going to"]
+[[lexicon]]
+name = "harm"
+words = ["kill", "find", "hurt"]
+enclitic = "harm_target"
+[[lexicon]]
+name = "harm_target"
+words = ["get rid of you"]
+[[lexicon]]
+name = "target"
+words = ["you", "your family"]
+
+[[frame]]
+name = "DIRECT"
+category = "threat"
+score = 10.0
+description = "actor intent harm target"
+slots = ["actor", "intent", "harm", "target"]
+max_gap = 2
+not_followed_by = ["a", "the"]
+
+[[frame]]
+name = "FUSED"
+category = "threat"
+score = 10.0
+description = "actor intent harm+target"
+slots = ["actor", "intent", "harm_target"]
+
+[[rule]]
+name = "OR_ELSE"
+category = "coercion"
+score = 3.0
+description = "vote or else"
+phrases = ["vote for * or else"]
+"#;
+
+    fn names(text: &str) -> Vec<String> {
+        let rs = RuleSet::compile([("t.toml".to_string(), PACK.to_string())]).unwrap();
+        let norm = normalize(text);
+        let words = Words::of(&norm);
+        let hits = rs.class_hits(&norm, &words);
+        let mut v: Vec<String> = match_frames(&rs, &hits, &words, &norm.text)
+            .iter()
+            .map(|h| rs.rules()[h.rule].name.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    #[test]
+    fn slots_in_order_within_a_gap_and_a_sentence() {
+        assert_eq!(names("We will kill you."), ["DIRECT"]);
+        assert_eq!(names("we are going to really hurt your family"), ["DIRECT"]);
+        assert_eq!(names("i will, believe me, find you"), ["DIRECT"]);
+        // Too far apart, out of order, or across a sentence end.
+        assert!(names("we will one day in the future surely kill you").is_empty());
+        assert!(names("you will kill we").is_empty());
+        assert!(names("we will. kill you").is_empty());
+        // An exception right after the match.
+        assert!(names("we will find you a seat").is_empty());
+        assert_eq!(names("vote for Smith or else"), ["OR_ELSE"]);
+    }
+
+    #[test]
+    fn an_enclitic_form_fills_its_own_lexicon() {
+        // `killte` is `kill` with `te` attached: harm and target in one word.
+        assert_eq!(names("we will killte"), ["FUSED"]);
+        assert_eq!(names("we will get rid of you"), ["FUSED"]);
+        assert!(names("we will kill").is_empty());
+    }
+
+    #[test]
+    fn many_hits_stay_linear_and_bounded() {
+        let text = "we will kill you ".repeat(20_000);
+        let rs = RuleSet::compile([("t.toml".to_string(), PACK.to_string())]).unwrap();
+        let norm = normalize(&text);
+        let words = Words::of(&norm);
+        let hits = rs.class_hits(&norm, &words);
+        let m = match_frames(&rs, &hits, &words, &norm.text);
+        assert_eq!(m.len(), MAX_PER_PATTERN);
+    }
+}

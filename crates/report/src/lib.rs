@@ -1,0 +1,124 @@
+//! What authentication found out about one message, as plain data.
+//!
+//! `palisade-auth` fills an [`AuthReport`]; `palisade-engine` reads it. The types live in
+//! this small crate of their own so the engine, which must stay pure (no async runtime, no
+//! resolver), never depends on the crate that talks to DNS.
+#![forbid(unsafe_code)]
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// The outcome of one authentication method, as RFC 8601 names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthResult {
+    /// Not checked, or nothing to check.
+    #[default]
+    None,
+    /// Verified.
+    Pass,
+    /// Verified as not authorised.
+    Fail,
+    /// SPF: probably not authorised.
+    SoftFail,
+    /// SPF: no statement; DKIM: a signature that could not be read.
+    Neutral,
+    /// Checked, but a DNS or other transient failure stopped it; never a failure.
+    TempError,
+    /// The published records are broken.
+    PermError,
+}
+
+impl AuthResult {
+    /// The RFC 8601 keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthResult::None => "none",
+            AuthResult::Pass => "pass",
+            AuthResult::Fail => "fail",
+            AuthResult::SoftFail => "softfail",
+            AuthResult::Neutral => "neutral",
+            AuthResult::TempError => "temperror",
+            AuthResult::PermError => "permerror",
+        }
+    }
+}
+
+/// A DMARC policy as published (the one that applies to the From domain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DmarcPolicy {
+    /// `p=none`: monitor only.
+    None,
+    /// `p=quarantine`.
+    Quarantine,
+    /// `p=reject`.
+    Reject,
+}
+
+impl DmarcPolicy {
+    /// The tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmarcPolicy::None => "none",
+            DmarcPolicy::Quarantine => "quarantine",
+            DmarcPolicy::Reject => "reject",
+        }
+    }
+}
+
+/// One DKIM signature and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DkimSignature {
+    /// Verification result.
+    pub result: AuthResult,
+    /// The signing domain (`d=`).
+    pub domain: String,
+    /// The selector (`s=`).
+    pub selector: String,
+    /// The first 8 characters of the signature (`header.b`), to tell signatures apart.
+    pub b: String,
+}
+
+/// DNS work done for one message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DnsStats {
+    /// Methods that ended in a temporary DNS failure.
+    pub temp_errors: u32,
+    /// Wall time of the whole authentication.
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// What authentication found out about one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthReport {
+    /// Whether authentication ran at all (false offline, or for skipped mail).
+    pub checked: bool,
+    /// SPF for the MAIL FROM identity (the HELO identity for the null sender).
+    pub spf: AuthResult,
+    /// The domain SPF was checked for.
+    pub spf_domain: String,
+    /// SPF for the HELO identity.
+    pub spf_helo: AuthResult,
+    /// The best DKIM result among the signatures (none without signatures).
+    pub dkim: AuthResult,
+    /// Every DKIM signature.
+    pub dkim_signatures: Vec<DkimSignature>,
+    /// ARC chain validation.
+    pub arc: AuthResult,
+    /// Domains that sealed the ARC chain, oldest first.
+    pub arc_sealers: Vec<String>,
+    /// Whether the chain is valid and its newest seal is from a trusted sealer.
+    pub arc_trusted: bool,
+    /// DMARC for the From domain.
+    pub dmarc: AuthResult,
+    /// The DMARC policy that applies, when a record was found.
+    pub dmarc_policy: Option<DmarcPolicy>,
+    /// The RFC 5322 From domain.
+    pub from_domain: String,
+    /// Reverse DNS of the client.
+    pub iprev: AuthResult,
+    /// DNS work.
+    pub dns: DnsStats,
+}
