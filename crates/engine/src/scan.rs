@@ -33,6 +33,8 @@ const THREATENING: &[&str] = &["threat", "intimidation"];
 
 #[derive(Debug, Clone)]
 struct Best {
+    /// Which text, and the words of the match in it.
+    span: (usize, u32, u32),
     weight_plain: Option<Weight>,
     weight_framed: Option<Weight>,
     disguised: bool,
@@ -89,8 +91,8 @@ pub fn content(raw: &[u8], rules: &RuleSet, limits: &extract::Limits) -> Content
 struct Collected {
     best: HashMap<usize, Best>,
     disguise: Disguise,
-    /// Lexicons seen anywhere (not negated), for structures.
-    present: HashSet<u32>,
+    /// Lexicons seen anywhere, with the words first seen for each, for structures.
+    present: HashMap<u32, String>,
     /// Distinct report-frame phrases seen.
     report_frames: HashSet<String>,
     wallets: Vec<wallet::Wallet>,
@@ -99,13 +101,16 @@ struct Collected {
 fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
     let mut c = Collected::default();
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
-    for text in &extracted.texts {
+    for (index, text) in extracted.texts.iter().enumerate() {
         let norm = normalize_with(&text.text, rules.vocabulary());
         add_disguise(&mut c.disguise, &norm.disguise);
         let words = Words::of(&norm);
         let hits = rules.class_hits(&norm, &words);
         for h in &hits {
-            c.present.insert(h.class);
+            if !c.present.contains_key(&h.class) {
+                let words_of = span_text(&norm, &words, h.start, h.end);
+                c.present.insert(h.class, quote(words_of));
+            }
             if Some(h.class) == report_frame && c.report_frames.len() < 64 {
                 c.report_frames
                     .insert(span_text(&norm, &words, h.start, h.end).to_string());
@@ -128,6 +133,7 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
                 continue;
             }
             let candidate = Best {
+                span: (index, hit.start, hit.end),
                 weight_plain: plain,
                 weight_framed: framed,
                 disguised: norm.disguised_within(
@@ -205,16 +211,33 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
     let mut direct: Vec<&str> = Vec::new();
     let mut disguised_hit = false;
     let mut threatening = 0;
-    let mut ordered: Vec<(&usize, &Best)> = c.best.iter().collect();
-    ordered.sort_by_key(|(rule, _)| **rule);
-    for (&rule_id, b) in ordered {
-        let rule = &rules.rules()[rule_id];
-        let weight = if framed {
+    let weight_of = |b: &Best| {
+        if framed {
             b.weight_framed
         } else {
             b.weight_plain
-        };
-        let Some(weight) = weight else { continue };
+        }
+    };
+    // Strongest first, so that where two frames read the same words only the stronger
+    // counts: "we will hunt you down" is one threat, not a threat and a pursuit.
+    let mut ordered: Vec<(&usize, &Best)> = c.best.iter().collect();
+    ordered.sort_by(|(ra, a), (rb, b)| {
+        let sa = rules.rules()[**ra].score * weight_of(a).map_or(0.0, |w| w.factor);
+        let sb = rules.rules()[**rb].score * weight_of(b).map_or(0.0, |w| w.factor);
+        sb.total_cmp(&sa).then(ra.cmp(rb))
+    });
+    let mut taken: Vec<(usize, u32, u32)> = Vec::new();
+    for (&rule_id, b) in ordered {
+        let rule = &rules.rules()[rule_id];
+        let Some(weight) = weight_of(b) else { continue };
+        let (t, s, e) = b.span;
+        if taken
+            .iter()
+            .any(|&(tt, ts, te)| tt == t && ts < e && s < te)
+        {
+            continue;
+        }
+        taken.push(b.span);
         // Only what is said directly and weighs enough makes a combination: a stray
         // "last warning" in a fundraising mail is not a threat to combine with.
         if weight.factor >= 0.7 && rule.score * weight.factor >= COMBO_MIN {
@@ -246,21 +269,30 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
     // Structures: enough of their lexicons anywhere in the message.
     let payment = rules.lexicon_id(lexicons::PAYMENT);
     let mut present = c.present;
-    if let (Some(p), false) = (payment, c.wallets.is_empty()) {
-        present.insert(p);
+    if let (Some(p), Some(w)) = (payment, c.wallets.first()) {
+        present.insert(p, format!("{} address", w.kind));
     }
     for s in &rules.structures {
         let filled: Vec<u32> = s
             .slots
             .iter()
             .copied()
-            .filter(|l| present.contains(l))
+            .filter(|l| present.contains_key(l))
             .collect();
         if filled.len() < s.min_slots || !s.required.iter().all(|r| filled.contains(r)) {
             continue;
         }
         let rule = &rules.rules()[s.rule];
-        let names: Vec<&str> = filled.iter().map(|&l| rules.class_name(l)).collect();
+        let names: Vec<String> = filled
+            .iter()
+            .map(|&l| {
+                format!(
+                    "{} \"{}\"",
+                    rules.class_name(l),
+                    present.get(&l).map_or("", String::as_str)
+                )
+            })
+            .collect();
         // A report that retells an extortion letter (news, advisories) has all its
         // steps, in the third person; the letter itself is never framed as a report.
         let factor = if framed { REPORTED } else { 1.0 };
