@@ -328,7 +328,7 @@ quarantine = 4.0
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    // THREAT_REGRET (4.0): below the global tag threshold, quarantined for the office.
+    // THREAT_PASSIVE_WEAK (4.0): below the global tag threshold, quarantined for the office.
     assert_eq!(
         check(&["--rcpt", "clerk@other.example"])["action"],
         "accept"

@@ -452,7 +452,7 @@ async fn a_threat_is_quarantined_with_headers_and_a_tagged_subject() {
             _ => None,
         })
         .expect("no quarantine");
-    assert!(reason.contains("VOTE_OR_ELSE"), "{reason}");
+    assert!(reason.contains("THREAT_PURSUIT"), "{reason}");
     let header = result_header(mods).unwrap();
     assert!(header.starts_with("quarantine; score="), "{header}");
     let added: Vec<String> = mods

@@ -109,7 +109,7 @@ async fn every_action_is_counted_and_endpoints_answer() {
     assert_eq!(
         value(
             &m,
-            "palisade_symbol_hits_total{category=\"threat\",symbol=\"THREAT_COME_AFTER\"}"
+            "palisade_symbol_hits_total{category=\"intimidation\",symbol=\"THREAT_PURSUIT\"}"
         ),
         2.0
     );

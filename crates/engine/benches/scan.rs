@@ -1,7 +1,9 @@
 #![allow(missing_docs)]
 //! Criterion benchmarks for the content pipeline: parse, extract, normalise and match, on
-//! a 2 KB plain message, a 20 KB HTML+text message and a 1 MB message with an attachment.
-//! The messages are generated here, from our own text.
+//! a 2 KB plain message, a 20 KB HTML+text message and a 1 MB message with an attachment;
+//! and on 10 MiB of adversarial text (repeated near-matches, overlapping hits, one long
+//! line, deep HTML), which must stay linear. The messages are generated here, from our own
+//! text.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use palisade_engine::{Engine, Input, Thresholds};
@@ -105,9 +107,73 @@ fn bench(c: &mut Criterion) {
     stages.bench_function("normalize", |b| {
         b.iter(|| palisade_engine::normalize::normalize(&text))
     });
-    let norm = palisade_engine::normalize::normalize(&text);
-    stages.bench_function("match", |b| b.iter(|| engine.rules().find(&norm)));
+    let rules = engine.rules();
+    let norm = palisade_engine::normalize::normalize_with(&text, rules.vocabulary());
+    let words = palisade_engine::rules::Words::of(&norm);
+    stages.bench_function("lexicon_hits", |b| {
+        b.iter(|| rules.class_hits(&norm, &words))
+    });
+    let hits = rules.class_hits(&norm, &words);
+    stages.bench_function("frames", |b| {
+        b.iter(|| palisade_engine::frames::match_frames(rules, &hits, &words, &norm.text))
+    });
     stages.finish();
+
+    let mut hostile = c.benchmark_group("adversarial_10m");
+    hostile.sample_size(10);
+    for (name, msg) in adversarial(10 << 20) {
+        hostile.throughput(Throughput::Bytes(msg.len() as u64));
+        hostile.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
+            b.iter(|| engine.scan(&Input::new(msg)))
+        });
+    }
+    hostile.finish();
+}
+
+/// Messages of about `size` bytes built to make a matcher work hard.
+fn adversarial(size: usize) -> Vec<(&'static str, Vec<u8>)> {
+    let head =
+        "From: x <x@example.net>\r\nSubject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n";
+    let fill = |unit: &str, newline_every: usize| {
+        let mut m = String::from(head);
+        let mut n = 0;
+        while m.len() < size {
+            m.push_str(unit);
+            n += 1;
+            if newline_every > 0 && n % newline_every == 0 {
+                m.push_str("\r\n");
+            }
+        }
+        m.into_bytes()
+    };
+    let html = {
+        let mut m = String::from(
+            "From: x <x@example.net>\r\nSubject: s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n",
+        );
+        let unit = "<div><span>we will</span> <b>find</b> ";
+        while m.len() < size {
+            m.push_str(unit);
+        }
+        m.into_bytes()
+    };
+    vec![
+        // A frame start over and over with its end never coming.
+        ("near_matches", fill("we will come after ", 20)),
+        // Words that fill several lexicons at once, so every word is a hit.
+        (
+            "overlapping_hits",
+            fill("you will be killed you are dead ", 10),
+        ),
+        // One line of ten megabytes.
+        ("long_line", fill("te grabe voy a matar a ", 0)),
+        // Spanish and disguises: leet, stretched letters, confusables.
+        (
+            "disguised",
+            fill("k1ll yoooou \u{0455}h\u{043E}\u{043E}t ", 12),
+        ),
+        // HTML nested without end.
+        ("deep_html", html),
+    ]
 }
 
 criterion_group!(benches, bench);

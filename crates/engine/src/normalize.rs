@@ -597,13 +597,14 @@ impl<'a> Builder<'a> {
         if letters == 0 {
             return true;
         }
-        // Ordinals, times and units: digits first, then at most two letters.
+        // Ordinals, times and units: digits first, then at most two letters to the end
+        // (4pm, 1st, $5k).
         let first_letter = word.iter().position(|w| w.c.is_alphabetic()).unwrap_or(0);
-        if first_letter > 0
-            && letters <= 2
-            && word[..first_letter]
-                .iter()
-                .all(|w| w.c.is_ascii_digit() || w.c == '$')
+        let prefix = &word[..first_letter];
+        if letters <= 2
+            && prefix.iter().any(|w| w.c.is_ascii_digit())
+            && prefix.iter().all(|w| w.c.is_ascii_digit() || w.c == '$')
+            && word[first_letter..].iter().all(|w| w.c.is_alphabetic())
         {
             return true;
         }
@@ -613,7 +614,7 @@ impl<'a> Builder<'a> {
 
     /// Reads digits and symbols as letters; where `1`, `!` or `|` could be `i` or `l`, the
     /// reading that is a known word wins (`ki11` -> `kill`, `k1ll` -> `kill`).
-    fn undo_leet(&self, word: &mut Vec<Ch>) {
+    fn undo_leet(&self, word: &mut [Ch]) {
         let ambiguous: Vec<usize> = word
             .iter()
             .enumerate()
@@ -873,7 +874,7 @@ impl<'a> Builder<'a> {
             }
             let single = word.len() == 1;
             if let Some(words) = rewrite(s) {
-                if !(single && (s == "u" && self.is_initial(&word[0]) || s == "k" || s == "q")) {
+                if !(single && ((s == "u" || s == "q") && self.is_initial(&word[0]) || s == "k")) {
                     let at = word[0].at;
                     let mut first = true;
                     for w in words {
@@ -1033,7 +1034,13 @@ pub fn normalize_with(src: &str, vocab: &Vocabulary) -> Normalized {
                 continue;
             }
             for l in d.to_lowercase() {
-                match confusable(l) {
+                // Only letters have look-alikes worth undoing: `¡` is not an `i`.
+                let mapped = if l.is_alphabetic() {
+                    confusable(l)
+                } else {
+                    None
+                };
+                match mapped {
                     Some(m) => b.push_char(m, at, true),
                     None => b.push_char(l, at, false),
                 }

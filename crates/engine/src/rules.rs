@@ -6,7 +6,8 @@
 //!   (actors, intents, harms, targets, conditions, negations, reporting verbs …). Packs
 //!   that name the same lexicon add to it, so an office can extend a shipped lexicon
 //!   from its own file. `enclitic = "harm_target_es"` puts each Spanish infinitive with
-//!   an object pronoun attached (`matar` -> `matarte`, `matarla`) into that lexicon.
+//!   an object pronoun attached (`matar` -> `matarte`, `matarla`) into that lexicon, and
+//!   `future = "harm_future_es"` its synthetic future (`matare`, `mataremos`).
 //! - `[[frame]]`: a symbol that fires when its slots are filled in order within one
 //!   sentence, at most `max_gap` words apart: `slots = ["actor", "intent", "harm",
 //!   "target"]`. A slot may offer alternatives: `"harm|harm_lethal"`.
@@ -107,6 +108,12 @@ struct LexiconDef {
     words: Vec<String>,
     #[serde(default)]
     enclitic: Option<String>,
+    #[serde(default)]
+    future: Option<String>,
+    #[serde(default)]
+    third_person: bool,
+    #[serde(default)]
+    progressive: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,6 +356,57 @@ pub const DEFAULT_PACKS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The English third person singular: kill -> kills, punch -> punches, bury -> buries.
+fn third_person(verb: &str) -> String {
+    if verb.ends_with("sh")
+        || verb.ends_with("ch")
+        || verb.ends_with('s')
+        || verb.ends_with('x')
+        || verb.ends_with('z')
+        || verb.ends_with('o')
+    {
+        format!("{verb}es")
+    } else if let Some(stem) = verb.strip_suffix('y').filter(|s| {
+        s.chars()
+            .last()
+            .is_some_and(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
+    }) {
+        format!("{stem}ies")
+    } else {
+        format!("{verb}s")
+    }
+}
+
+/// The English -ing form: kill -> killing, stab -> stabbing, strangle -> strangling.
+fn gerund(verb: &str) -> String {
+    let b = verb.as_bytes();
+    let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u');
+    if let Some(stem) = verb.strip_suffix("ie") {
+        return format!("{stem}ying");
+    }
+    if verb.len() > 2 && verb.ends_with('e') && !verb.ends_with("ee") {
+        return format!("{}ing", &verb[..verb.len() - 1]);
+    }
+    // One short syllable ending consonant-vowel-consonant doubles its last letter.
+    let n = b.len();
+    if n >= 3
+        && n <= 4
+        && !vowel(b[n - 1])
+        && !matches!(b[n - 1], b'w' | b'x' | b'y')
+        && vowel(b[n - 2])
+        && !vowel(b[n - 3])
+    {
+        return format!("{verb}{}ing", b[n - 1] as char);
+    }
+    format!("{verb}ing")
+}
+
+/// Endings of the Spanish synthetic future, without accents.
+/// Also the conditional (`fusilaria`), which threatens in the same breath.
+const FUTURE_ENDINGS: &[&str] = &[
+    "e", "as", "a", "emos", "eis", "an", "ia", "ias", "iamos", "iais", "ian",
+];
+
 /// Spanish object pronouns that attach to an infinitive (`matarte`).
 const CLITICS: &[&str] = &["te", "lo", "la", "los", "las", "le", "les", "os"];
 
@@ -461,6 +519,16 @@ impl RuleSet {
                     Some(_) => return Err(bad("enclitic must name a lexicon".into())),
                     None => None,
                 };
+                let progressive = match &lex.progressive {
+                    Some(t) if valid_lexicon(t) => Some(c.lexicon(t)),
+                    Some(_) => return Err(bad("progressive must name a lexicon".into())),
+                    None => None,
+                };
+                let future = match &lex.future {
+                    Some(t) if valid_lexicon(t) => Some(c.lexicon(t)),
+                    Some(_) => return Err(bad("future must name a lexicon".into())),
+                    None => None,
+                };
                 if !lex.description.is_empty() {
                     c.lexicons[id as usize].description = lex.description.clone();
                 }
@@ -472,11 +540,48 @@ impl RuleSet {
                         )));
                     }
                     if let Some(t) = also {
-                        if !n.contains(' ') {
-                            for cl in CLITICS {
-                                c.entry(format!("{n}{cl}"), t);
+                        // The pronoun attaches to the infinitive, the first word:
+                        // `cortar el cuello` -> `cortarle el cuello`.
+                        let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
+                        for cl in CLITICS {
+                            let form = if rest.is_empty() {
+                                format!("{verb}{cl}")
+                            } else {
+                                format!("{verb}{cl} {rest}")
+                            };
+                            c.entry(form, t);
+                        }
+                    }
+                    if let Some(f) = future {
+                        // The Spanish synthetic future: the infinitive plus -é, -ás, -á,
+                        // -emos, -éis, -án (accents are gone after normalising).
+                        let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
+                        if verb.ends_with("ar") || verb.ends_with("er") || verb.ends_with("ir") {
+                            for ending in FUTURE_ENDINGS {
+                                let form = if rest.is_empty() {
+                                    format!("{verb}{ending}")
+                                } else {
+                                    format!("{verb}{ending} {rest}")
+                                };
+                                c.entry(form, f);
                             }
                         }
+                    }
+                    // English verbs written once in the base form: `kills` fills the same
+                    // slot ("I hope somebody kills you"), `killing` the progressive one.
+                    let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
+                    let with_rest = |form: String| {
+                        if rest.is_empty() {
+                            form
+                        } else {
+                            format!("{form} {rest}")
+                        }
+                    };
+                    if lex.third_person {
+                        c.entry(with_rest(third_person(verb)), id);
+                    }
+                    if let Some(p) = progressive {
+                        c.entry(with_rest(gerund(verb)), p);
                     }
                     c.entry(n, id);
                     c.lexicons[id as usize].entries += 1;
@@ -871,6 +976,22 @@ mod tests {
         assert_eq!(at2, [target], "{hits:?}");
         assert!(hits.iter().any(|h| h.class == harm && h.start == 4));
         assert!(rs.vocabulary().contains("quemar"));
+    }
+
+    #[test]
+    fn english_inflections() {
+        for (v, s, g) in [
+            ("kill", "kills", "killing"),
+            ("stab", "stabs", "stabbing"),
+            ("punch", "punches", "punching"),
+            ("strangle", "strangles", "strangling"),
+            ("bury", "buries", "burying"),
+            ("shoot", "shoots", "shooting"),
+            ("die", "dies", "dying"),
+        ] {
+            assert_eq!(third_person(v), s);
+            assert_eq!(gerund(v), g);
+        }
     }
 
     #[test]

@@ -35,6 +35,8 @@ const THREATENING: &[&str] = &["threat", "intimidation"];
 struct Best {
     /// Which text, and the words of the match in it.
     span: (usize, u32, u32),
+    /// Other direct matches of the same rule elsewhere in the message.
+    more: u32,
     weight_plain: Option<Weight>,
     weight_framed: Option<Weight>,
     disguised: bool,
@@ -107,10 +109,9 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
         let words = Words::of(&norm);
         let hits = rules.class_hits(&norm, &words);
         for h in &hits {
-            if !c.present.contains_key(&h.class) {
-                let words_of = span_text(&norm, &words, h.start, h.end);
-                c.present.insert(h.class, quote(words_of));
-            }
+            c.present
+                .entry(h.class)
+                .or_insert_with(|| quote(span_text(&norm, &words, h.start, h.end)));
             if Some(h.class) == report_frame && c.report_frames.len() < 64 {
                 c.report_frames
                     .insert(span_text(&norm, &words, h.start, h.end).to_string());
@@ -133,6 +134,7 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
                 continue;
             }
             let candidate = Best {
+                more: 0,
                 span: (index, hit.start, hit.end),
                 weight_plain: plain,
                 weight_framed: framed,
@@ -143,9 +145,17 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
                 detail: explain(rule, rules, hit, &text.text, &norm, &words),
             };
             let factor = |b: &Best| b.weight_plain.map_or(0.0, |w| w.factor);
-            match c.best.get(&hit.rule) {
-                Some(old) if factor(old) >= factor(&candidate) => {}
-                _ => {
+            match c.best.get_mut(&hit.rule) {
+                Some(old) => {
+                    let distinct =
+                        old.span.0 != index || hit.start >= old.span.2 || hit.end <= old.span.1;
+                    let more = old.more + u32::from(distinct && factor(&candidate) >= 1.0);
+                    if factor(&candidate) > factor(old) {
+                        *old = candidate;
+                    }
+                    old.more = more;
+                }
+                None => {
                     c.best.insert(hit.rule, candidate);
                 }
             }
@@ -259,9 +269,23 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
         } else {
             b.detail.clone()
         };
+        // Menace repeated in other words is more menace: each further direct match of
+        // a veiled or intimidating rule adds half its score, up to double.
+        let repeats = if matches!(rule.category.as_str(), "intimidation" | "doxxing")
+            && weight.factor >= 1.0
+        {
+            f64::from(b.more.min(2)) * 0.5
+        } else {
+            0.0
+        };
+        let detail = if repeats > 0.0 {
+            format!("{detail} and {} more", b.more)
+        } else {
+            detail
+        };
         symbols.push(Symbol {
             name: rule.name.clone(),
-            score: rule.score * weight.factor,
+            score: rule.score * (weight.factor + repeats),
             category: rule.category.clone(),
             detail,
         });

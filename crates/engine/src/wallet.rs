@@ -59,9 +59,7 @@ fn classify(token: &str) -> Option<&'static str> {
         if token != lower && token != token.to_ascii_uppercase() {
             return None;
         }
-        let (hrp, _, _) = bech32::segwit::decode(&lower)
-            .ok()
-            .map(|(h, v, p)| (h, v, p))?;
+        let (hrp, _, _) = bech32::segwit::decode(&lower).ok()?;
         return (hrp == bech32::hrp::BC).then_some("bitcoin");
     }
     if len == 42

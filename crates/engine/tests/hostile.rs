@@ -89,7 +89,7 @@ fn a_hundred_thousand_headers() {
     }
     raw.push_str("Subject: many headers\r\n\r\nWe will find you.\r\n");
     let n = names(raw.as_bytes());
-    assert!(n.contains(&"THREAT_FIND_YOU".to_string()), "{n:?}");
+    assert!(n.contains(&"THREAT_PURSUIT".to_string()), "{n:?}");
 }
 
 #[test]
@@ -104,13 +104,48 @@ fn five_megabyte_single_line() {
 }
 
 #[test]
-fn wildcard_anchors_everywhere_stay_linear() {
-    // Every "vote for" is an anchor; the closing piece is far away or missing.
-    let body = "vote for ".repeat(200_000);
+fn frame_starts_everywhere_stay_linear() {
+    // Every "we will" starts a frame; the harm and target come only at the end, or never.
+    let body = "we will ".repeat(200_000);
     let raw = format!("Subject: s\r\n\r\n{body}\r\n");
-    assert!(!names(raw.as_bytes()).contains(&"VOTE_OR_ELSE".to_string()));
-    let raw = format!("Subject: s\r\n\r\n{body} or else\r\n");
-    assert!(names(raw.as_bytes()).contains(&"VOTE_OR_ELSE".to_string()));
+    assert!(!names(raw.as_bytes()).contains(&"THREAT_KILL_YOU".to_string()));
+    let raw = format!("Subject: s\r\n\r\n{body} kill you\r\n");
+    assert!(names(raw.as_bytes()).contains(&"THREAT_KILL_YOU".to_string()));
+}
+
+#[test]
+fn repeated_near_matches_in_base64_stay_linear() {
+    // A near-match repeated over a megabyte of base64 text once took seconds.
+    let text = "te grabe ".repeat(120_000);
+    let b64 = base64_lines(text.as_bytes());
+    let raw = format!(
+        "Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n"
+    );
+    let _ = names(raw.as_bytes());
+}
+
+fn base64_lines(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for (i, chunk) in bytes.chunks(3).enumerate() {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ABC[((v >> (18 - 6 * k)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+        if i % 19 == 18 {
+            out.push_str("\r\n");
+        }
+    }
+    out
 }
 
 #[test]

@@ -99,7 +99,7 @@ async fn the_2020_message_is_held_listed_and_released_once() {
     assert!(item["score"].as_f64().unwrap() >= 10.0);
     let symbols = item["symbols"].to_string();
     assert!(
-        symbols.contains("VOTE_OR_ELSE") && symbols.contains("DMARC_POLICY_REJECT"),
+        symbols.contains("THREAT_PURSUIT") && symbols.contains("DMARC_POLICY_REJECT"),
         "{symbols}"
     );
 
@@ -208,10 +208,7 @@ async fn with_reject_configured_the_client_sees_550_and_the_reason() {
         reply.starts_with("550 5.7.1 Message refused: Palisade score"),
         "{reply}"
     );
-    assert!(
-        reply.contains("VOTE_OR_ELSE") || reply.contains("THREAT_COME_AFTER"),
-        "{reply}"
-    );
+    assert!(reply.contains("THREAT_PURSUIT"), "{reply}");
     std::thread::sleep(Duration::from_millis(500));
     assert!(pf.delivered().is_empty() && pf.held().is_empty());
     running.shutdown().await.unwrap();

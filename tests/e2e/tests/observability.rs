@@ -66,7 +66,7 @@ fn exported() -> BTreeSet<String> {
     let m = Metrics::new();
     let verdict = Verdict::from_symbols(
         vec![Symbol {
-            name: "THREAT_FIND_YOU".into(),
+            name: "THREAT_PURSUIT".into(),
             score: 5.0,
             category: "threat".into(),
             detail: String::new(),
