@@ -185,6 +185,17 @@ PHA+d2UgPGI+d2lsbDwvYj4gZmluZCB5b3U8L3A+\r\n\
     }
 
     #[test]
+    fn text_attachments_are_read() {
+        let raw = b"Subject: see attached\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nsee the file\r\n--x\r\nContent-Type: text/plain; name=note.txt\r\nContent-Disposition: attachment; filename=note.txt\r\nContent-Transfer-Encoding: base64\r\n\r\nd2Uga25vdyB3aGVyZSB5b3UgbGl2ZQ==\r\n--x--\r\n";
+        let e = extract(raw, &Limits::default());
+        let all: Vec<&str> = e.texts.iter().map(|t| t.text.as_str()).collect();
+        assert!(
+            all.iter().any(|t| t.contains("we know where you live")),
+            "{all:?}"
+        );
+    }
+
+    #[test]
     fn text_is_capped() {
         let raw = format!("Subject: s\r\n\r\n{}", "a".repeat(10_000));
         let e = extract(

@@ -120,7 +120,13 @@ pub fn to_text(html: &str) -> HtmlText {
         }
         let name = html[name_start..name_end].to_ascii_lowercase();
         let tag_end = tag_end(bytes, name_end);
-        let attrs = &html[name_end..tag_end.saturating_sub(1).max(name_end)];
+        // Without the closing `>` (a tag cut off at the end) the attributes run to the end.
+        let attrs_end = if bytes.get(tag_end.wrapping_sub(1)) == Some(&b'>') {
+            tag_end - 1
+        } else {
+            tag_end
+        };
+        let attrs = html.get(name_end..attrs_end.max(name_end)).unwrap_or("");
         i = tag_end;
 
         let breaks = BLOCK.contains(&name.as_str());
@@ -129,6 +135,17 @@ pub fn to_text(html: &str) -> HtmlText {
                 out.text.push('\n');
             } else if CELL.contains(&name.as_str()) {
                 out.text.push(' ');
+            }
+            // Alt and title text is read too: a reader sees it in place of an image or on
+            // hover, and senders hide words there.
+            if !closing && !attrs.is_empty() && !is_hidden(attrs) {
+                for attr in ["alt", "title"] {
+                    if let Some(v) = attr_value(attrs, attr).filter(|v| !v.trim().is_empty()) {
+                        out.text.push(' ');
+                        decode_entities(v, &mut out.text);
+                        out.text.push(' ');
+                    }
+                }
             }
         }
         if closing {
@@ -372,6 +389,16 @@ mod tests {
         );
         assert_eq!(t.text, "vote \n\n");
         assert_eq!(t.hidden_chars, 10 + 6 + 1 + 4);
+    }
+
+    #[test]
+    fn alt_and_title_text_is_read() {
+        let t = to_text("<p>Hello <img src=x alt=\"we will find you\"> <a title='you will hang' href=#>link</a></p>");
+        assert!(t.text.contains("we will find you"), "{:?}", t.text);
+        assert!(t.text.contains("you will hang"), "{:?}", t.text);
+        // An unterminated tag whose attribute ends in a multi-byte character.
+        let t = to_text("<a title=\"\u{e9}");
+        assert!(t.text.contains('\u{e9}'), "{:?}", t.text);
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn confusable(c: char) -> Option<char> {
     let mut sk = unicode_security::skeleton(s);
     let first = sk.next()?;
     if sk.next().is_some() || first == c || !first.is_ascii_alphanumeric() {
-        return None;
+        return lowercase_look_alike(c);
     }
     let l = first.to_ascii_lowercase();
     // The skeleton's prototypes for l and o are 1-like and 0-like shapes; read them as
@@ -176,6 +176,28 @@ fn confusable(c: char) -> Option<char> {
         '0' => 'o',
         '1' => 'l',
         other => other,
+    })
+}
+
+/// Lowercase Cyrillic and Greek letters whose UTS #39 prototype is not a Latin letter
+/// (the tables map most of them to their capital look-alikes), but which a reader of
+/// lowercase text takes for one.
+fn lowercase_look_alike(c: char) -> Option<char> {
+    Some(match c {
+        'к' | 'κ' => 'k',
+        'в' => 'b',
+        'м' => 'm',
+        'н' => 'h',
+        'т' | 'τ' => 't',
+        'ѕ' => 's',
+        'ԝ' | 'ω' => 'w',
+        'ν' => 'v',
+        'η' => 'n',
+        'ι' => 'i',
+        'ρ' => 'p',
+        'χ' => 'x',
+        'υ' => 'u',
+        _ => return None,
     })
 }
 

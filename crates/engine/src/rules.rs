@@ -52,6 +52,9 @@ pub mod lexicons {
     /// Phrases that mark a whole message as news, a court release or guidance
     /// (`pleaded guilty`, `according to court documents`, `if you receive a threat`).
     pub const REPORT_FRAME: &str = "report_frame";
+    /// Negated subjects that deny a claim a few words on (`no worker deserves to die`,
+    /// `ningún trabajador merece morir`).
+    pub const NEGATION_SUBJECT: &str = "negation_subject";
     /// Negations that strengthen rather than deny (`not hesitate`, `never forget`).
     pub const NEGATION_EXEMPT: &str = "negation_exempt";
     /// The payment step of an extortion letter; a wallet address found by its format

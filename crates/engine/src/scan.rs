@@ -28,6 +28,9 @@ const COMBO_MIN: f64 = 3.0;
 /// A threat or menace counts as such for the combinations from this score on.
 const THREAT_MIN: f64 = 5.0;
 
+/// Categories whose overlapping matches count once.
+const MENACE: &[&str] = &["threat", "intimidation", "doxxing"];
+
 /// Categories whose hits make a message threatening, for the combinations.
 const THREATENING: &[&str] = &["threat", "intimidation"];
 
@@ -240,14 +243,20 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
     for (&rule_id, b) in ordered {
         let rule = &rules.rules()[rule_id];
         let Some(weight) = weight_of(b) else { continue };
+        // Only menace is deduplicated: a demand and the threat that backs it may share
+        // words ("resign or you will be shot") and are two things.
+        let menace = MENACE.contains(&rule.category.as_str());
         let (t, s, e) = b.span;
-        if taken
-            .iter()
-            .any(|&(tt, ts, te)| tt == t && ts < e && s < te)
+        if menace
+            && taken
+                .iter()
+                .any(|&(tt, ts, te)| tt == t && ts < e && s < te)
         {
             continue;
         }
-        taken.push(b.span);
+        if menace {
+            taken.push(b.span);
+        }
         // Only what is said directly and weighs enough makes a combination: a stray
         // "last warning" in a fundraising mail is not a threat to combine with.
         if weight.factor >= 0.7 && rule.score * weight.factor >= COMBO_MIN {

@@ -41,6 +41,8 @@ pub struct Context<'a> {
     norm: &'a Normalized,
     words: &'a Words,
     negation: Vec<bool>,
+    /// Negated subjects (`nobody`, `ningún`), which deny a few words further on.
+    subject: Vec<bool>,
     condition: Vec<bool>,
     reporting: Vec<bool>,
     /// Closed quotations, as original byte ranges of what is inside them.
@@ -63,15 +65,19 @@ impl<'a> Context<'a> {
         let mut condition = vec![false; n];
         let mut reporting = vec![false; n];
         let mut exempt = vec![false; n];
+        let mut subject = vec![false; n];
         let id = |name| rules.lexicon_id(name);
-        let (neg, cond, rep, ex) = (
+        let (neg, cond, rep, ex, subj) = (
             id(lexicons::NEGATION),
             id(lexicons::CONDITION),
             id(lexicons::REPORTING),
             id(lexicons::NEGATION_EXEMPT),
+            id(lexicons::NEGATION_SUBJECT),
         );
         for h in hits {
-            let target = if Some(h.class) == neg {
+            let target = if Some(h.class) == subj {
+                &mut subject
+            } else if Some(h.class) == neg {
                 &mut negation
             } else if Some(h.class) == cond {
                 &mut condition
@@ -90,6 +96,7 @@ impl<'a> Context<'a> {
             *neg &= !ex;
         }
         Context {
+            subject,
             original,
             norm,
             words,
@@ -149,6 +156,13 @@ impl<'a> Context<'a> {
     /// condition ("if you don't resign" is the threat's condition, not its denial).
     fn negated(&self, hit: &FrameHit) -> bool {
         let sentence = self.words.sentence.get(hit.start as usize).copied();
+        let subject_from = hit.start.saturating_sub(3);
+        if (subject_from..hit.end).any(|w| {
+            self.subject.get(w as usize).copied().unwrap_or(false)
+                && self.words.sentence.get(w as usize).copied() == sentence
+        }) {
+            return true;
+        }
         let from = hit.start.saturating_sub(1);
         for w in from..hit.end {
             let w = w as usize;

@@ -1,0 +1,321 @@
+//! Every frame kind of the default packs, in English and Spanish, each next to the
+//! look-alikes it must leave alone. The sentences are written for these tests.
+#![allow(clippy::unwrap_used)]
+
+use palisade_engine::{Action, Engine, Input, Thresholds};
+
+fn engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::with_default_rules(Thresholds {
+            tag: 5.0,
+            quarantine: 10.0,
+            reject: 0.0,
+        })
+        .unwrap()
+    })
+}
+
+fn scan(text: &str) -> (Action, Vec<String>, f64) {
+    let raw = format!("Subject: note\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n");
+    let v = engine().scan(&Input::new(raw.as_bytes()));
+    let names = v.symbols.iter().map(|s| s.name.clone()).collect();
+    (v.action, names, v.score)
+}
+
+/// `text` fires `symbol` and reaches at least `action`.
+fn fires(text: &str, symbol: &str, action: Action) {
+    let (a, names, score) = scan(text);
+    assert!(
+        names.iter().any(|n| n == symbol),
+        "{text:?}: expected {symbol}, got {names:?}"
+    );
+    assert!(
+        rank(a) >= rank(action),
+        "{text:?}: expected {action:?} or worse, got {a:?} ({score}, {names:?})"
+    );
+}
+
+/// `text` stays below the tag threshold.
+fn quiet(text: &str) {
+    let (a, names, score) = scan(text);
+    assert_eq!(a, Action::Accept, "{text:?}: {score} {names:?}");
+}
+
+fn rank(a: Action) -> u8 {
+    match a {
+        Action::Accept => 0,
+        Action::Tag => 1,
+        Action::Quarantine | Action::Reject | Action::Tempfail => 2,
+    }
+}
+
+use Action::{Quarantine, Tag};
+
+#[test]
+fn direct_threats_and_their_look_alikes() {
+    fires("We will kill you.", "THREAT_KILL_YOU", Quarantine);
+    fires(
+        "i'm gonna shoot ur whole family",
+        "THREAT_KILL_YOU",
+        Quarantine,
+    );
+    fires(
+        "I swear I will hurt your kids",
+        "THREAT_KILL_YOU",
+        Quarantine,
+    );
+    fires("We're going to take you out.", "THREAT_PHRASAL", Quarantine);
+    fires(
+        "I am going to stab a voter tomorrow.",
+        "THREAT_KILL_PERSON",
+        Quarantine,
+    );
+    fires(
+        "I will snap that neck of yours.",
+        "THREAT_BODY_PART",
+        Quarantine,
+    );
+    fires("We will spill blood.", "THREAT_BODY_HARM", Quarantine);
+    fires(
+        "I will kill him when I get out.",
+        "THREAT_KILL_OTHERS",
+        Quarantine,
+    );
+    // Idioms and other objects of harm words.
+    quiet("That is a killer deal, we will kill it at the sale.");
+    quiet("I bombed the exam and my teacher will kill me.");
+    quiet("I'll shoot you an email tomorrow.");
+    quiet("We will take you out to dinner after the count.");
+    quiet("We're going to beat them in November.");
+    quiet("Let's kill the bill in committee.");
+}
+
+#[test]
+fn negation_cancels_a_threat() {
+    quiet("We would never hurt you.");
+    quiet("I am not going to kill you, relax.");
+    quiet("Nadie te va a hacer daño aquí.");
+    // A negation inside a condition is the threat's condition.
+    fires(
+        "If you don't resign we will kill you.",
+        "COMBO_DEMAND_AND_THREAT",
+        Quarantine,
+    );
+}
+
+#[test]
+fn passive_and_predictive_threats() {
+    fires("You will hang.", "THREAT_PASSIVE", Quarantine);
+    fires("You'll be found, traitor.", "THREAT_PASSIVE_WEAK", Tag);
+    fires("ur dead", "THREAT_YOU_ARE_DEAD", Quarantine);
+    fires(
+        "Your family will pay with their lives.",
+        "THREAT_PASSIVE",
+        Quarantine,
+    );
+    fires(
+        "Every election worker will be shot.",
+        "THREAT_PASSIVE_PEOPLE",
+        Tag,
+    );
+    quiet("Why wait until you're dead to write a will?");
+    quiet("You will die laughing at this show.");
+    quiet("You will hang out with the other volunteers.");
+    quiet("You'll be found eligible once the form is in.");
+}
+
+#[test]
+fn wishes_and_deserts() {
+    fires("I hope you die.", "THREAT_WISH_DEATH", Quarantine);
+    fires(
+        "I hope somebody kills you.",
+        "THREAT_WISH_DEATH",
+        Quarantine,
+    );
+    fires(
+        "You should hang for treason.",
+        "THREAT_DESERVE_DEATH",
+        Quarantine,
+    );
+    fires("You deserve a bullet.", "THREAT_DESERVE_WEAPON", Quarantine);
+    fires("Ojalá te mueras.", "ES_DESEO_MUERTE", Quarantine);
+    fires("Los traidores merecen morir.", "ES_MERECE_MORIR", Tag);
+    quiet("I hope you enjoy the parade.");
+    quiet("You should hang the banner by the door.");
+    quiet("Ningún trabajador merece morir en su puesto.");
+}
+
+#[test]
+fn incitement_and_pursuit() {
+    fires(
+        "It's time to put a bullet in the traitors.",
+        "THREAT_INCITEMENT",
+        Quarantine,
+    );
+    fires(
+        "Somebody ought to lynch the clerk.",
+        "THREAT_INCITEMENT",
+        Quarantine,
+    );
+    fires("We will find you.", "THREAT_PURSUIT", Tag);
+    fires(
+        "We're coming for you and your family.",
+        "THREAT_COMING_FOR_YOU",
+        Tag,
+    );
+    quiet("We will find you a polling place near your home.");
+    quiet("We will find you the right form.");
+    quiet("Time to kill some time before the polls open.");
+}
+
+#[test]
+fn places_bombs_and_shootings() {
+    fires(
+        "There is a bomb in the building.",
+        "THREAT_BOMB_PLACED",
+        Quarantine,
+    );
+    fires(
+        "I am going to shoot up the school on Friday.",
+        "THREAT_ATTACK_PLACE",
+        Quarantine,
+    );
+    fires(
+        "The bomb will detonate at noon.",
+        "THREAT_BOMB_WILL_EXPLODE",
+        Quarantine,
+    );
+    quiet("If you receive a bomb threat at the school, remain calm and call 911.");
+    quiet("The bomb squad swept the building before the count.");
+    quiet("Our volunteers shot a video at the school board meeting.");
+}
+
+#[test]
+fn veiled_threats() {
+    fires("We know where you live.", "VEILED_KNOW_WHERE", Tag);
+    fires(
+        "Your days are numbered, traitor. Watch your back.",
+        "VEILED_DOOM",
+        Quarantine,
+    );
+    fires(
+        "It would be a shame if something happened to your kids at Lincoln Elementary.",
+        "VEILED_HAPPEN",
+        Tag,
+    );
+    fires("We are watching you.", "VEILED_WATCHING", Tag);
+    fires("A noose is waiting for you.", "VEILED_DEATH_IMAGERY", Tag);
+    fires(
+        "Do you feel safe? Do you think the police can protect you?",
+        "VEILED_NO_PROTECTION",
+        Quarantine,
+    );
+    quiet("Know where your polling place is before election day.");
+    quiet("We are watching the results closely tonight.");
+    quiet("Please keep your family safe during the storm.");
+}
+
+#[test]
+fn coercion_needs_a_threat() {
+    // A demand alone is pressure.
+    quiet("If you certify the results, we will remember in November.");
+    quiet("Vote for Rivera or else the schools lose funding.");
+    // With a threat it is coercion.
+    fires(
+        "You will vote for Smith on Tuesday or we will come after you.",
+        "COMBO_DEMAND_AND_THREAT",
+        Quarantine,
+    );
+    fires(
+        "Resign by Friday or you will be shot.",
+        "COMBO_DEMAND_AND_THREAT",
+        Quarantine,
+    );
+}
+
+#[test]
+fn extortion_structure() {
+    fires(
+        "I hacked your computer and recorded you through your webcam. Send $1500 in bitcoin \
+         within 48 hours or I will send the video to all your contacts. Do not tell the police.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    fires(
+        "Pay to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa within 24 hours or your video goes to your contacts. I recorded you.",
+        "CRYPTO_WALLET",
+        Quarantine,
+    );
+    // News retelling an extortion letter.
+    quiet(
+        "Police said the scammers claim they hacked the victims' webcams and demand bitcoin \
+         within 48 hours. The FBI recommends that victims do not pay.",
+    );
+    quiet("Our invoice is due within 30 days; pay online or by check.");
+}
+
+#[test]
+fn spanish_frames() {
+    fires("Te vamos a matar.", "ES_AMENAZA_MUERTE", Quarantine);
+    fires(
+        "Voy a matarte, perra.",
+        "ES_AMENAZA_MUERTE_ENCLITICA",
+        Quarantine,
+    );
+    fires("Te mataré.", "ES_AMENAZA_FUTURO", Quarantine);
+    fires(
+        "Mañana voy a apuñalar a un concejal.",
+        "ES_AMENAZA_PERSONA",
+        Quarantine,
+    );
+    fires("Vas a morir.", "ES_PREDICCION_MUERTE", Quarantine);
+    fires("Sabemos donde vives.", "ES_SABEMOS_DONDE", Tag);
+    fires("Te estamos vigilando.", "ES_AMENAZA_VELADA", Tag);
+    fires(
+        "Pondremos una bomba en el instituto.",
+        "ES_BOMBA_LUGAR",
+        Quarantine,
+    );
+    fires("Si te veo, te pego un tiro.", "ES_TIRO", Quarantine);
+    fires("vamos a ir por ti", "ES_PERSECUCION_ENCLITICA", Tag);
+    fires("te vamos a buscar", "ES_PERSECUCION", Tag);
+    // Without accents, with text-speak.
+    fires(
+        "te vamos a matar xq eres una rata",
+        "ES_AMENAZA_MUERTE",
+        Quarantine,
+    );
+    quiet("El equipo va a matar el tiempo antes del partido.");
+    quiet("Nadie te va a tocar, estás a salvo.");
+    quiet("Según la fiscalía, el acusado escribió que la iba a matar; fue condenado por amenazas.");
+}
+
+#[test]
+fn disguises_are_read_through() {
+    fires("W3 w1ll k1ll y0u", "THREAT_KILL_YOU", Quarantine);
+    fires("we will ki11 u", "THREAT_KILL_YOU", Quarantine);
+    fires("#WeWillKillYou", "THREAT_KILL_YOU", Quarantine);
+    fires("we will k i l l you", "THREAT_KILL_YOU", Quarantine);
+    fires("we will kiiiiill you", "THREAT_KILL_YOU", Quarantine);
+    fires("we will \u{043A}ill you", "THREAT_KILL_YOU", Quarantine);
+    fires(
+        "w\u{200B}e will kill y\u{00AD}ou",
+        "THREAT_KILL_YOU",
+        Quarantine,
+    );
+}
+
+#[test]
+fn reported_speech_keeps_little_but_quoting_alone_keeps_a_tag() {
+    quiet(
+        "According to court documents, the man wrote: \"We will kill you and your family.\" \
+         He pleaded guilty and faces up to five years in prison.",
+    );
+    quiet("The caller said he would shoot up the school, police said.");
+    // A threat in quotation marks with no one it is attributed to is still a threat.
+    fires("\"We will kill you.\"", "THREAT_KILL_YOU", Tag);
+    fires("> We will kill you.", "THREAT_KILL_YOU", Tag);
+    // Staff forwarding a threat to IT: reported.
+    quiet("Can IT look at this? It came in overnight.\n\n> We will kill you.\n");
+}
