@@ -78,6 +78,7 @@ pub fn to_text(html: &str) -> HtmlText {
         hidden_chars: 0,
     };
     let mut stack: Vec<Open> = Vec::new();
+    let mut open_count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut hidden_depth = 0usize;
     let mut skip_depth = 0usize;
     let mut i = 0;
@@ -149,8 +150,16 @@ pub fn to_text(html: &str) -> HtmlText {
             }
         }
         if closing {
+            // Only elements actually open are looked for: a stray closing tag under a
+            // deep stack would otherwise cost a scan of the whole stack.
+            if open_count.get(name.as_str()).copied().unwrap_or(0) == 0 {
+                continue;
+            }
             if let Some(pos) = stack.iter().rposition(|o| o.name == name) {
                 for o in stack.drain(pos..) {
+                    if let Some(n) = open_count.get_mut(o.name.as_str()) {
+                        *n = n.saturating_sub(1);
+                    }
                     hidden_depth -= usize::from(o.hidden);
                     skip_depth -= usize::from(o.skip);
                 }
@@ -165,6 +174,7 @@ pub fn to_text(html: &str) -> HtmlText {
         let skip = SKIP.contains(&name.as_str());
         hidden_depth += usize::from(hidden);
         skip_depth += usize::from(skip);
+        *open_count.entry(name.clone()).or_insert(0) += 1;
         stack.push(Open { name, hidden, skip });
     }
     out

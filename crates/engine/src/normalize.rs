@@ -219,8 +219,34 @@ fn leet_ambiguous(c: char) -> bool {
     matches!(c, '1' | '!' | '|')
 }
 
+/// Whether some word of [`rewrite`] has this first letter and length: most words do not,
+/// and are passed without looking further.
+fn may_rewrite(first: u8, len: usize) -> bool {
+    const KEYS: &[&str] = &[
+        "gonna", "gunna", "finna", "gona", "wanna", "gotta", "tryna", "ima", "imma", "im", "ive",
+        "youre", "youll", "youve", "youd", "theyll", "theyre", "weve", "itll", "thats", "whats",
+        "theres", "dont", "doesnt", "didnt", "wont", "cant", "cannot", "isnt", "arent", "wasnt",
+        "werent", "wouldnt", "shouldnt", "couldnt", "aint", "u", "yu", "ya", "yah", "r", "ur",
+        "yur", "yer", "urself", "yall", "cuz", "coz", "cos", "bcuz", "bcz", "tho", "q", "ke", "k",
+        "xq", "pq", "porq", "xk", "tmb", "tb",
+    ];
+    static TABLE: OnceLock<[u16; 26]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = [0u16; 26];
+        for k in KEYS {
+            let b = k.as_bytes();
+            t[usize::from(b[0] - b'a')] |= 1 << b.len().min(15);
+        }
+        t
+    });
+    first.is_ascii_lowercase() && len < 16 && table[usize::from(first - b'a')] & (1 << len) != 0
+}
+
 /// Words written for other words: contractions without apostrophes and text-speak.
 fn rewrite(word: &str) -> Option<&'static [&'static str]> {
+    if !may_rewrite(word.as_bytes().first().copied().unwrap_or(0), word.len()) {
+        return None;
+    }
     Some(match word {
         "gonna" | "gunna" | "finna" | "gona" => &["going", "to"],
         "wanna" => &["want", "to"],
@@ -262,6 +288,7 @@ fn rewrite(word: &str) -> Option<&'static [&'static str]> {
         "cuz" | "coz" | "cos" => &["because"],
         "bcuz" | "bcz" => &["because"],
         "tho" => &["though"],
+        // Every key here is listed in `may_rewrite` too.
         // Spanish text-speak.
         "q" | "ke" | "k" => &["que"],
         "xq" | "pq" | "porq" | "xk" => &["porque"],
@@ -824,6 +851,44 @@ impl<'a> Builder<'a> {
         (cuts.len() >= 2).then_some(cuts)
     }
 
+    /// Emits a word of two or more lowercase ASCII letters, found whole in the source at
+    /// `at`: the fast path for most of the words of a text.
+    fn place_ascii(&mut self, word: &str, at: u32) {
+        let gap = std::mem::take(&mut self.gap);
+        let sentence = std::mem::take(&mut self.sentence_break);
+        let _ = gap;
+        self.flush_run();
+        if self.last_your && your_is_you_are(word) {
+            self.reopen_your();
+        }
+        if rewrite(word).is_some() {
+            // Text-speak and contractions go the general way, which rewrites them.
+            let chars: Vec<Ch> = word
+                .bytes()
+                .enumerate()
+                .map(|(k, c)| Ch {
+                    c: c as char,
+                    at: at + k as u32,
+                    foreign: false,
+                })
+                .collect();
+            self.emit(&chars, sentence, false);
+            return;
+        }
+        let out = &mut self.out;
+        if !out.text.is_empty() {
+            out.text.push(' ');
+            out.map.push(at);
+        }
+        if sentence || out.text.is_empty() {
+            out.sentence_starts.push(out.text.len() as u32);
+        }
+        self.last_word = out.text.len();
+        out.text.push_str(word);
+        out.map.extend(at..at + word.len() as u32);
+        self.last_your = word == "your";
+    }
+
     /// Emits a finished word, or holds it back when it is a single letter that may be
     /// part of a spaced-out word.
     fn place(&mut self, word: &[Ch], disguised: bool) {
@@ -956,6 +1021,8 @@ impl<'a> Builder<'a> {
         }
         let start = out.text.len() as u32;
         self.last_word = start as usize;
+        out.text.reserve(word.len());
+        out.map.reserve(word.len());
         for w in word {
             if w.c.is_ascii() {
                 out.text.push(w.c);
@@ -980,6 +1047,11 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Whether a letter comes three times in a row (`killlll`).
+fn has_triple(word: &[u8]) -> bool {
+    word.windows(3).any(|w| w[0] == w[1] && w[1] == w[2])
+}
+
 /// Normalises `src` with the built-in vocabulary.
 pub fn normalize(src: &str) -> Normalized {
     normalize_with(src, default_vocabulary())
@@ -997,6 +1069,46 @@ pub fn normalize_with(src: &str, vocab: &Vocabulary) -> Normalized {
         let byte = bytes[i];
         let at = i as u32;
         match byte {
+            b'a'..=b'z' if b.word.is_empty() && b.pending_invisible == 0 && !b.hash => {
+                // The common word: lowercase ASCII letters up to a plain separator. It is
+                // copied whole; anything else (digits, capitals, apostrophes, symbols
+                // that may stand for letters, letters repeated for effect) takes the
+                // character path below.
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_lowercase())
+                    .map_or(bytes.len(), |p| i + p);
+                let plain_end = bytes.get(end).is_none_or(|&c| {
+                    matches!(
+                        c,
+                        b' ' | b'\t'
+                            | b'\n'
+                            | b'\r'
+                            | b'.'
+                            | b','
+                            | b';'
+                            | b':'
+                            | b'?'
+                            | b'('
+                            | b')'
+                            | b'"'
+                            | b'-'
+                            | b'/'
+                            | b'['
+                            | b']'
+                    )
+                });
+                if plain_end && end - i >= 2 && !has_triple(&bytes[i..end]) {
+                    newlines = 0;
+                    b.place_ascii(&src[i..end], at);
+                    i = end;
+                    continue;
+                }
+                newlines = 0;
+                b.push_ascii_alnum(byte as char, at);
+                i += 1;
+                continue;
+            }
             b'a'..=b'z' | b'0'..=b'9' => {
                 newlines = 0;
                 b.push_ascii_alnum(byte as char, at);

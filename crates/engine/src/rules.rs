@@ -300,18 +300,6 @@ impl Words {
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
     }
-
-    /// The word index at byte `at` (which must be a word start).
-    fn at_start(&self, at: usize) -> Option<u32> {
-        let i = self.starts.partition_point(|&s| (s as usize) < at);
-        (self.starts.get(i) == Some(&(at as u32))).then_some(i as u32)
-    }
-
-    /// The word index ending at byte `at` (which must be a word end), plus one.
-    fn at_end(&self, at: usize) -> Option<u32> {
-        let i = self.ends.partition_point(|&e| (e as usize) < at);
-        (self.ends.get(i) == Some(&(at as u32))).then_some(i as u32 + 1)
-    }
 }
 
 /// Every lexicon, frame, structure and rule of every pack, ready to match.
@@ -804,6 +792,9 @@ impl RuleSet {
                 }
             }
         }
+        // Every entry is searched for with a space on each side, in the text with a space
+        // on each side: a match is then always whole words, and the automaton never
+        // stops inside a word ("a" in "data").
         let automaton = if c.entry_texts.is_empty() {
             None
         } else {
@@ -811,7 +802,7 @@ impl RuleSet {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
                     .kind(Some(AhoCorasickKind::DFA))
-                    .build(&c.entry_texts)
+                    .build(c.entry_texts.iter().map(|t| format!(" {t} ")))
                     .map_err(|e| RuleError::Build(e.to_string()))?,
             )
         };
@@ -860,6 +851,11 @@ impl RuleSet {
         &self.vocabulary
     }
 
+    /// How many classes (lexicons and phrase pieces) there are.
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+
     /// The class id of a lexicon, if there is one by that name.
     pub fn lexicon_id(&self, name: &str) -> Option<u32> {
         self.class_names
@@ -882,17 +878,29 @@ impl RuleSet {
             return Vec::new();
         };
         let text = norm.text.as_bytes();
+        let mut padded = String::with_capacity(norm.text.len() + 2);
+        padded.push(' ');
+        padded.push_str(&norm.text);
+        padded.push(' ');
         let mut hits = Vec::new();
-        for m in ac.find_overlapping_iter(&norm.text) {
-            let (s, e) = (m.start(), m.end());
-            let starts_word = s == 0 || text[s - 1] == b' ';
-            let ends_word = e == text.len() || text[e] == b' ';
-            if !(starts_word && ends_word) {
+        // Matches come in order of their end, so the word each ends in is found by walking
+        // forward, and the word it starts in by counting its spaces back.
+        let mut end_word = 0usize;
+        for m in ac.find_overlapping_iter(&padded) {
+            // " entry " at [start, end) of the padded text is the entry at
+            // [start, end - 2) of the text.
+            let (s, e) = (m.start(), m.end() - 2);
+            while end_word < words.ends.len() && (words.ends[end_word] as usize) < e {
+                end_word += 1;
+            }
+            if words.ends.get(end_word) != Some(&(e as u32)) {
                 continue;
             }
-            let (Some(ws), Some(we)) = (words.at_start(s), words.at_end(e)) else {
+            let spaces = text[s..e].iter().filter(|&&b| b == b' ').count();
+            let (Some(ws), we) = (end_word.checked_sub(spaces), end_word + 1) else {
                 continue;
             };
+            let (ws, we) = (ws as u32, we as u32);
             let entry = m.pattern().as_usize();
             for &class in &self.entry_classes[entry] {
                 hits.push(ClassHit {
@@ -903,8 +911,8 @@ impl RuleSet {
             }
         }
         // Matches come ordered by where they end; entries are a few words long, so this
-        // is nearly sorted already.
-        hits.sort_unstable_by_key(|h| (h.start, h.end, h.class));
+        // is nearly sorted already, which the stable sort's run detection makes cheap.
+        hits.sort_by_key(|h| (h.start, h.end, h.class));
         hits
     }
 }

@@ -96,8 +96,9 @@ pub fn content(raw: &[u8], rules: &RuleSet, limits: &extract::Limits) -> Content
 struct Collected {
     best: HashMap<usize, Best>,
     disguise: Disguise,
-    /// Lexicons seen anywhere, with the words first seen for each, for structures.
-    present: HashMap<u32, String>,
+    /// Lexicons seen anywhere (indexed by class), with the words first seen, for
+    /// structures.
+    present: Vec<Option<String>>,
     /// Distinct report-frame phrases seen.
     report_frames: HashSet<String>,
     wallets: Vec<wallet::Wallet>,
@@ -111,10 +112,13 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
         add_disguise(&mut c.disguise, &norm.disguise);
         let words = Words::of(&norm);
         let hits = rules.class_hits(&norm, &words);
+        if c.present.len() < rules.classes() {
+            c.present.resize(rules.classes(), None);
+        }
         for h in &hits {
-            c.present
-                .entry(h.class)
-                .or_insert_with(|| quote(span_text(&norm, &words, h.start, h.end)));
+            if let Some(slot @ None) = c.present.get_mut(h.class as usize) {
+                *slot = Some(quote(span_text(&norm, &words, h.start, h.end)));
+            }
             if Some(h.class) == report_frame && c.report_frames.len() < 64 {
                 c.report_frames
                     .insert(span_text(&norm, &words, h.start, h.end).to_string());
@@ -303,14 +307,18 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
     let payment = rules.lexicon_id(lexicons::PAYMENT);
     let mut present = c.present;
     if let (Some(p), Some(w)) = (payment, c.wallets.first()) {
-        present.insert(p, format!("{} address", w.kind));
+        if present.len() <= p as usize {
+            present.resize(p as usize + 1, None);
+        }
+        present[p as usize] = Some(format!("{} address", w.kind));
     }
+    let found = |l: u32| present.get(l as usize).and_then(Option::as_deref);
     for s in &rules.structures {
         let filled: Vec<u32> = s
             .slots
             .iter()
             .copied()
-            .filter(|l| present.contains_key(l))
+            .filter(|&l| found(l).is_some())
             .collect();
         if filled.len() < s.min_slots || !s.required.iter().all(|r| filled.contains(r)) {
             continue;
@@ -318,13 +326,7 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
         let rule = &rules.rules()[s.rule];
         let names: Vec<String> = filled
             .iter()
-            .map(|&l| {
-                format!(
-                    "{} \"{}\"",
-                    rules.class_name(l),
-                    present.get(&l).map_or("", String::as_str)
-                )
-            })
+            .map(|&l| format!("{} \"{}\"", rules.class_name(l), found(l).unwrap_or("")))
             .collect();
         // A report that retells an extortion letter (news, advisories) has all its
         // steps, in the third person; the letter itself is never framed as a report.

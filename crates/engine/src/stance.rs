@@ -293,17 +293,38 @@ fn quotations(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut double: Option<usize> = None;
     let mut single: Option<usize> = None;
-    let mut prev: Option<char> = None;
     let mut newlines = 0;
     // Whether only white space came since the line began, and whether the open double
     // quote opened a line: a quotation that runs on over paragraphs opens each of them
     // and closes only at its end, so such a mark quotes its whole paragraph.
     let mut line_start = true;
     let mut opened_line = false;
-    let mut chars = text.char_indices().peekable();
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
-    while let Some((i, c)) = chars.next() {
-        let next = chars.peek().map(|&(_, c)| c);
+    let bytes = text.as_bytes();
+    // A letter or digit, or any non-ASCII character (read as a letter: quotation marks
+    // themselves are handled before this is asked).
+    let wordy = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii_alphanumeric() || b >= 0x80);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // ASCII bytes other than these change nothing: skip them quickly.
+        if b < 0x80 && !matches!(b, b'\n' | b'"' | b'\'') {
+            if !b.is_ascii_whitespace() {
+                newlines = 0;
+                line_start = false;
+            }
+            i += 1;
+            continue;
+        }
+        let (c, len) = if b < 0x80 {
+            (b as char, 1)
+        } else {
+            match text[i..].chars().next() {
+                Some(c) => (c, c.len_utf8()),
+                None => break,
+            }
+        };
+        let prev = i.checked_sub(1).and_then(|p| bytes.get(p));
+        let next = bytes.get(i + len);
         match c {
             '\n' => {
                 newlines += 1;
@@ -315,7 +336,6 @@ fn quotations(text: &str) -> Vec<(usize, usize)> {
                     single = None;
                 }
             }
-            '\r' => {}
             '"' => match double.take() {
                 Some(open) => out.push((open, i)),
                 None => {
@@ -333,9 +353,9 @@ fn quotations(text: &str) -> Vec<(usize, usize)> {
                 }
             }
             '\'' | '‘' | '’' => {
-                if !word(prev) && word(next) {
+                if !wordy(prev) && wordy(next) {
                     single = Some(i);
-                } else if !word(next) {
+                } else if !wordy(next) {
                     if let Some(open) = single.take() {
                         out.push((open, i));
                     }
@@ -343,11 +363,11 @@ fn quotations(text: &str) -> Vec<(usize, usize)> {
             }
             _ => {}
         }
-        if c != '\n' && c != '\r' && !c.is_whitespace() {
+        if c != '\n' && !c.is_whitespace() {
             newlines = 0;
             line_start = false;
         }
-        prev = Some(c);
+        i += len;
     }
     if let (Some(open), true) = (double, opened_line) {
         out.push((open, text.len()));

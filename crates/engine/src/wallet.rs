@@ -53,8 +53,12 @@ fn classify(token: &str) -> Option<&'static str> {
             .then_some("bitcoin")
             .filter(|_| decoded.len() == 21);
     }
-    let lower = token.to_ascii_lowercase();
-    if (14..=90).contains(&len) && lower.starts_with("bc1") {
+    if (14..=90).contains(&len)
+        && token
+            .get(..3)
+            .is_some_and(|p| p.eq_ignore_ascii_case("bc1"))
+    {
+        let lower = token.to_ascii_lowercase();
         // Mixed case is not valid bech32.
         if token != lower && token != token.to_ascii_uppercase() {
             return None;
