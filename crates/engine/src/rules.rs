@@ -380,8 +380,7 @@ fn gerund(verb: &str) -> String {
     }
     // One short syllable ending consonant-vowel-consonant doubles its last letter.
     let n = b.len();
-    if n >= 3
-        && n <= 4
+    if (3..=4).contains(&n)
         && !vowel(b[n - 1])
         && !matches!(b[n - 1], b'w' | b'x' | b'y')
         && vowel(b[n - 2])
