@@ -456,6 +456,17 @@ impl<'a> Builder<'a> {
                     foreign: false,
                 });
             }
+        } else if c == '*'
+            && self
+                .word
+                .last()
+                .is_some_and(|w| w.c.is_alphabetic() || w.c == '*')
+        {
+            // A censored word (f***ing, k*ll): decided when the word ends.
+            self.w_symbol = true;
+            if self.word.len() < 256 {
+                self.word.push(Ch { c, at, foreign });
+            }
         } else if !self.word.is_empty() && matches!(c, '!' | '|' | '+') {
             // Possibly a symbol standing for a letter (k!ll); decided when the word ends.
             self.w_leet = true;
@@ -556,6 +567,19 @@ impl<'a> Builder<'a> {
     ) {
         let mut disguised = self.pending_word_invisible > 0;
         self.pending_word_invisible = 0;
+        // Trailing stars are punctuation ("bitch***"); inner ones hide letters.
+        while word.last().is_some_and(|w| w.c == '*') {
+            word.pop();
+        }
+        if word.iter().any(|w| w.c == '*') {
+            if !self.uncensor(&mut word) {
+                // A censored swear word: nothing a frame needs, so it is left out.
+                word.clear();
+                self.word = word;
+                return;
+            }
+            disguised = true;
+        }
         let has_letter = word.iter().any(|w| w.c.is_alphabetic());
         let has_leet = word.iter().any(|w| w.c != '\'' && leet(w.c).is_some());
         if has_letter && has_leet && !self.looks_numeric(&word) {
@@ -659,6 +683,51 @@ impl<'a> Builder<'a> {
         }
         // Codes such as a1b2c3 or ab12345: more digits than letters.
         digits > letters + 1
+    }
+
+    /// Fills the stars of a censored word with vowels when that makes a known word
+    /// (`k*ll` -> `kill`, `d**d` -> `dead`); false when no filling is known.
+    fn uncensor(&self, word: &mut [Ch]) -> bool {
+        const VOWELS: [char; 5] = ['a', 'e', 'i', 'o', 'u'];
+        let stars: Vec<usize> = word
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.c == '*')
+            .map(|(i, _)| i)
+            .collect();
+        if stars.is_empty() || stars.len() > 2 {
+            return false;
+        }
+        let combos = 5usize.pow(stars.len() as u32);
+        let mut candidate = String::with_capacity(word.len());
+        for mut n in 0..combos {
+            let mut fill = [' '; 2];
+            for f in fill.iter_mut().take(stars.len()) {
+                *f = VOWELS[n % 5];
+                n /= 5;
+            }
+            candidate.clear();
+            let mut k = 0;
+            for w in word.iter() {
+                if w.c == '*' {
+                    candidate.push(fill[k]);
+                    k += 1;
+                } else {
+                    candidate.extend(w.c.to_lowercase());
+                }
+            }
+            if self.vocab.contains(&candidate) {
+                let mut k = 0;
+                for w in word.iter_mut() {
+                    if w.c == '*' {
+                        w.c = fill[k];
+                        k += 1;
+                    }
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Reads digits and symbols as letters; where `1`, `!` or `|` could be `i` or `l`, the
@@ -858,6 +927,10 @@ impl<'a> Builder<'a> {
         let sentence = std::mem::take(&mut self.sentence_break);
         let _ = gap;
         self.flush_run();
+        if is_filler(word) {
+            self.sentence_break |= sentence;
+            return;
+        }
         if self.last_your && your_is_you_are(word) {
             self.reopen_your();
         }
@@ -950,12 +1023,16 @@ impl<'a> Builder<'a> {
 
     fn emit(&mut self, word: &[Ch], sentence: bool, disguised: bool) {
         // Text-speak and contractions written without an apostrophe.
-        if word.len() <= 8 && word.iter().all(|w| w.c.is_ascii_alphabetic()) {
-            let mut buf = [0u8; 8];
+        if word.len() <= 10 && word.iter().all(|w| w.c.is_ascii_alphabetic()) {
+            let mut buf = [0u8; 10];
             for (i, w) in word.iter().enumerate() {
                 buf[i] = w.c as u8;
             }
             let s = std::str::from_utf8(&buf[..word.len()]).unwrap_or("");
+            if is_filler(s) {
+                self.sentence_break |= sentence;
+                return;
+            }
             if self.last_your && your_is_you_are(s) {
                 self.reopen_your();
             }
@@ -1045,6 +1122,39 @@ impl<'a> Builder<'a> {
         self.flush_run();
         self.out
     }
+}
+
+/// Words that only intensify or annotate (`fucking`, `[expletive]`, `[inaudible]`,
+/// `[sic]`): left out, so "blow up your fucking car" reads as "blow up your car".
+fn is_filler(word: &str) -> bool {
+    matches!(
+        word,
+        "fucking"
+            | "fuckin"
+            | "fking"
+            | "fkn"
+            | "freaking"
+            | "frickin"
+            | "fricking"
+            | "frigging"
+            | "friggin"
+            | "effing"
+            | "damn"
+            | "damned"
+            | "goddamn"
+            | "goddamned"
+            | "bloody"
+            | "expletive"
+            | "expletives"
+            | "obscenity"
+            | "inaudible"
+            | "sic"
+            | "redacted"
+            | "censored"
+            | "pinche"
+            | "jodido"
+            | "jodida"
+    )
 }
 
 /// Whether a letter comes three times in a row (`killlll`).
@@ -1270,6 +1380,11 @@ mod tests {
         assert_eq!(n("V O T E  F O R  him"), "vote for him");
         assert_eq!(n("v.o.t.e"), "vote");
         assert_eq!(n("k i l l"), "kill");
+        assert_eq!(nv("I will k*ll you"), "i will kill you");
+        assert_eq!(
+            n("blow up your f***ing car [expletive] [sic]"),
+            "blow up your car"
+        );
         assert_eq!(n("k-i-l-l you"), "kill you");
         assert_eq!(n("options a, b, c"), "options a b c");
         assert_eq!(n("I am a b"), "i am a b");

@@ -7,7 +7,8 @@
 //!   that name the same lexicon add to it, so an office can extend a shipped lexicon
 //!   from its own file. `enclitic = "harm_target_es"` puts each Spanish infinitive with
 //!   an object pronoun attached (`matar` -> `matarte`, `matarla`) into that lexicon, and
-//!   `future = "harm_future_es"` its synthetic future (`matare`, `mataremos`).
+//!   `future = "harm_future_es"` its synthetic future (`matare`, `mataremos`), and
+//!   `present = "harm_present_es"` the speaker's present (`te mato`, `te quemamos`).
 //! - `[[frame]]`: a symbol that fires when its slots are filled in order within one
 //!   sentence, at most `max_gap` words apart: `slots = ["actor", "intent", "harm",
 //!   "target"]`. A slot may offer alternatives: `"harm|harm_lethal"`.
@@ -113,6 +114,8 @@ struct LexiconDef {
     enclitic: Option<String>,
     #[serde(default)]
     future: Option<String>,
+    #[serde(default)]
+    present: Option<String>,
     #[serde(default)]
     third_person: bool,
     #[serde(default)]
@@ -514,6 +517,11 @@ impl RuleSet {
                     Some(_) => return Err(bad("progressive must name a lexicon".into())),
                     None => None,
                 };
+                let present = match &lex.present {
+                    Some(t) if valid_lexicon(t) => Some(c.lexicon(t)),
+                    Some(_) => return Err(bad("present must name a lexicon".into())),
+                    None => None,
+                };
                 let future = match &lex.future {
                     Some(t) if valid_lexicon(t) => Some(c.lexicon(t)),
                     Some(_) => return Err(bad("future must name a lexicon".into())),
@@ -540,6 +548,33 @@ impl RuleSet {
                                 format!("{verb}{cl} {rest}")
                             };
                             c.entry(form, t);
+                        }
+                    }
+                    if let Some(p) = present {
+                        // The Spanish present of the speaker (`te mato`, `te matamos`).
+                        let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
+                        if let Some((stem, ending)) = verb
+                            .len()
+                            .checked_sub(2)
+                            .filter(|&k| k >= 2)
+                            .and_then(|k| verb.get(..k).zip(verb.get(k..)))
+                        {
+                            let plural = match ending {
+                                "ar" => Some("amos"),
+                                "er" => Some("emos"),
+                                "ir" => Some("imos"),
+                                _ => None,
+                            };
+                            if let Some(plural) = plural {
+                                for form in [format!("{stem}o"), format!("{stem}{plural}")] {
+                                    let form = if rest.is_empty() {
+                                        form
+                                    } else {
+                                        format!("{form} {rest}")
+                                    };
+                                    c.entry(form, p);
+                                }
+                            }
                         }
                     }
                     if let Some(f) = future {
