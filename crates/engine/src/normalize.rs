@@ -1011,8 +1011,12 @@ impl<'a> Builder<'a> {
     /// Whether a single `u` is an abbreviation's letter (`U.S.`, `U-Haul`) rather than
     /// text-speak for "you".
     fn is_initial(&self, ch: &Ch) -> bool {
-        let next = self.src.as_bytes().get(ch.at as usize + 1).copied();
+        let bytes = self.src.as_bytes();
+        let next = bytes.get(ch.at as usize + 1).copied();
+        // `U.S.`, `U&I`, `U-Haul`: a letter follows the mark. `... for U.` ends a sentence.
+        let after = bytes.get(ch.at as usize + 2).copied();
         matches!(next, Some(b'.' | b'&' | b'-' | b'/'))
+            && after.is_some_and(|a| a.is_ascii_alphabetic())
             || self
                 .src
                 .as_bytes()
