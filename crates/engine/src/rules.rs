@@ -350,6 +350,66 @@ pub const DEFAULT_PACKS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The inflected forms a lexicon asks for, and the lexicon each goes to.
+struct Forms {
+    /// Spanish infinitive + object pronoun (`matarte`).
+    enclitic: Option<u32>,
+    /// Spanish present of the speaker (`mato`, `matamos`).
+    present: Option<u32>,
+    /// Spanish synthetic future and conditional (`matare`, `mataria`).
+    future: Option<u32>,
+    /// English third person singular (`kills`).
+    third_person: Option<u32>,
+    /// English -ing form (`killing`).
+    progressive: Option<u32>,
+}
+
+impl Forms {
+    /// Every form of an entry. Only the first word is inflected: `cortar el cuello` ->
+    /// `cortarle el cuello`, `put a bullet in` -> `puts a bullet in`.
+    fn of(&self, entry: &str) -> Vec<(String, u32)> {
+        let (verb, rest) = entry.split_once(' ').unwrap_or((entry, ""));
+        let whole = |form: String| {
+            if rest.is_empty() {
+                form
+            } else {
+                format!("{form} {rest}")
+            }
+        };
+        let infinitive = ["ar", "er", "ir"]
+            .iter()
+            .find(|e| verb.len() > 3 && verb.ends_with(*e))
+            .map(|e| (&verb[..verb.len() - 2], *e));
+        let mut out = Vec::new();
+        if let Some(class) = self.enclitic {
+            out.extend(CLITICS.iter().map(|cl| (whole(format!("{verb}{cl}")), class)));
+        }
+        if let (Some(class), Some((stem, ending))) = (self.present, infinitive) {
+            let plural = match ending {
+                "ar" => "amos",
+                "er" => "emos",
+                _ => "imos",
+            };
+            out.push((whole(format!("{stem}o")), class));
+            out.push((whole(format!("{stem}{plural}")), class));
+        }
+        if let (Some(class), Some(_)) = (self.future, infinitive) {
+            out.extend(
+                FUTURE_ENDINGS
+                    .iter()
+                    .map(|e| (whole(format!("{verb}{e}")), class)),
+            );
+        }
+        if let Some(class) = self.third_person {
+            out.push((whole(third_person(verb)), class));
+        }
+        if let Some(class) = self.progressive {
+            out.push((whole(gerund(verb)), class));
+        }
+        out
+    }
+}
+
 /// The English third person singular: kill -> kills, punch -> punches, bury -> buries.
 fn third_person(verb: &str) -> String {
     if verb.ends_with("sh")
@@ -537,76 +597,15 @@ impl RuleSet {
                             "entry `{w}` must be words (no `*`; use a frame for gaps)"
                         )));
                     }
-                    if let Some(t) = also {
-                        // The pronoun attaches to the infinitive, the first word:
-                        // `cortar el cuello` -> `cortarle el cuello`.
-                        let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
-                        for cl in CLITICS {
-                            let form = if rest.is_empty() {
-                                format!("{verb}{cl}")
-                            } else {
-                                format!("{verb}{cl} {rest}")
-                            };
-                            c.entry(form, t);
-                        }
-                    }
-                    if let Some(p) = present {
-                        // The Spanish present of the speaker (`te mato`, `te matamos`).
-                        let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
-                        if let Some((stem, ending)) = verb
-                            .len()
-                            .checked_sub(2)
-                            .filter(|&k| k >= 2)
-                            .and_then(|k| verb.get(..k).zip(verb.get(k..)))
-                        {
-                            let plural = match ending {
-                                "ar" => Some("amos"),
-                                "er" => Some("emos"),
-                                "ir" => Some("imos"),
-                                _ => None,
-                            };
-                            if let Some(plural) = plural {
-                                for form in [format!("{stem}o"), format!("{stem}{plural}")] {
-                                    let form = if rest.is_empty() {
-                                        form
-                                    } else {
-                                        format!("{form} {rest}")
-                                    };
-                                    c.entry(form, p);
-                                }
-                            }
-                        }
-                    }
-                    if let Some(f) = future {
-                        // The Spanish synthetic future: the infinitive plus -é, -ás, -á,
-                        // -emos, -éis, -án (accents are gone after normalising).
-                        let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
-                        if verb.ends_with("ar") || verb.ends_with("er") || verb.ends_with("ir") {
-                            for ending in FUTURE_ENDINGS {
-                                let form = if rest.is_empty() {
-                                    format!("{verb}{ending}")
-                                } else {
-                                    format!("{verb}{ending} {rest}")
-                                };
-                                c.entry(form, f);
-                            }
-                        }
-                    }
-                    // English verbs written once in the base form: `kills` fills the same
-                    // slot ("I hope somebody kills you"), `killing` the progressive one.
-                    let (verb, rest) = n.split_once(' ').unwrap_or((n.as_str(), ""));
-                    let with_rest = |form: String| {
-                        if rest.is_empty() {
-                            form
-                        } else {
-                            format!("{form} {rest}")
-                        }
+                    let forms = Forms {
+                        enclitic: also,
+                        present,
+                        future,
+                        third_person: lex.third_person.then_some(id),
+                        progressive,
                     };
-                    if lex.third_person {
-                        c.entry(with_rest(third_person(verb)), id);
-                    }
-                    if let Some(p) = progressive {
-                        c.entry(with_rest(gerund(verb)), p);
+                    for (form, class) in forms.of(&n) {
+                        c.entry(form, class);
                     }
                     c.entry(n, id);
                     c.lexicons[id as usize].entries += 1;
