@@ -263,7 +263,9 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
         }
         // Only what is said directly and weighs enough makes a combination: a stray
         // "last warning" in a fundraising mail is not a threat to combine with.
-        if weight.factor >= 0.7 && rule.score * weight.factor >= COMBO_MIN {
+        // Abuse counts whatever its score: it only ever adds to a threat.
+        let weighty = rule.score * weight.factor >= COMBO_MIN || rule.category == "hostility";
+        if weight.factor >= 0.7 && weighty {
             direct.push(rule.category.as_str());
             disguised_hit |= b.disguised;
             if THREATENING.contains(&rule.category.as_str())
