@@ -6,6 +6,8 @@
 //! slot is enough and the whole pass is linear in the number of hits times the slots
 //! each class can fill.
 
+use std::collections::VecDeque;
+
 use crate::rules::{ClassHit, RuleSet, Words};
 
 /// Completed matches kept per pattern; a message repeating one threat a million times
@@ -32,7 +34,9 @@ struct Partial {
     start: u32,
     end: u32,
     sentence: u32,
-    fills: [(u32, u32); 8],
+    /// First word of each slot's filler, and how many words it has.
+    fill_start: [u32; 8],
+    fill_len: [u8; 8],
 }
 
 /// Partial matches kept per slot. Alternatives that end at different words (`will` and
@@ -55,7 +59,9 @@ pub fn match_frames(
         total += p.slots.len();
     }
     // For every slot of every pattern, the partial matches that end latest, newest last.
-    let mut state: Vec<Vec<Partial>> = vec![Vec::new(); total];
+    let mut state: Vec<VecDeque<Partial>> = std::iter::repeat_with(VecDeque::new)
+        .take(total)
+        .collect();
     let mut emitted = vec![0usize; patterns.len()];
     let mut out = Vec::new();
     for h in hits {
@@ -67,16 +73,25 @@ pub fn match_frames(
         };
         for &(p, s) in users {
             let (p, s) = (p as usize, s as usize);
+            // A pattern that has matched as often as is kept needs no more work: a
+            // message repeating one threat costs no more than saying it a few times.
+            if emitted[p] >= MAX_PER_PATTERN {
+                continue;
+            }
             let pattern = &patterns[p];
             let base = offsets[p];
+            let len = (h.end - h.start).min(255) as u8;
             let candidate = if s == 0 {
-                let mut fills = [(0, 0); 8];
-                fills[0] = (h.start, h.end);
+                let mut fill_start = [0; 8];
+                let mut fill_len = [0; 8];
+                fill_start[0] = h.start;
+                fill_len[0] = len;
                 Some(Partial {
                     start: h.start,
                     end: h.end,
                     sentence,
-                    fills,
+                    fill_start,
+                    fill_len,
                 })
             } else {
                 // The partial that ends latest while still leaving room for this hit.
@@ -91,7 +106,8 @@ pub fn match_frames(
                     .map(|prev| {
                         let mut next = *prev;
                         next.end = h.end;
-                        next.fills[s] = (h.start, h.end);
+                        next.fill_start[s] = h.start;
+                        next.fill_len[s] = len;
                         next
                     })
             };
@@ -105,9 +121,9 @@ pub fn match_frames(
                 continue;
             }
             if slot.len() >= PER_SLOT {
-                slot.remove(0);
+                slot.pop_front();
             }
-            slot.push(candidate);
+            slot.push_back(candidate);
             if s + 1 == pattern.slots.len() && emitted[p] < MAX_PER_PATTERN {
                 if cancelled(rules, p, &candidate, words, text)
                     || overridden(&pattern.unless, &candidate, hits)
@@ -120,7 +136,12 @@ pub fn match_frames(
                     pattern: p,
                     start: candidate.start,
                     end: candidate.end,
-                    fills: candidate.fills[..pattern.slots.len()].to_vec(),
+                    fills: (0..pattern.slots.len())
+                        .map(|k| {
+                            let start = candidate.fill_start[k];
+                            (start, start + u32::from(candidate.fill_len[k]))
+                        })
+                        .collect(),
                 });
             }
         }

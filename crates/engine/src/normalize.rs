@@ -1166,6 +1166,44 @@ fn has_triple(word: &[u8]) -> bool {
     word.windows(3).any(|w| w[0] == w[1] && w[1] == w[2])
 }
 
+/// Slots in the per-text cache of what non-ASCII characters become.
+const CACHE: usize = 512;
+
+/// What one non-ASCII character becomes.
+#[derive(Debug, Clone)]
+enum Mapped {
+    /// Nothing a reader sees.
+    Invisible,
+    /// These characters, each with whether it stood for a letter of another script.
+    Chars(Vec<(char, bool)>),
+}
+
+/// Compatibility decomposition, combining marks dropped, lower case, look-alikes mapped.
+fn map_char(c: char) -> Mapped {
+    if is_invisible(c) {
+        return Mapped::Invisible;
+    }
+    let mut out = Vec::new();
+    for d in std::iter::once(c).nfkd() {
+        if is_combining_mark(d) {
+            continue;
+        }
+        if d.is_ascii() {
+            out.push((d.to_ascii_lowercase(), false));
+            continue;
+        }
+        for l in d.to_lowercase() {
+            // Only letters have look-alikes worth undoing: `¡` is not an `i`.
+            let mapped = if l.is_alphabetic() { confusable(l) } else { None };
+            match mapped {
+                Some(m) => out.push((m, true)),
+                None => out.push((l, false)),
+            }
+        }
+    }
+    Mapped::Chars(out)
+}
+
 /// Normalises `src` with the built-in vocabulary.
 pub fn normalize(src: &str) -> Normalized {
     normalize_with(src, default_vocabulary())
@@ -1177,6 +1215,8 @@ pub fn normalize_with(src: &str, vocab: &Vocabulary) -> Normalized {
     b.out.text.reserve(src.len());
     b.out.map.reserve(src.len());
     let mut newlines = 0u32;
+    // Allocated at the first non-ASCII character: most mail never needs it.
+    let mut cache: Vec<Option<(char, Mapped)>> = Vec::new();
     let bytes = src.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -1269,28 +1309,25 @@ pub fn normalize_with(src: &str, vocab: &Vocabulary) -> Normalized {
             b.push_char(c.to_ascii_lowercase(), at, false);
             continue;
         }
-        if is_invisible(c) {
-            b.pending_invisible += 1;
-            continue;
+        // What a character becomes is worked out once per distinct character: text in
+        // another script repeats the same few hundred over and over.
+        if cache.is_empty() {
+            cache.resize(CACHE, None);
         }
-        for d in std::iter::once(c).nfkd() {
-            if is_combining_mark(d) {
-                continue;
+        let slot = (c as usize) % CACHE;
+        let mapped = match &cache[slot] {
+            Some((k, m)) if *k == c => m.clone(),
+            _ => {
+                let m = map_char(c);
+                cache[slot] = Some((c, m.clone()));
+                m
             }
-            if d.is_ascii() {
-                b.push_char(d.to_ascii_lowercase(), at, false);
-                continue;
-            }
-            for l in d.to_lowercase() {
-                // Only letters have look-alikes worth undoing: `¡` is not an `i`.
-                let mapped = if l.is_alphabetic() {
-                    confusable(l)
-                } else {
-                    None
-                };
-                match mapped {
-                    Some(m) => b.push_char(m, at, true),
-                    None => b.push_char(l, at, false),
+        };
+        match mapped {
+            Mapped::Invisible => b.pending_invisible += 1,
+            Mapped::Chars(chars) => {
+                for (ch, foreign) in chars {
+                    b.push_char(ch, at, foreign);
                 }
             }
         }
