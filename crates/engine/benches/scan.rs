@@ -171,6 +171,12 @@ fn adversarial(size: usize) -> Vec<(&'static str, Vec<u8>)> {
             "disguised",
             fill("k1ll yoooou \u{0455}h\u{043E}\u{043E}t ", 12),
         ),
+        // Every slot of the threat frames present, in the wrong order, so that every
+        // pattern stays alive and no match ever completes.
+        (
+            "scrambled_slots",
+            fill("you kill will we the school bomb there is ", 15),
+        ),
         // HTML nested without end.
         ("deep_html", html),
     ]

@@ -52,16 +52,31 @@ pub fn match_frames(
     text: &str,
 ) -> Vec<FrameHit> {
     let patterns = &rules.patterns;
-    let mut offsets = Vec::with_capacity(patterns.len() + 1);
-    let mut total = 0usize;
-    for p in patterns {
-        offsets.push(total);
-        total += p.slots.len();
+    if hits.is_empty() {
+        return Vec::new();
     }
-    // For every slot of every pattern, the partial matches that end latest, newest last.
-    let mut state: Vec<VecDeque<Partial>> = std::iter::repeat_with(VecDeque::new)
-        .take(total)
+    let offsets = &rules.slot_offsets;
+    let total = rules.slot_total;
+    // A pattern can only match if every one of its slots has some hit in this text:
+    // the others are skipped outright, which keeps text full of actors and intents
+    // but without harms and targets cheap.
+    let mut present = vec![false; rules.classes()];
+    for h in hits {
+        if let Some(p) = present.get_mut(h.class as usize) {
+            *p = true;
+        }
+    }
+    let alive: Vec<bool> = patterns
+        .iter()
+        .map(|p| {
+            p.slots
+                .iter()
+                .all(|alts| alts.iter().any(|&c| present.get(c as usize) == Some(&true)))
+        })
         .collect();
+    // For every slot of every pattern, the partial matches that end latest, newest last.
+    let mut state: Vec<VecDeque<Partial>> =
+        std::iter::repeat_with(VecDeque::new).take(total).collect();
     let mut emitted = vec![0usize; patterns.len()];
     let mut out = Vec::new();
     for h in hits {
@@ -75,7 +90,7 @@ pub fn match_frames(
             let (p, s) = (p as usize, s as usize);
             // A pattern that has matched as often as is kept needs no more work: a
             // message repeating one threat costs no more than saying it a few times.
-            if emitted[p] >= MAX_PER_PATTERN {
+            if !alive[p] || emitted[p] >= MAX_PER_PATTERN {
                 continue;
             }
             let pattern = &patterns[p];

@@ -1194,7 +1194,11 @@ fn map_char(c: char) -> Mapped {
         }
         for l in d.to_lowercase() {
             // Only letters have look-alikes worth undoing: `¡` is not an `i`.
-            let mapped = if l.is_alphabetic() { confusable(l) } else { None };
+            let mapped = if l.is_alphabetic() {
+                confusable(l)
+            } else {
+                None
+            };
             match mapped {
                 Some(m) => out.push((m, true)),
                 None => out.push((l, false)),

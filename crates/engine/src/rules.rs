@@ -56,6 +56,9 @@ pub mod lexicons {
     /// Negated subjects that deny a claim a few words on (`no worker deserves to die`,
     /// `ningún trabajador merece morir`).
     pub const NEGATION_SUBJECT: &str = "negation_subject";
+    /// The writer repeating their own words (`I said`, `I told you`): a reporting verb
+    /// inside one of these attributes nothing to anyone else.
+    pub const SELF_REPORT: &str = "self_report";
     /// Negations that strengthen rather than deny (`not hesitate`, `never forget`).
     pub const NEGATION_EXEMPT: &str = "negation_exempt";
     /// The payment step of an extortion letter; a wallet address found by its format
@@ -318,6 +321,9 @@ pub struct RuleSet {
     lexicons: Vec<Lexicon>,
     /// Per class, the (pattern, slot) pairs it can fill.
     pub(crate) users: Vec<Vec<(u32, u16)>>,
+    /// Where each pattern's slots start in a flat list of all slots, and how many.
+    pub(crate) slot_offsets: Vec<usize>,
+    pub(crate) slot_total: usize,
     automaton: Option<AhoCorasick>,
     vocabulary: Vocabulary,
 }
@@ -382,7 +388,11 @@ impl Forms {
             .map(|e| (&verb[..verb.len() - 2], *e));
         let mut out = Vec::new();
         if let Some(class) = self.enclitic {
-            out.extend(CLITICS.iter().map(|cl| (whole(format!("{verb}{cl}")), class)));
+            out.extend(
+                CLITICS
+                    .iter()
+                    .map(|cl| (whole(format!("{verb}{cl}")), class)),
+            );
         }
         if let (Some(class), Some((stem, ending))) = (self.present, infinitive) {
             let plural = match ending {
@@ -845,7 +855,15 @@ impl RuleSet {
                 .flat_map(|t| t.split(' '))
                 .filter(|w| w.len() >= 2),
         );
+        let mut slot_offsets = Vec::with_capacity(patterns.len());
+        let mut slot_total = 0usize;
+        for p in &patterns {
+            slot_offsets.push(slot_total);
+            slot_total += p.slots.len();
+        }
         Ok(RuleSet {
+            slot_offsets,
+            slot_total,
             rules,
             patterns,
             structures,

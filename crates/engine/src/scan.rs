@@ -107,6 +107,11 @@ struct Collected {
 fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
     let mut c = Collected::default();
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
+    let extortion_steps: Vec<u32> = rules
+        .structures
+        .iter()
+        .flat_map(|s| s.slots.iter().copied())
+        .collect();
     for (index, text) in extracted.texts.iter().enumerate() {
         let norm = normalize_with(&text.text, rules.vocabulary());
         add_disguise(&mut c.disguise, &norm.disguise);
@@ -124,7 +129,10 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
                     .insert(span_text(&norm, &words, h.start, h.end).to_string());
             }
         }
-        if c.wallets.len() < 8 {
+        // Payment addresses matter only in a message that reads like extortion (a claim,
+        // a deadline, a consequence or secrecy, in whatever disguise): ordinary mail is
+        // not searched for them.
+        if c.wallets.len() < 8 && hits.iter().any(|h| extortion_steps.contains(&h.class)) {
             c.wallets.extend(wallet::find(&text.text));
         }
         let frames = match_frames(rules, &hits, &words, &norm.text);

@@ -67,15 +67,19 @@ impl<'a> Context<'a> {
         let mut exempt = vec![false; n];
         let mut subject = vec![false; n];
         let id = |name| rules.lexicon_id(name);
-        let (neg, cond, rep, ex, subj) = (
+        let mut own = vec![false; n];
+        let (neg, cond, rep, ex, subj, selfrep) = (
             id(lexicons::NEGATION),
             id(lexicons::CONDITION),
             id(lexicons::REPORTING),
             id(lexicons::NEGATION_EXEMPT),
             id(lexicons::NEGATION_SUBJECT),
+            id(lexicons::SELF_REPORT),
         );
         for h in hits {
-            let target = if Some(h.class) == subj {
+            let target = if Some(h.class) == selfrep {
+                &mut own
+            } else if Some(h.class) == subj {
                 &mut subject
             } else if Some(h.class) == neg {
                 &mut negation
@@ -94,6 +98,9 @@ impl<'a> Context<'a> {
         }
         for (neg, ex) in negation.iter_mut().zip(&exempt) {
             *neg &= !ex;
+        }
+        for (rep, own) in reporting.iter_mut().zip(&own) {
+            *rep &= !own;
         }
         Context {
             subject,
