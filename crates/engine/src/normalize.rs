@@ -928,6 +928,13 @@ impl<'a> Builder<'a> {
         let _ = gap;
         self.flush_run();
         if is_filler(word) {
+            // `your [expletive]` stands for a noun, most often "ass": keep one there so
+            // "hunt your [expletive] down" still reads as hunting the reader.
+            if self.after_possessive() {
+                self.emit_raw(&ass(at), sentence, false);
+                self.last_your = false;
+                return;
+            }
             self.sentence_break |= sentence;
             return;
         }
@@ -1034,6 +1041,11 @@ impl<'a> Builder<'a> {
             }
             let s = std::str::from_utf8(&buf[..word.len()]).unwrap_or("");
             if is_filler(s) {
+                if self.after_possessive() {
+                    self.emit_raw(&ass(word[0].at), sentence, false);
+                    self.last_your = false;
+                    return;
+                }
                 self.sentence_break |= sentence;
                 return;
             }
@@ -1067,6 +1079,14 @@ impl<'a> Builder<'a> {
         }
         self.emit_raw(word, sentence, disguised);
         self.last_your = false;
+    }
+
+    /// Whether the last word emitted is a possessive (`your`, `his` …).
+    fn after_possessive(&self) -> bool {
+        matches!(
+            self.out.text.get(self.last_word..),
+            Some("your" | "his" | "her" | "their" | "my" | "yer" | "ur")
+        )
     }
 
     /// Rewrites the `your` just emitted as `you are`.
@@ -1126,6 +1146,15 @@ impl<'a> Builder<'a> {
         self.flush_run();
         self.out
     }
+}
+
+/// The noun a redacted word after a possessive most often stands for.
+fn ass(at: u32) -> [Ch; 3] {
+    ['a', 's', 's'].map(|c| Ch {
+        c,
+        at,
+        foreign: false,
+    })
 }
 
 /// Words that only intensify or annotate (`fucking`, `[expletive]`, `[inaudible]`,

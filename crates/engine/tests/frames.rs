@@ -161,8 +161,8 @@ fn incitement_and_pursuit() {
     fires("We will find you.", "THREAT_PURSUIT", Tag);
     fires(
         "We're coming for you and your family.",
-        "THREAT_COMING_FOR_YOU",
-        Tag,
+        "THREAT_COMING_FOR_FAMILY",
+        Quarantine,
     );
     quiet("We will find you a polling place near your home.");
     quiet("We will find you the right form.");
