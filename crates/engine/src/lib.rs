@@ -100,6 +100,9 @@ pub struct Engine {
 /// Name of the symbol that says only part of a message was scanned.
 pub const SYMBOL_TRUNCATED: &str = "MESSAGE_TRUNCATED";
 
+/// What a message scanned only in part scores: what was skipped may hold the threat.
+const TRUNCATED_SCORE: f64 = 1.0;
+
 impl Engine {
     /// An engine with these thresholds and rules.
     pub fn new(thresholds: Thresholds, rules: RuleSet) -> Engine {
@@ -180,7 +183,7 @@ impl Engine {
             .chain(auth_symbols::DEFAULTS)
             .chain(impersonation::DEFAULTS)
             .chain(lists::DEFAULTS)
-            .chain(&[(SYMBOL_TRUNCATED, 0.0)])
+            .chain(&[(SYMBOL_TRUNCATED, TRUNCATED_SCORE)])
             .copied()
     }
 
@@ -220,7 +223,7 @@ impl Engine {
         if input.truncated {
             symbols.push(Symbol {
                 name: SYMBOL_TRUNCATED.into(),
-                score: 0.0,
+                score: TRUNCATED_SCORE,
                 category: "info".into(),
                 detail: format!(
                     "scanned the first {} of {} bytes",
