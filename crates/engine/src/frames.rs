@@ -182,6 +182,12 @@ fn overridden(unless: &[u32], m: &Partial, hits: &[ClassHit]) -> bool {
 /// seat*`).
 fn cancelled(rules: &RuleSet, p: usize, m: &Partial, words: &Words, text: &str) -> bool {
     let pattern = &rules.patterns[p];
+    if pattern.sentence_start
+        && m.start > 0
+        && words.sentence.get(m.start as usize - 1) == Some(&m.sentence)
+    {
+        return true;
+    }
     if pattern.not_followed_by.is_empty() && pattern.not_preceded_by.is_empty() {
         return false;
     }
@@ -247,6 +253,15 @@ score = 10.0
 description = "actor intent harm+target"
 slots = ["actor", "intent", "harm_target"]
 
+[[frame]]
+name = "ORDER"
+category = "threat"
+score = 6.0
+description = "an order opening its sentence"
+slots = ["harm", "target"]
+max_gap = 0
+sentence_start = true
+
 [[rule]]
 name = "OR_ELSE"
 category = "coercion"
@@ -277,10 +292,13 @@ phrases = ["vote for * or else"]
         // Too far apart, out of order, or across a sentence end.
         assert!(names("we will one day in the future surely kill you").is_empty());
         assert!(names("you will kill we").is_empty());
-        assert!(names("we will. kill you").is_empty());
+        assert!(!names("we will. kill you").contains(&"DIRECT".to_string()));
         // An exception right after the match.
         assert!(names("we will find you a seat").is_empty());
         assert_eq!(names("vote for Smith or else"), ["OR_ELSE"]);
+        // An order must open its sentence.
+        assert_eq!(names("Hello. Kill you now."), ["ORDER"]);
+        assert!(!names("they kill you").contains(&"ORDER".to_string()));
     }
 
     #[test]

@@ -145,6 +145,8 @@ struct FrameDef {
     negatable: bool,
     #[serde(default)]
     unless: Vec<String>,
+    #[serde(default)]
+    sentence_start: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -236,6 +238,8 @@ pub(crate) struct Pattern {
     pub negatable: bool,
     /// Lexicons whose hits inside the match cancel it (`bomb threat` is no bomb).
     pub unless: Vec<u32>,
+    /// Whether the match must open its sentence (an order: "Kill them all.").
+    pub sentence_start: bool,
 }
 
 /// A document-level co-occurrence rule, compiled.
@@ -717,6 +721,7 @@ impl RuleSet {
                     rule,
                     slots,
                     unless,
+                    sentence_start: def.sentence_start,
                     gaps,
                     not_followed_by: words_of(&def.not_followed_by).map_err(&bad)?,
                     not_preceded_by: words_of(&def.not_preceded_by).map_err(&bad)?,
@@ -814,6 +819,7 @@ impl RuleSet {
                         not_preceded_by: Vec::new(),
                         negatable: false,
                         unless: Vec::new(),
+                        sentence_start: false,
                     });
                 }
                 rules.push(Rule {

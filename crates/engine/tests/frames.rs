@@ -164,6 +164,12 @@ fn incitement_and_pursuit() {
         "THREAT_COMING_FOR_FAMILY",
         Quarantine,
     );
+    fires(
+        "These judges must learn: obey the Constitution or die.",
+        "THREAT_OBEY_OR_DIE",
+        Tag,
+    );
+    quiet("Guns kill Americans every day; vote for safer laws.");
     quiet("We will find you a polling place near your home.");
     quiet("We will find you the right form.");
     quiet("Time to kill some time before the polls open.");
