@@ -107,6 +107,7 @@ struct Collected {
 fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
     let mut c = Collected::default();
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
+    let deadline = rules.lexicon_id(lexicons::DEADLINE);
     let extortion_steps: Vec<u32> = rules
         .structures
         .iter()
@@ -127,6 +128,13 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
             if Some(h.class) == report_frame && c.report_frames.len() < 64 {
                 c.report_frames
                     .insert(span_text(&norm, &words, h.start, h.end).to_string());
+            }
+        }
+        if let Some(d) = deadline {
+            if c.present.get(d as usize).is_some_and(Option::is_none) {
+                if let Some(found) = time_limit(&norm, &words) {
+                    c.present[d as usize] = Some(found);
+                }
             }
         }
         // Payment addresses matter only in a message that reads like extortion (a claim,
@@ -177,6 +185,26 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
         }
     }
     symbols(extracted, rules, c)
+}
+
+/// A number of hours or days ("50 hours", "2 dias"): an extortion deadline, whatever
+/// the number.
+fn time_limit(norm: &Normalized, words: &Words) -> Option<String> {
+    let word = |i: usize| {
+        let (s, e) = (*words.starts.get(i)? as usize, *words.ends.get(i)? as usize);
+        norm.text.get(s..e)
+    };
+    (0..words.len().saturating_sub(1)).find_map(|i| {
+        let n = word(i)?;
+        let unit = word(i + 1)?;
+        (n.len() <= 3
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && matches!(
+                unit,
+                "hours" | "hour" | "hrs" | "days" | "horas" | "dias" | "minutes" | "minutos"
+            ))
+        .then(|| format!("{n} {unit}"))
+    })
 }
 
 fn add_disguise(total: &mut Disguise, d: &Disguise) {

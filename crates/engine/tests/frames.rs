@@ -253,6 +253,14 @@ fn extortion_structure() {
         "CRYPTO_WALLET",
         Quarantine,
     );
+    // Any number of hours is a deadline; a wallet fills the payment.
+    fires(
+        "I have been watching you for months: my trojan recorded you. Send 1450 USD to \
+         bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4 within 50 hours or your relatives \
+         will receive that video.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
     // News retelling an extortion letter.
     quiet(
         "Police said the scammers claim they hacked the victims' webcams and demand bitcoin \
