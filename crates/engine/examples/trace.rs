@@ -37,14 +37,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ctx = Context::new(&text, &norm, &words, &hits, &rules);
     for f in match_frames(&rules, &hits, &words, &norm.text) {
         let span: Vec<&str> = (f.start..f.end).map(word).collect();
-        let weight = ctx.weigh(&f, true, false);
-        let framed = ctx.weigh(&f, true, true);
         println!(
-            "frame {} : {} | {:?} | framed: {:?}",
+            "frame {} : {} | {:?}",
             rules.rules()[f.rule].name,
             span.join(" "),
-            weight,
-            framed
+            ctx.weigh(&f, true)
         );
     }
     Ok(())

@@ -203,9 +203,12 @@ fn cancelled(rules: &RuleSet, p: usize, m: &Partial, words: &Words, text: &str) 
     if follows {
         return true;
     }
+    // Like the words after, the words before count only within the sentence.
     let before_end = match m.start.checked_sub(1) {
-        Some(w) => words.ends[w as usize] as usize,
-        None => return false,
+        Some(w) if words.sentence.get(w as usize) == Some(&m.sentence) => {
+            words.ends[w as usize] as usize
+        }
+        _ => return false,
     };
     let before = text.get(..before_end).unwrap_or("");
     pattern.not_preceded_by.iter().any(|w| {

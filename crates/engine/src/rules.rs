@@ -212,6 +212,28 @@ pub struct Rule {
     pub slots: Vec<String>,
 }
 
+/// What every symbol-making entry of a pack declares.
+struct Head {
+    name: String,
+    category: String,
+    score: f64,
+    description: String,
+}
+
+impl Rule {
+    fn new(head: Head, file: &str, kind: RuleKind, slots: Vec<String>) -> Rule {
+        Rule {
+            name: head.name,
+            category: head.category,
+            score: head.score,
+            description: head.description,
+            file: file.to_string(),
+            kind,
+            slots,
+        }
+    }
+}
+
 /// A lexicon's name and what it is for.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
@@ -729,15 +751,17 @@ impl RuleSet {
                     not_preceded_by: words_of(&def.not_preceded_by).map_err(&bad)?,
                     negatable: def.negatable,
                 });
-                rules.push(Rule {
-                    name: def.name,
-                    category: def.category,
-                    score: def.score,
-                    description: def.description,
-                    file: file.clone(),
-                    kind: RuleKind::Frame,
-                    slots: def.slots,
-                });
+                rules.push(Rule::new(
+                    Head {
+                        name: def.name,
+                        category: def.category,
+                        score: def.score,
+                        description: def.description,
+                    },
+                    &file,
+                    RuleKind::Frame,
+                    def.slots,
+                ));
             }
             for def in pack.structures {
                 check(&def.name, &def.category, def.score, &mut names)?;
@@ -777,15 +801,17 @@ impl RuleSet {
                     required,
                     min_slots: def.min_slots,
                 });
-                rules.push(Rule {
-                    name: def.name,
-                    category: def.category,
-                    score: def.score,
-                    description: def.description,
-                    file: file.clone(),
-                    kind: RuleKind::Structure,
-                    slots: def.slots,
-                });
+                rules.push(Rule::new(
+                    Head {
+                        name: def.name,
+                        category: def.category,
+                        score: def.score,
+                        description: def.description,
+                    },
+                    &file,
+                    RuleKind::Structure,
+                    def.slots,
+                ));
             }
             for def in pack.rules {
                 check(&def.name, &def.category, def.score, &mut names)?;
@@ -824,15 +850,17 @@ impl RuleSet {
                         sentence_start: false,
                     });
                 }
-                rules.push(Rule {
-                    name: def.name,
-                    category: def.category,
-                    score: def.score,
-                    description: def.description,
-                    file: file.clone(),
-                    kind: RuleKind::Phrase,
-                    slots: Vec::new(),
-                });
+                rules.push(Rule::new(
+                    Head {
+                        name: def.name,
+                        category: def.category,
+                        score: def.score,
+                        description: def.description,
+                    },
+                    &file,
+                    RuleKind::Phrase,
+                    Vec::new(),
+                ));
             }
         }
         let mut users = vec![Vec::new(); c.class_names.len()];

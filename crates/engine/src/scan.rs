@@ -11,7 +11,7 @@ use crate::frames::{match_frames, FrameHit};
 use crate::impersonation::Identity;
 use crate::normalize::{normalize_with, Disguise, Normalized};
 use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
-use crate::stance::{Context, Weight, REPORTED};
+use crate::stance::{Context, Weights, REPORTED};
 use crate::verdict::Symbol;
 use crate::wallet;
 
@@ -40,8 +40,7 @@ struct Best {
     span: (usize, u32, u32),
     /// Other direct matches of the same rule elsewhere in the message.
     more: u32,
-    weight_plain: Option<Weight>,
-    weight_framed: Option<Weight>,
+    weights: Weights,
     disguised: bool,
     detail: String,
 }
@@ -151,23 +150,20 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
         for hit in &frames {
             let rule = &rules.rules()[hit.rule];
             let negatable = rules.patterns[hit.pattern].negatable;
-            let plain = ctx.weigh(hit, negatable, false);
-            let framed = ctx.weigh(hit, negatable, true);
-            if plain.is_none() {
+            let Some(weights) = ctx.weigh(hit, negatable) else {
                 continue;
-            }
+            };
             let candidate = Best {
                 more: 0,
                 span: (index, hit.start, hit.end),
-                weight_plain: plain,
-                weight_framed: framed,
+                weights,
                 disguised: norm.disguised_within(
                     words.starts[hit.start as usize] as usize,
                     words.ends[(hit.end - 1) as usize] as usize,
                 ),
                 detail: explain(rule, rules, hit, &text.text, &norm, &words),
             };
-            let factor = |b: &Best| b.weight_plain.map_or(0.0, |w| w.factor);
+            let factor = |b: &Best| b.weights.plain.factor;
             match c.best.get_mut(&hit.rule) {
                 Some(old) => {
                     let distinct =
@@ -266,23 +262,23 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
     let mut threatening = 0;
     let weight_of = |b: &Best| {
         if framed {
-            b.weight_framed
+            b.weights.framed
         } else {
-            b.weight_plain
+            b.weights.plain
         }
     };
     // Strongest first, so that where two frames read the same words only the stronger
     // counts: "we will hunt you down" is one threat, not a threat and a pursuit.
     let mut ordered: Vec<(&usize, &Best)> = c.best.iter().collect();
     ordered.sort_by(|(ra, a), (rb, b)| {
-        let sa = rules.rules()[**ra].score * weight_of(a).map_or(0.0, |w| w.factor);
-        let sb = rules.rules()[**rb].score * weight_of(b).map_or(0.0, |w| w.factor);
+        let sa = rules.rules()[**ra].score * weight_of(a).factor;
+        let sb = rules.rules()[**rb].score * weight_of(b).factor;
         sb.total_cmp(&sa).then(ra.cmp(rb))
     });
     let mut taken: Vec<(usize, u32, u32)> = Vec::new();
     for (&rule_id, b) in ordered {
         let rule = &rules.rules()[rule_id];
-        let Some(weight) = weight_of(b) else { continue };
+        let weight = weight_of(b);
         // Only menace is deduplicated: a demand and the threat that backs it may share
         // words ("resign or you will be shot") and are two things.
         let menace = MENACE.contains(&rule.category.as_str());

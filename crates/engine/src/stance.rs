@@ -19,6 +19,15 @@ pub struct Weight {
     pub why: &'static str,
 }
 
+/// A hit's weight in an ordinary message and in one framed as a report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    /// In an ordinary message.
+    pub plain: Weight,
+    /// In a message framed as a report (news, court release, guidance).
+    pub framed: Weight,
+}
+
 /// Share of the score a threat keeps when words attribute it to someone else.
 pub const REPORTED: f64 = 0.1;
 /// Share kept inside a message framed as a report (news, court release, guidance).
@@ -115,48 +124,55 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The weight of a hit; `None` when it is negated.
-    pub fn weigh(&self, hit: &FrameHit, negatable: bool, framed: bool) -> Option<Weight> {
+    /// The weight of a hit, read once: as said in an ordinary message, and as said in a
+    /// message framed as a report (which of the two applies is known only once every
+    /// text has been read). `None` when the hit is negated.
+    pub fn weigh(&self, hit: &FrameHit, negatable: bool) -> Option<Weights> {
         if negatable && self.negated(hit) {
             return None;
         }
         let (a, b) = self.original_span(hit);
         let quote = self.enclosing_quote(a, b);
         if self.attributed(hit, quote) {
-            return Some(Weight {
+            let w = Weight {
                 factor: REPORTED,
                 why: "attributed to someone else",
+            };
+            return Some(Weights {
+                plain: w,
+                framed: w,
             });
         }
-        if framed {
-            return Some(if quote.is_some() || self.in_reply_quote(a) {
-                Weight {
-                    factor: REPORTED,
-                    why: "quoted in a report",
-                }
-            } else {
-                Weight {
-                    factor: FRAMED,
-                    why: "in a message framed as a report",
-                }
-            });
-        }
-        if quote.is_some() {
-            return Some(Weight {
+        let quoted = quote.is_some();
+        let reply = self.in_reply_quote(a);
+        let framed = if quoted || reply {
+            Weight {
+                factor: REPORTED,
+                why: "quoted in a report",
+            }
+        } else {
+            Weight {
+                factor: FRAMED,
+                why: "in a message framed as a report",
+            }
+        };
+        let plain = if quoted {
+            Weight {
                 factor: QUOTED,
                 why: "in quotation marks",
-            });
-        }
-        if self.in_reply_quote(a) {
-            return Some(Weight {
+            }
+        } else if reply {
+            Weight {
                 factor: REPLY_QUOTED,
                 why: "in a quoted reply",
-            });
-        }
-        Some(Weight {
-            factor: 1.0,
-            why: "",
-        })
+            }
+        } else {
+            Weight {
+                factor: 1.0,
+                why: "",
+            }
+        };
+        Some(Weights { plain, framed })
     }
 
     /// A negation inside the match, or right before it, that does not belong to a
@@ -457,7 +473,7 @@ mod weigh_tests {
                 let negatable = rules.patterns[h.pattern].negatable;
                 (
                     rules.rules()[h.rule].name.clone(),
-                    ctx.weigh(h, negatable, false),
+                    ctx.weigh(h, negatable).map(|w| w.plain),
                 )
             })
             .collect()

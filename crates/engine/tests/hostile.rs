@@ -114,38 +114,13 @@ fn frame_starts_everywhere_stay_linear() {
 }
 
 #[test]
-fn repeated_near_matches_in_base64_stay_linear() {
-    // A near-match repeated over a megabyte of base64 text once took seconds.
+fn repeated_near_matches_stay_linear() {
+    // A near-match repeated over a megabyte once took seconds: the reported-speech check
+    // looked back to the start of the line for every hit. Ordinary words, so nothing fires.
     let text = "te grabe ".repeat(120_000);
-    let b64 = base64_lines(text.as_bytes());
-    let raw = format!(
-        "Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n"
-    );
-    let _ = names(raw.as_bytes());
-}
-
-fn base64_lines(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for (i, chunk) in bytes.chunks(3).enumerate() {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(ABC[((v >> (18 - 6 * k)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-        if i % 19 == 18 {
-            out.push_str("\r\n");
-        }
-    }
-    out
+    let raw = format!("Subject: s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n");
+    let v = engine().scan(&Input::new(raw.as_bytes()));
+    assert_eq!(v.action.as_str(), "accept", "{:?}", v.symbols);
 }
 
 #[test]
