@@ -5,15 +5,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
+use mail_auth::common::verify::DomainKey;
+use mail_auth::dkim::Signature;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::dmarc::Policy;
+use mail_auth::dmarc::{Dmarc, Policy};
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
-    AuthenticatedMessage, DkimResult, DmarcResult, IprevResult, MessageAuthenticator, Parameters,
-    RecordSet, SpfResult, Txt, MX,
+    AuthenticatedMessage, DkimOutput, DkimResult, DmarcResult, DnsError, IprevResult,
+    MessageAuthenticator, Parameters, RecordSet, SpfOutput, SpfResult, Txt, MX,
 };
 
+use crate::breaker::{Breaker, Probe};
 use crate::cache::TtlCache;
 use crate::{AuthReport, AuthResult, DkimSignature, DmarcPolicy};
 
@@ -34,6 +38,8 @@ pub struct AuthSettings {
     pub trusted_arc_sealers: Vec<String>,
     /// This host's domain, for SPF's `%{r}` macro.
     pub host_domain: String,
+    /// DKIM signatures verified per message at most (those for the From domain first).
+    pub max_dkim_signatures: usize,
 }
 
 /// Why the authenticator could not be set up.
@@ -56,6 +62,12 @@ pub struct AuthRequest<'a> {
     pub helo: &'a str,
     /// MAIL FROM (empty for the null sender).
     pub mail_from: &'a str,
+    /// The From addresses, from the parse the engine also uses; empty lets mail-auth
+    /// read them itself.
+    pub from: &'a [String],
+    /// Whether the message was cut at the size limit (the body cannot match a DKIM body
+    /// hash then, and that is not the sender's fault).
+    pub truncated: bool,
 }
 
 struct Caches {
@@ -106,6 +118,8 @@ pub struct Authenticator {
     inner: MessageAuthenticator,
     caches: Arc<Caches>,
     settings: Arc<AuthSettings>,
+    breaker: Arc<Breaker>,
+    probe: Probe,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -119,6 +133,35 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     /// A resolver for `settings`: the given nameservers over UDP and TCP, or the system's.
     pub fn new(settings: AuthSettings) -> Result<Authenticator, AuthError> {
+        let n = settings.cache_entries;
+        let caches = Arc::new(Caches {
+            txt: TtlCache::new(n),
+            mx: TtlCache::new(n),
+            ipv4: TtlCache::new(n),
+            ipv6: TtlCache::new(n),
+            ptr: TtlCache::new(n),
+        });
+        Self::build(settings, caches, Arc::new(Breaker::default()))
+    }
+
+    /// An authenticator for new settings that keeps this one's DNS cache and resolver
+    /// health when the resolvers and the cache size are unchanged (a reload must not
+    /// throw away what is known).
+    pub fn reconfigured(&self, settings: AuthSettings) -> Result<Authenticator, AuthError> {
+        if settings.nameservers == self.settings.nameservers
+            && settings.cache_entries == self.settings.cache_entries
+        {
+            Self::build(settings, self.caches.clone(), self.breaker.clone())
+        } else {
+            Self::new(settings)
+        }
+    }
+
+    fn build(
+        settings: AuthSettings,
+        caches: Arc<Caches>,
+        breaker: Arc<Breaker>,
+    ) -> Result<Authenticator, AuthError> {
         let (config, mut opts) = if settings.nameservers.is_empty() {
             mail_auth::hickory_resolver::system_conf::read_system_conf()
                 .map_err(|e| AuthError::Resolver(e.to_string()))?
@@ -138,19 +181,16 @@ impl Authenticator {
         // Palisade keeps its own per-type cache; hickory's stays small.
         opts.cache_size = 256;
         opts.edns0 = true;
+        let probe = Probe::new(config.clone(), opts.clone())
+            .map_err(|e| AuthError::Resolver(e.to_string()))?;
         let inner = MessageAuthenticator::new(config, opts)
             .map_err(|e| AuthError::Resolver(e.to_string()))?;
-        let n = settings.cache_entries;
         Ok(Authenticator {
             inner,
-            caches: Arc::new(Caches {
-                txt: TtlCache::new(n),
-                mx: TtlCache::new(n),
-                ipv4: TtlCache::new(n),
-                ipv6: TtlCache::new(n),
-                ptr: TtlCache::new(n),
-            }),
+            caches,
             settings: Arc::new(settings),
+            breaker,
+            probe,
         })
     }
 
@@ -161,21 +201,26 @@ impl Authenticator {
     }
 
     /// Runs every check for one message; never fails (problems become `temperror` or
-    /// `permerror` in the report). Checks run concurrently; DMARC follows SPF and DKIM.
+    /// `permerror` in the report). SPF, DKIM, ARC, iprev and the DMARC record lookups
+    /// start together; each method has its own budget, so one that hangs turns only
+    /// itself into `temperror`. DMARC is then judged for every From domain. When the
+    /// resolver is known to be down, nothing waits: every result is `temperror` at once.
     pub async fn authenticate(&self, req: AuthRequest<'_>) -> AuthReport {
         let start = Instant::now();
+        if self.breaker.is_open() {
+            self.breaker
+                .probe_if_due(&self.probe, self.settings.timeout);
+            let mut report = all_temperror();
+            report.dns.skipped = true;
+            report.dns.temp_errors = 6;
+            report.from_domains = from_domains(&req, None);
+            report.from_domain = report.from_domains.first().cloned().unwrap_or_default();
+            report.dns.elapsed = start.elapsed();
+            return report;
+        }
         let mut report = match tokio::time::timeout(self.settings.deadline, self.run(req)).await {
             Ok(report) => report,
-            Err(_) => AuthReport {
-                checked: true,
-                spf: AuthResult::TempError,
-                spf_helo: AuthResult::TempError,
-                dkim: AuthResult::TempError,
-                arc: AuthResult::TempError,
-                dmarc: AuthResult::TempError,
-                iprev: AuthResult::TempError,
-                ..AuthReport::default()
-            },
+            Err(_) => all_temperror(),
         };
         report.dns.temp_errors = [
             report.spf,
@@ -188,8 +233,19 @@ impl Authenticator {
         .iter()
         .filter(|r| **r == AuthResult::TempError)
         .count() as u32;
+        if report.dns.temp_errors > 0 {
+            // Some lookup failed: is it the zone, or the resolver? One query to the
+            // resolver tells, in the background.
+            self.breaker
+                .probe_if_due(&self.probe, self.settings.timeout);
+        }
         report.dns.elapsed = start.elapsed();
         report
+    }
+
+    /// Whether the resolver is considered down (the circuit breaker is open).
+    pub fn dns_down(&self) -> bool {
+        self.breaker.is_open()
     }
 
     fn params<P>(&self, p: P) -> CachedParams<'_, P> {
@@ -202,78 +258,174 @@ impl Authenticator {
             .with_ptr_cache(&c.ptr)
     }
 
+    /// Looks up the DMARC records DMARC will walk for `domain`, all at once, into the
+    /// cache; false when any lookup failed for a reason other than "no such record".
+    async fn prefetch_dmarc(&self, domain: &str, budget: Duration) -> bool {
+        let names = dmarc_walk(domain);
+        let lookups = names.iter().map(|name| async move {
+            let key = format!("_dmarc.{name}.");
+            let found = self
+                .inner
+                .txt_lookup::<Dmarc>(key, Some(&self.caches.txt))
+                .await;
+            !temporary(found.err())
+        });
+        match tokio::time::timeout(budget, join_all(lookups)).await {
+            Ok(answers) => answers.into_iter().all(|ok| ok),
+            Err(_) => false,
+        }
+    }
+
+    /// Looks up the keys of `signatures`, all at once, into the cache; returns, per
+    /// signature, whether its key lookup failed temporarily.
+    async fn prefetch_dkim_keys(&self, signatures: &[&Signature], budget: Duration) -> Vec<bool> {
+        let lookups = signatures.iter().map(|sig| async move {
+            let key = format!("{}._domainkey.{}.", sig.s, sig.d);
+            let found = self
+                .inner
+                .txt_lookup::<DomainKey>(key, Some(&self.caches.txt))
+                .await;
+            temporary(found.err())
+        });
+        match tokio::time::timeout(budget, join_all(lookups)).await {
+            Ok(failed) => failed,
+            Err(_) => vec![true; signatures.len()],
+        }
+    }
+
     async fn run(&self, req: AuthRequest<'_>) -> AuthReport {
+        let started = Instant::now();
         let a = &self.inner;
         let host = self.settings.host_domain.as_str();
+        // Each method gets most of the deadline; DMARC, which needs their results, keeps
+        // the rest, and its records are looked up from time zero.
+        let budget = self.settings.deadline.mul_f64(0.8);
         let helo_is_domain = req.helo.contains('.')
             && !req.helo.starts_with('[')
             && req.helo.parse::<IpAddr>().is_err();
         let message = AuthenticatedMessage::parse(req.raw);
+        let from_domains = from_domains(&req, message.as_ref());
+        let from_lower = from_domains.first().cloned().unwrap_or_default();
+
+        // DKIM: the signatures for the From domain first, then the others, up to the cap.
+        let mut signatures: Vec<&Signature> = message
+            .as_ref()
+            .map(|m| m.dkim_headers.iter().map(|h| &h.header).collect())
+            .unwrap_or_default();
+        signatures.sort_by_key(|s| !from_domains.iter().any(|f| aligned(&s.d, f)));
+        let cap = self.settings.max_dkim_signatures.max(1);
+        let dkim_unchecked = signatures.len().saturating_sub(cap) as u32;
+        signatures.truncate(cap);
+
         let spf_mail = async {
-            match req.client_ip {
-                Some(ip) => Some(
-                    a.verify_spf(self.params(SpfParameters::verify_mail_from(
-                        ip,
-                        req.helo,
-                        host,
-                        req.mail_from,
-                    )))
-                    .await,
-                ),
-                None => None,
-            }
+            let ip = req.client_ip?;
+            let params = SpfParameters::verify_mail_from(ip, req.helo, host, req.mail_from);
+            Some(tokio::time::timeout(budget, a.verify_spf(self.params(params))).await)
         };
         let spf_helo = async {
             match req.client_ip {
-                Some(ip) if helo_is_domain => Some(
-                    a.verify_spf(self.params(SpfParameters::verify_ehlo(ip, req.helo, host)))
-                        .await,
-                ),
+                Some(ip) if helo_is_domain => {
+                    let params = SpfParameters::verify_ehlo(ip, req.helo, host);
+                    Some(tokio::time::timeout(budget, a.verify_spf(self.params(params))).await)
+                }
                 _ => None,
             }
         };
-        let dkim = async {
-            match &message {
-                Some(m) => a.verify_dkim(self.params(m)).await,
-                None => Vec::new(),
-            }
-        };
+        let dkim_keys = self.prefetch_dkim_keys(&signatures, budget);
         let arc = async {
-            match &message {
-                Some(m) => Some(a.verify_arc(self.params(m)).await),
-                None => None,
-            }
+            let m = message.as_ref()?;
+            Some(tokio::time::timeout(budget, a.verify_arc(self.params(m))).await)
         };
         let iprev = async {
-            match req.client_ip {
-                Some(ip) => Some(a.verify_iprev(self.params(ip)).await),
-                None => None,
-            }
+            let ip = req.client_ip?;
+            Some(tokio::time::timeout(budget, a.verify_iprev(self.params(ip))).await)
         };
-        let (spf_mail, spf_helo, dkim, arc, iprev) =
-            tokio::join!(spf_mail, spf_helo, dkim, arc, iprev);
+        let dmarc_records = join_all(
+            from_domains
+                .iter()
+                .map(|d| self.prefetch_dmarc(d, self.settings.deadline)),
+        );
+        let (spf_mail, spf_helo, key_failed, arc, iprev, dmarc_ok) =
+            tokio::join!(spf_mail, spf_helo, dkim_keys, arc, iprev, dmarc_records);
 
+        // Signatures whose key did not come are temperror without a second wait; the
+        // others are verified from the cache.
+        let mut dkim: Vec<DkimOutput<'_>> = Vec::new();
+        let checked_message = message.as_ref().map(|m| {
+            let mut m = m.clone();
+            m.dkim_headers.retain(|h| {
+                signatures
+                    .iter()
+                    .zip(&key_failed)
+                    .any(|(s, failed)| !failed && s.b == h.header.b && s.d == h.header.d)
+            });
+            m
+        });
+        if let Some(m) = &checked_message {
+            let remaining = budget.saturating_sub(started.elapsed());
+            match tokio::time::timeout(remaining, a.verify_dkim(self.params(m))).await {
+                Ok(out) => dkim.extend(out),
+                Err(_) => dkim.extend(m.dkim_headers.iter().map(|h| {
+                    DkimOutput::temp_err(mail_auth::Error::Dns(DnsError::Resolver(
+                        "over budget".into(),
+                    )))
+                    .with_signature(&h.header)
+                })),
+            }
+        }
+        for (sig, failed) in signatures.iter().zip(&key_failed) {
+            if *failed {
+                dkim.push(
+                    DkimOutput::temp_err(mail_auth::Error::Dns(DnsError::Resolver(
+                        "key lookup failed".into(),
+                    )))
+                    .with_signature(sig),
+                );
+            }
+        }
+
+        let timed_out = AuthResult::TempError;
+        let spf_mail = match spf_mail {
+            Some(Ok(out)) => Some(out),
+            Some(Err(_)) => None,
+            None => Some(SpfOutput::default()),
+        };
+        let spf_mail_result = spf_mail.as_ref().map_or(timed_out, |o| spf(o.result()));
         let spf_mail = spf_mail.unwrap_or_default();
         let mut report = AuthReport {
             checked: true,
-            spf: spf(spf_mail.result()),
-            spf_domain: spf_mail.domain().to_string(),
-            spf_helo: spf_helo.map_or(AuthResult::None, |o| spf(o.result())),
-            iprev: match iprev.map(|o| o.result) {
-                Some(IprevResult::Pass) => AuthResult::Pass,
-                Some(IprevResult::Fail(_)) => AuthResult::Fail,
-                Some(IprevResult::TempError(_)) => AuthResult::TempError,
-                Some(IprevResult::PermError(_)) => AuthResult::PermError,
-                Some(IprevResult::None) | None => AuthResult::None,
+            spf: if req.client_ip.is_none() {
+                AuthResult::None
+            } else {
+                spf_mail_result
             },
+            spf_domain: spf_mail.domain().to_string(),
+            spf_helo: match spf_helo {
+                Some(Ok(o)) => spf(o.result()),
+                Some(Err(_)) => timed_out,
+                None => AuthResult::None,
+            },
+            iprev: match iprev {
+                Some(Ok(o)) => match o.result {
+                    IprevResult::Pass => AuthResult::Pass,
+                    IprevResult::Fail(_) => AuthResult::Fail,
+                    IprevResult::TempError(_) => AuthResult::TempError,
+                    IprevResult::PermError(_) => AuthResult::PermError,
+                    IprevResult::None => AuthResult::None,
+                },
+                Some(Err(_)) => timed_out,
+                None => AuthResult::None,
+            },
+            from_domains: from_domains.clone(),
             ..AuthReport::default()
         };
+        report.dns.dkim_unchecked = dkim_unchecked;
         report.dkim_signatures = dkim
             .iter()
             .map(|o| {
                 let sig = o.signature();
                 DkimSignature {
-                    result: dkim_result(o.result()),
+                    result: dkim_result(o.result(), req.truncated),
                     domain: sig.map(|s| s.d.clone()).unwrap_or_default(),
                     selector: sig.map(|s| s.s.clone()).unwrap_or_default(),
                     b: sig.map(|s| b64_prefix(&s.b, 8)).unwrap_or_default(),
@@ -281,55 +433,190 @@ impl Authenticator {
             })
             .collect();
         report.dkim = best(report.dkim_signatures.iter().map(|s| s.result));
-        if let Some(arc) = &arc {
-            report.arc = dkim_result(arc.result());
-            report.arc_sealers = arc
-                .sets()
-                .iter()
-                .map(|set| set.seal.header.d.to_ascii_lowercase())
-                .collect();
-            report.arc_trusted = report.arc == AuthResult::Pass
-                && report.arc_sealers.last().is_some_and(|d| {
-                    self.settings
-                        .trusted_arc_sealers
-                        .iter()
-                        .any(|t| t.eq_ignore_ascii_case(d))
-                });
+        match &arc {
+            Some(Ok(arc)) => {
+                report.arc = dkim_result(arc.result(), false);
+                report.arc_sealers = arc
+                    .sets()
+                    .iter()
+                    .map(|set| set.seal.header.d.to_ascii_lowercase())
+                    .collect();
+                report.arc_trusted = report.arc == AuthResult::Pass
+                    && report.arc_sealers.last().is_some_and(|d| {
+                        self.settings
+                            .trusted_arc_sealers
+                            .iter()
+                            .any(|t| t.eq_ignore_ascii_case(d))
+                    });
+            }
+            Some(Err(_)) => report.arc = timed_out,
+            None => {}
         }
+
+        // DMARC for every From domain; the worst result speaks for the message.
+        report.from_domain = from_lower;
         if let Some(m) = &message {
-            report.from_domain = m
-                .from()
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_ascii_lowercase())
-                .unwrap_or_default();
-            if !report.from_domain.is_empty() {
-                let mail_from_domain = spf_mail.domain().to_string();
-                let dmarc = a
-                    .verify_dmarc(self.params(DmarcParameters::new(
-                        m,
-                        &dkim,
-                        &mail_from_domain,
-                        &spf_mail,
-                    )))
-                    .await;
-                report.dmarc = match dmarc.result() {
-                    DmarcResult::Pass => AuthResult::Pass,
-                    DmarcResult::Fail(_) => AuthResult::Fail,
-                    DmarcResult::TempError(_) => AuthResult::TempError,
-                    DmarcResult::PermError(_) => AuthResult::PermError,
-                    DmarcResult::None => AuthResult::None,
-                };
-                if dmarc.dmarc_record().is_some() {
-                    report.dmarc_policy = match dmarc.policy() {
-                        Policy::Reject => Some(DmarcPolicy::Reject),
-                        Policy::Quarantine => Some(DmarcPolicy::Quarantine),
-                        Policy::None | Policy::Unspecified => Some(DmarcPolicy::None),
+            let mail_from_domain = spf_mail.domain().to_string();
+            let mut worst: Option<(u8, AuthResult, Option<DmarcPolicy>, String)> = None;
+            for (domain, records_ok) in from_domains.iter().zip(dmarc_ok) {
+                let (result, policy) = if !records_ok {
+                    (AuthResult::TempError, None)
+                } else {
+                    // A view of the message with this From domain alone: mail-auth
+                    // exempts a message with several From domains from DMARC.
+                    let single;
+                    let view = if m.from.len() == 1 && domain_of(&m.from[0]) == *domain {
+                        m
+                    } else {
+                        let mut v = m.clone();
+                        v.from = vec![format!("postmaster@{domain}")];
+                        single = v;
+                        &single
                     };
+                    let remaining = self.settings.deadline.saturating_sub(started.elapsed());
+                    let params = DmarcParameters::new(view, &dkim, &mail_from_domain, &spf_mail);
+                    match tokio::time::timeout(remaining, a.verify_dmarc(self.params(params))).await
+                    {
+                        Err(_) => (AuthResult::TempError, None),
+                        Ok(dmarc) => {
+                            let policy = dmarc.dmarc_record().map(|_| match dmarc.policy() {
+                                Policy::Reject => DmarcPolicy::Reject,
+                                Policy::Quarantine => DmarcPolicy::Quarantine,
+                                Policy::None | Policy::Unspecified => DmarcPolicy::None,
+                            });
+                            let mut result = match dmarc.result() {
+                                DmarcResult::Pass => AuthResult::Pass,
+                                DmarcResult::Fail(_) => AuthResult::Fail,
+                                DmarcResult::TempError(_) => AuthResult::TempError,
+                                DmarcResult::PermError(_) => AuthResult::PermError,
+                                DmarcResult::None => AuthResult::None,
+                            };
+                            // A failure is only a failure when nothing that could have
+                            // passed was left unknown: an aligned DKIM signature or SPF
+                            // that met a temporary error (or a body cut at the size
+                            // limit) makes it temperror.
+                            let unknown_dkim = report.dkim_signatures.iter().any(|s| {
+                                aligned(&s.domain, domain)
+                                    && matches!(s.result, AuthResult::TempError)
+                            });
+                            let unknown_spf = report.spf == AuthResult::TempError
+                                && aligned(&mail_from_domain, domain);
+                            if result == AuthResult::Fail && (unknown_dkim || unknown_spf) {
+                                result = AuthResult::TempError;
+                            }
+                            (result, policy)
+                        }
+                    }
+                };
+                let rank = dmarc_rank(result);
+                if worst.as_ref().is_none_or(|w| rank > w.0) {
+                    worst = Some((rank, result, policy, domain.clone()));
                 }
+            }
+            if let Some((_, result, policy, domain)) = worst {
+                report.dmarc = result;
+                report.dmarc_policy = policy;
+                report.from_domain = domain;
             }
         }
         report
     }
+}
+
+/// Whether a lookup error is temporary (no answer, a server failure), not a definite
+/// "no such record".
+fn temporary(e: Option<mail_auth::Error>) -> bool {
+    matches!(
+        e,
+        Some(mail_auth::Error::Dns(DnsError::Resolver(_))) | Some(mail_auth::Error::Io(_))
+    )
+}
+
+/// Every result `temperror`, for a message whose checks could not run in time.
+fn all_temperror() -> AuthReport {
+    AuthReport {
+        checked: true,
+        spf: AuthResult::TempError,
+        spf_helo: AuthResult::TempError,
+        dkim: AuthResult::TempError,
+        arc: AuthResult::TempError,
+        dmarc: AuthResult::TempError,
+        iprev: AuthResult::TempError,
+        ..AuthReport::default()
+    }
+}
+
+/// How bad a DMARC result is for the message, worst highest.
+fn dmarc_rank(r: AuthResult) -> u8 {
+    match r {
+        AuthResult::Fail => 5,
+        AuthResult::TempError => 4,
+        AuthResult::PermError => 3,
+        AuthResult::None | AuthResult::Neutral | AuthResult::SoftFail => 2,
+        AuthResult::Pass => 1,
+    }
+}
+
+/// Most distinct From domains judged; more is itself a sign of trouble, reported by the
+/// engine, and never costs more lookups.
+const MAX_FROM_DOMAINS: usize = 4;
+
+/// The domain of an address, lowercased, without a trailing dot; empty without one.
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The distinct From domains, from the shared parse when the caller gave one.
+fn from_domains(req: &AuthRequest<'_>, message: Option<&AuthenticatedMessage<'_>>) -> Vec<String> {
+    let addresses: Vec<&str> = if req.from.is_empty() {
+        message.map_or_else(Vec::new, |m| m.from.iter().map(String::as_str).collect())
+    } else {
+        req.from.iter().map(String::as_str).collect()
+    };
+    let mut domains: Vec<String> = Vec::new();
+    for a in addresses {
+        let d = domain_of(a);
+        if !d.is_empty() && !domains.contains(&d) && domains.len() < MAX_FROM_DOMAINS {
+            domains.push(d);
+        }
+    }
+    domains
+}
+
+/// Relaxed alignment without a suffix list: one domain equals the other or sits under it.
+fn aligned(a: &str, b: &str) -> bool {
+    let a = a.trim_end_matches('.').to_ascii_lowercase();
+    let b = b.trim_end_matches('.').to_ascii_lowercase();
+    !a.is_empty()
+        && !b.is_empty()
+        && (a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}")))
+}
+
+/// The names DMARC's tree walk (RFC 9989) queries for `domain`, in mail-auth's order:
+/// the domain itself, then at most seven labels, then one label fewer each time.
+fn dmarc_walk(domain: &str) -> Vec<String> {
+    let d = domain.trim_end_matches('.');
+    if !d.is_ascii() {
+        return Vec::new();
+    }
+    let labels: Vec<&str> = d.split('.').filter(|l| !l.is_empty()).collect();
+    let total = labels.len();
+    let mut out = Vec::new();
+    if total < 2 {
+        return out;
+    }
+    let mut count = total;
+    loop {
+        out.push(labels[total - count..].join("."));
+        if count == 1 {
+            break;
+        }
+        count = if count >= 8 { 7 } else { count - 1 };
+    }
+    out
 }
 
 fn spf(r: SpfResult) -> AuthResult {
@@ -344,8 +631,13 @@ fn spf(r: SpfResult) -> AuthResult {
     }
 }
 
-fn dkim_result(r: &DkimResult) -> AuthResult {
+fn dkim_result(r: &DkimResult, truncated: bool) -> AuthResult {
     match r {
+        // A body cut at the size limit cannot match its signed hash; that says nothing
+        // about the sender.
+        DkimResult::Neutral(mail_auth::Error::Dkim(
+            mail_auth::dkim::DkimError::FailedBodyHashMatch,
+        )) if truncated => AuthResult::TempError,
         DkimResult::Pass => AuthResult::Pass,
         // mail-auth reports a body that no longer matches its signed hash as neutral;
         // the signature does not verify, which RFC 6376 calls a failure, and an altered

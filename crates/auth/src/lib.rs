@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod authenticate;
+mod breaker;
 mod cache;
 mod results;
 

@@ -97,18 +97,105 @@ fn value(s: &str) -> String {
 }
 
 /// The authserv-id an Authentication-Results value starts with, lowercased.
+///
+/// RFC 8601: `[CFWS] authserv-id`, where the id is a `value` (a token or a quoted
+/// string) and CFWS is whitespace, folding and comments, which nest and may hold
+/// quoted-pairs. `(forged) mx.example; …` names `mx.example`, and so does
+/// `"mx.example"; …`. `None` when no id can be read.
 pub fn authserv_id_of(value: &str) -> Option<String> {
-    let id = value
-        .trim_start()
-        .split(|c: char| c == ';' || c.is_whitespace())
-        .next()?;
-    (!id.is_empty()).then(|| id.to_ascii_lowercase())
+    let bytes = value.as_bytes();
+    let mut i = skip_cfws(bytes, 0)?;
+    let id = if bytes.get(i) == Some(&b'"') {
+        let mut out = Vec::new();
+        i += 1;
+        loop {
+            match bytes.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    out.push(*bytes.get(i + 1)?);
+                    i += 2;
+                }
+                b'\r' | b'\n' => i += 1,
+                &c => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    } else {
+        let end = bytes[i..]
+            .iter()
+            .position(|&c| c == b';' || c == b'(' || c == b'"' || c.is_ascii_whitespace())
+            .map_or(bytes.len(), |p| i + p);
+        String::from_utf8_lossy(&bytes[i..end]).into_owned()
+    };
+    let id = id.trim().to_ascii_lowercase();
+    (!id.is_empty()).then_some(id)
+}
+
+/// Skips whitespace and comments from `i`; `None` when a comment never closes.
+fn skip_cfws(bytes: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        match bytes.get(i) {
+            Some(c) if c.is_ascii_whitespace() => i += 1,
+            Some(b'(') => {
+                let mut depth = 0usize;
+                loop {
+                    match bytes.get(i)? {
+                        b'\\' => i += 2,
+                        b'(' => {
+                            depth += 1;
+                            i += 1;
+                        }
+                        b')' => {
+                            depth -= 1;
+                            i += 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            _ => return Some(i),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{DkimSignature, DmarcPolicy};
+
+    #[test]
+    fn authserv_id_after_comments_and_quoted() {
+        assert_eq!(
+            authserv_id_of("mx.county.test; spf=pass").as_deref(),
+            Some("mx.county.test")
+        );
+        assert_eq!(
+            authserv_id_of("(forged) MX.County.Test; dmarc=pass").as_deref(),
+            Some("mx.county.test")
+        );
+        assert_eq!(
+            authserv_id_of(" \r\n\t(a (nested \\) comment) b)\r\n mx.county.test 1; none")
+                .as_deref(),
+            Some("mx.county.test")
+        );
+        assert_eq!(
+            authserv_id_of("\"mx.county.test\"; dkim=pass").as_deref(),
+            Some("mx.county.test")
+        );
+        assert_eq!(
+            authserv_id_of("mx.county.test(c); none").as_deref(),
+            Some("mx.county.test")
+        );
+        assert_eq!(authserv_id_of("(never closed mx.county.test"), None);
+        assert_eq!(authserv_id_of("   "), None);
+        assert_eq!(authserv_id_of(""), None);
+    }
 
     #[test]
     fn renders_like_opendmarc() {

@@ -20,6 +20,30 @@ pub const OWNED_HEADERS: [&str; 6] = [
     "X-Spam-Level",
 ];
 
+/// Inbound copies of our headers removed per message at most. More than that is no
+/// mail client's doing: such a message is held for review instead of passed on with
+/// copies left in.
+pub const MAX_HEADER_DELETIONS: usize = 256;
+
+/// Whether a message carries more copies of our headers than can be removed.
+pub fn too_many_forged(message: &Message, authserv_id: &str) -> bool {
+    if message.watched_overflow {
+        return true;
+    }
+    let ours = authserv_id.to_ascii_lowercase();
+    let n = message
+        .headers
+        .iter()
+        .filter(|(n, v)| {
+            OWNED_HEADERS.iter().any(|o| n.eq_ignore_ascii_case(o))
+                || (n.eq_ignore_ascii_case("Authentication-Results")
+                    && authserv_id_of(&String::from_utf8_lossy(v)).as_deref()
+                        == Some(ours.as_str()))
+        })
+        .count();
+    n > MAX_HEADER_DELETIONS
+}
+
 /// What is done with one message, after policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -45,6 +69,10 @@ pub fn replies(
     let mut applied = verdict.action;
     if policy.mode == Mode::Shadow && applied > Action::Tag {
         applied = Action::Tag;
+    }
+    if too_many_forged(message, authserv_id) && applied < Action::Quarantine {
+        // Copies of our headers would be left in: held for review, never passed on.
+        applied = Action::Quarantine;
     }
     if applied == Action::Quarantine && !allowed.contains(Actions::QUARANTINE) {
         applied = Action::Tag;
@@ -137,6 +165,23 @@ fn start_replies(message: &Message, session: &Session) -> (Actions, Vec<Reply>) 
     (allowed, out)
 }
 
+/// The replies for a message that is not scanned (trusted network, authenticated
+/// sender): inbound copies of our headers and Authentication-Results with our
+/// authserv-id are still removed, then the message goes on.
+pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session) -> Vec<Reply> {
+    let (allowed, mut out) = start_replies(message, session);
+    if allowed.contains(Actions::CHANGE_HEADERS) {
+        remove_our_auth_results(message, authserv_id, &mut out);
+    }
+    if too_many_forged(message, authserv_id) && allowed.contains(Actions::QUARANTINE) {
+        out.push(Reply::Quarantine(
+            b"Palisade: more copies of its own headers than can be removed".to_vec(),
+        ));
+    }
+    out.push(Reply::Continue);
+    out
+}
+
 /// What is sent when scanning failed internally and `on_error = "accept"`: the message is
 /// delivered, saying plainly that it was not scanned.
 pub fn unscanned_accept(message: &Message, session: &Session) -> Vec<Reply> {
@@ -176,6 +221,7 @@ fn remove_our_auth_results(message: &Message, authserv_id: &str, out: &mut Vec<R
             authserv_id_of(&String::from_utf8_lossy(v)).as_deref() == Some(ours.as_str())
         })
         .map(|(i, _)| i as u32 + 1)
+        .take(MAX_HEADER_DELETIONS)
         .collect();
     for index in occurrences.into_iter().rev() {
         out.push(Reply::ChangeHeader {
@@ -190,11 +236,14 @@ fn remove_our_auth_results(message: &Message, authserv_id: &str, out: &mut Vec<R
 /// per-name indexes of the ones still to delete do not shift.
 fn remove_owned_headers(message: &Message, out: &mut Vec<Reply>) {
     for owned in OWNED_HEADERS {
+        // Every copy goes, however many: the session keeps at most max_headers of them
+        // (watched headers past the cap included), so this is bounded too.
         let count = message
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(owned))
-            .count() as u32;
+            .count()
+            .min(MAX_HEADER_DELETIONS) as u32;
         for index in (1..=count).rev() {
             out.push(Reply::ChangeHeader {
                 index,

@@ -156,7 +156,10 @@ pub fn main(args: CheckArgs) -> ExitCode {
             for sym in &v.symbols {
                 s.push_str(&format!(
                     "\n  {:<28} {:>6.2}  {:<13} {}",
-                    sym.name, sym.score, sym.category, sym.detail
+                    sym.name,
+                    sym.score,
+                    sym.category,
+                    crate::escape::line(&sym.detail)
                 ));
             }
             s

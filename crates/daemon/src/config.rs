@@ -60,6 +60,15 @@ pub struct MilterConfig {
     pub shutdown_grace: Duration,
     /// Bytes of a message kept for scanning.
     pub max_message_size: usize,
+    /// Time a new connection has to complete option negotiation.
+    #[serde(with = "humantime_serde")]
+    pub negotiate_timeout: Duration,
+    /// Connections one client address may hold at once (TCP only; 0 = no limit).
+    pub max_connections_per_client: usize,
+    /// Header fields kept per message; past it, the message is scored as truncated.
+    pub max_headers: usize,
+    /// Messages scanned (content) at once; 0 means one per CPU.
+    pub scan_concurrency: usize,
 }
 
 /// `[milter] on_error`
@@ -108,6 +117,8 @@ pub struct AuthConfig {
     pub deadline: Duration,
     /// ARC sealers whose valid chain overrides a DMARC failure.
     pub trusted_arc_sealers: Vec<String>,
+    /// DKIM signatures verified per message at most (those of the From domain first).
+    pub max_dkim_signatures: usize,
 }
 
 /// `[policy]`
@@ -442,6 +453,18 @@ impl Config {
         if self.milter.idle_timeout.is_zero() {
             bad("milter.idle_timeout", "must be longer than 0s".into());
         }
+        if self.milter.negotiate_timeout.is_zero() {
+            bad("milter.negotiate_timeout", "must be longer than 0s".into());
+        }
+        if self.milter.max_headers < 16 || self.milter.max_headers > 100_000 {
+            bad("milter.max_headers", "must be between 16 and 100000".into());
+        }
+        if self.milter.scan_concurrency > 1024 {
+            bad(
+                "milter.scan_concurrency",
+                "must be between 0 (one per CPU) and 1024".into(),
+            );
+        }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
             bad(
                 "http.listen",
@@ -461,6 +484,12 @@ impl Config {
         }
         if self.auth.deadline.is_zero() {
             bad("auth.deadline", "must be longer than 0s".into());
+        }
+        if self.auth.max_dkim_signatures == 0 || self.auth.max_dkim_signatures > 100 {
+            bad(
+                "auth.max_dkim_signatures",
+                "must be between 1 and 100".into(),
+            );
         }
         for (name, score) in &self.scores {
             if !score.is_finite() || score.abs() > 100.0 {

@@ -11,12 +11,14 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod escape;
 mod http;
 pub mod logging;
 pub mod metrics;
 pub mod quarantine;
 pub mod scan;
 mod server;
+mod slots;
 pub mod socket;
 
 use std::net::SocketAddr;
@@ -93,7 +95,7 @@ impl Running {
         config.milter.socket_mode = old.milter.socket_mode.clone();
         config.milter.max_connections = old.milter.max_connections;
         config.http.listen = old.http.listen.clone();
-        match server::Live::new(config) {
+        match server::Live::new(config, Some(&current)) {
             Ok(live) => {
                 self.shared.live.store(Arc::new(live));
                 self.shared
@@ -124,7 +126,7 @@ impl Running {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Rules compile before the socket opens: a broken pack never leaves Postfix
     // talking to a half-started daemon.
-    let live = server::Live::new(config)?;
+    let live = server::Live::new(config, None)?;
     let spec = live.config.listen();
     let mode = live.config.socket_mode().unwrap_or(0o660);
     let http_addr: SocketAddr = live
@@ -139,9 +141,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let http = http_listener.local_addr()?;
     let listener = server::Listener::bind(&spec, mode).await?;
     let milter = listener.bound()?;
+    let scans = server::scan_concurrency(live.config.milter.scan_concurrency);
     let shared = Arc::new(server::Shared {
         live: ArcSwap::from_pointee(live),
         metrics: Arc::new(Metrics::new()),
+        scan_slots: tokio::sync::Semaphore::new(scans),
     });
     let health = Arc::new(http::Health {
         ready: std::sync::atomic::AtomicBool::new(true),

@@ -38,6 +38,14 @@ pub struct Metrics {
     pub reloads: IntCounterVec,
     /// `palisade_build_info{version}`
     pub build_info: IntGaugeVec,
+    /// `palisade_unscanned_messages_total{reason}`
+    pub unscanned: IntCounterVec,
+    /// `palisade_forged_headers_removed_total{path}`
+    pub forged_removed: IntCounterVec,
+    /// `palisade_dns_resolver_up`
+    pub dns_up: IntGauge,
+    /// `palisade_scans_waiting`
+    pub scans_waiting: IntGauge,
     dns_cached_seen: AtomicU64,
     dns_sent_seen: AtomicU64,
 }
@@ -53,7 +61,21 @@ pub const ACTIONS: [&str; 6] = [
     "skipped",
 ];
 /// Milter error kinds.
-pub const ERROR_KINDS: [&str; 4] = ["protocol", "io", "timeout", "scan"];
+/// `negotiate_timeout`: no option negotiation in time; `evicted`: closed while idle to
+/// make room for a new connection; `client_limit`: over the per-client limit; `no_slot`:
+/// no slot freed up in time.
+pub const ERROR_KINDS: [&str; 8] = [
+    "protocol",
+    "io",
+    "timeout",
+    "scan",
+    "negotiate_timeout",
+    "evicted",
+    "client_limit",
+    "no_slot",
+];
+/// Why a message was not scanned.
+pub const UNSCANNED_REASONS: [&str; 2] = ["trusted", "authenticated"];
 
 /// Registers a metric built from constant names and labels; failing here is a
 /// programming error that the tests catch, not something input can cause.
@@ -168,6 +190,37 @@ impl Metrics {
                 &["version"],
             ),
         );
+        let unscanned = counters(
+            "unscanned_messages_total",
+            "Messages not scanned, by reason (forged headers are still removed from them).",
+            &["reason"],
+        );
+        let forged_removed = counters(
+            "forged_headers_removed_total",
+            "Inbound copies of Palisade's headers and Authentication-Results with our authserv-id removed, by path (scanned or unscanned mail).",
+            &["path"],
+        );
+        let dns_up = register(
+            &r,
+            IntGauge::with_opts(opts(
+                "dns_resolver_up",
+                "1 while the resolver answers; 0 while the circuit breaker is open and checks are skipped.",
+            )),
+        );
+        let scans_waiting = register(
+            &r,
+            IntGauge::with_opts(opts(
+                "scans_waiting",
+                "Messages waiting for a content-scan slot.",
+            )),
+        );
+        dns_up.set(1);
+        for reason in UNSCANNED_REASONS {
+            unscanned.with_label_values(&[reason]);
+        }
+        for path in ["scanned", "unscanned"] {
+            forged_removed.with_label_values(&[path]);
+        }
         let registry = r;
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
@@ -199,6 +252,10 @@ impl Metrics {
             dns_duration,
             reloads,
             build_info,
+            unscanned,
+            forged_removed,
+            dns_up,
+            scans_waiting,
             dns_cached_seen: AtomicU64::new(0),
             dns_sent_seen: AtomicU64::new(0),
         }

@@ -10,6 +10,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::escape::{block, line};
+
 /// Arguments of `palisade quarantine`.
 #[derive(Debug, Args)]
 pub struct QuarantineArgs {
@@ -267,13 +269,13 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
                     let route = format!("{} -> {}", h.sender, h.recipients.join(","));
                     println!(
                         "{:<14} {:>5} {:>7.2}  {:<40} {}",
-                        h.queue_id,
+                        line(&h.queue_id),
                         age(h.age_s),
                         h.score,
-                        route,
-                        h.subject
+                        line(&route),
+                        line(&h.subject)
                     );
-                    println!("{:>30}{}", "", h.symbols.join(", "));
+                    println!("{:>30}{}", "", line(&h.symbols.join(", ")));
                 }
             }
         }
@@ -286,17 +288,17 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let headers = pf.headers(&id)?;
-                println!("queue id:    {}", h.queue_id);
+                println!("queue id:    {}", line(&h.queue_id));
                 println!("held for:    {}", age(h.age_s));
-                println!("from:        {}", h.sender);
-                println!("to:          {}", h.recipients.join(", "));
-                println!("subject:     {}", h.subject);
-                println!("verdict:     {}", h.result);
+                println!("from:        {}", line(&h.sender));
+                println!("to:          {}", line(&h.recipients.join(", ")));
+                println!("subject:     {}", line(&h.subject));
+                println!("verdict:     {}", line(&h.result));
                 if let Some(ar) = header(&headers, "Authentication-Results") {
-                    println!("auth:        {ar}");
+                    println!("auth:        {}", line(&ar));
                 }
                 println!("release:     palisade quarantine release {}", h.queue_id);
-                println!("\n{message}");
+                println!("\n{}", block(&message));
             }
         }
         QuarantineCmd::Release { id } => {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use palisade_auth::{AuthReport, AuthRequest, AuthSettings, Authenticator};
 use palisade_engine::rules::DEFAULT_PACKS;
 use palisade_engine::{
-    Cidr, Engine, Envelope, Input, Lists, Protection, RuleSet, Thresholds, Verdict,
+    Cidr, Engine, Envelope, FromHeader, Input, Lists, Protection, RuleSet, Thresholds, Verdict,
 };
 use palisade_milter::Message;
 
@@ -57,6 +57,16 @@ impl Scanner {
     /// `[rules] paths`, compiled once; score overrides; what to protect; and, unless
     /// `offline` or `[auth] enabled = false`, an authenticator on the `[dns]` resolvers.
     pub fn new(config: &Config, offline: bool) -> Result<Scanner, ConfigError> {
+        Self::reconfigured(config, offline, None)
+    }
+
+    /// Like [`Scanner::new`], keeping the DNS cache and resolver health of `previous`
+    /// when the resolvers did not change (a reload must not forget them).
+    pub fn reconfigured(
+        config: &Config,
+        offline: bool,
+        previous: Option<&Scanner>,
+    ) -> Result<Scanner, ConfigError> {
         let rules = load_rules(config)?;
         let scores = config.scores.iter().map(|(k, v)| (k.clone(), *v)).collect();
         let engine = Engine::new(
@@ -126,18 +136,21 @@ impl Scanner {
                 .iter()
                 .filter_map(|n| n.parse::<SocketAddr>().ok())
                 .collect();
-            Some(
-                Authenticator::new(AuthSettings {
-                    nameservers,
-                    timeout: config.dns.timeout,
-                    attempts: config.dns.attempts,
-                    cache_entries: config.dns.cache_entries,
-                    deadline: config.auth.deadline,
-                    trusted_arc_sealers: config.auth.trusted_arc_sealers.clone(),
-                    host_domain: authserv_id.clone(),
-                })
-                .map_err(|e| issue("dns.nameservers", e.to_string()))?,
-            )
+            let settings = AuthSettings {
+                nameservers,
+                timeout: config.dns.timeout,
+                attempts: config.dns.attempts,
+                cache_entries: config.dns.cache_entries,
+                deadline: config.auth.deadline,
+                trusted_arc_sealers: config.auth.trusted_arc_sealers.clone(),
+                host_domain: authserv_id.clone(),
+                max_dkim_signatures: config.auth.max_dkim_signatures,
+            };
+            let auth = match previous.and_then(|p| p.auth.as_ref()) {
+                Some(prev) => prev.reconfigured(settings),
+                None => Authenticator::new(settings),
+            };
+            Some(auth.map_err(|e| issue("dns.nameservers", e.to_string()))?)
         };
         Ok(Scanner {
             engine,
@@ -157,15 +170,24 @@ impl Scanner {
     }
 
     /// Authenticates a message (DNS; waits without blocking other connections).
-    pub async fn authenticate(&self, raw: &[u8], envelope: &Envelope) -> AuthReport {
+    pub async fn authenticate(
+        &self,
+        raw: &[u8],
+        envelope: &Envelope,
+        from: &FromHeader,
+        truncated: bool,
+    ) -> AuthReport {
         let Some(auth) = &self.auth else {
             return AuthReport::default();
         };
+        let addresses = from.addresses();
         auth.authenticate(AuthRequest {
             raw,
             client_ip: envelope.client_ip,
             helo: &envelope.helo,
             mail_from: &envelope.mail_from,
+            from: &addresses,
+            truncated,
         })
         .await
     }
@@ -183,12 +205,13 @@ impl Scanner {
 
     /// Scores a message collected by the milter session, with its authentication report
     /// (CPU only).
-    pub fn score_message(&self, message: &Message, auth: AuthReport) -> Scanned {
+    pub fn score_message(&self, message: &Message, from: FromHeader, auth: AuthReport) -> Scanned {
         self.score(
             &message.raw,
             message.truncated,
             message.size,
             Self::envelope(message),
+            Some(from),
             auth,
         )
     }
@@ -196,8 +219,9 @@ impl Scanner {
     /// Authenticates and scores raw message text, as `palisade check` does.
     pub async fn scan(&self, raw: &[u8], envelope: Envelope) -> Scanned {
         let start = Instant::now();
-        let auth = self.authenticate(raw, &envelope).await;
-        let mut scanned = self.score(raw, false, raw.len() as u64, envelope, auth);
+        let from = FromHeader::parse(raw);
+        let auth = self.authenticate(raw, &envelope, &from, false).await;
+        let mut scanned = self.score(raw, false, raw.len() as u64, envelope, Some(from), auth);
         scanned.elapsed = start.elapsed();
         scanned
     }
@@ -209,6 +233,7 @@ impl Scanner {
         truncated: bool,
         size: u64,
         envelope: Envelope,
+        from: Option<FromHeader>,
         auth: AuthReport,
     ) -> Scanned {
         let start = Instant::now();
@@ -218,6 +243,7 @@ impl Scanner {
             size,
             envelope,
             auth,
+            from,
         };
         let verdict = self.engine.scan(&input);
         let elapsed = start.elapsed() + input.auth.dns.elapsed;

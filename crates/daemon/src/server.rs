@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use ipnet::IpNet;
+use palisade_engine::FromHeader;
 use palisade_milter::session::Step;
 use palisade_milter::{frame, Command, Reply, Session, SessionConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,8 +20,10 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::actions::{self, OWNED_HEADERS};
 use crate::config::{Config, OnError};
+use crate::escape::Safe;
 use crate::metrics::Metrics;
 use crate::scan::Scanner;
+use crate::slots::{Refused, Slot, Slots};
 use crate::socket::SocketSpec;
 use arc_swap::ArcSwap;
 
@@ -37,12 +40,27 @@ pub(crate) struct Live {
 pub(crate) struct Shared {
     pub(crate) live: ArcSwap<Live>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Content scans under way at once (CPU work), fixed at start.
+    pub(crate) scan_slots: Semaphore,
+}
+
+/// Scans at once for `[milter] scan_concurrency` (0: one per CPU).
+pub(crate) fn scan_concurrency(configured: usize) -> usize {
+    if configured > 0 {
+        configured
+    } else {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
 }
 
 impl Live {
-    pub(crate) fn new(config: Config) -> Result<Live, crate::config::ConfigError> {
+    pub(crate) fn new(
+        config: Config,
+        previous: Option<&Live>,
+    ) -> Result<Live, crate::config::ConfigError> {
         let session = SessionConfig {
             max_message_size: config.milter.max_message_size,
+            max_headers: config.milter.max_headers,
             watched_headers: OWNED_HEADERS
                 .iter()
                 .map(|h| h.to_ascii_lowercase())
@@ -50,7 +68,7 @@ impl Live {
             ..SessionConfig::default()
         };
         Ok(Live {
-            scanner: Scanner::new(&config, false)?,
+            scanner: Scanner::reconfigured(&config, false, previous.map(|p| &p.scanner))?,
             trusted: config.trusted_networks(),
             session,
             config: Arc::new(config),
@@ -134,20 +152,22 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let max = shared.live.load().config.milter.max_connections;
-    let limit = Arc::new(Semaphore::new(max));
+    let (max, per_client) = {
+        let live = shared.live.load();
+        (
+            live.config.milter.max_connections,
+            live.config.milter.max_connections_per_client,
+        )
+    };
+    let slots = Slots::new(max, per_client);
     loop {
-        // The permit comes before accept: a full server stops accepting and lets the
-        // backlog (and Postfix's connect timeout) hold the rest.
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => p?,
-            _ = shutdown.changed() => break,
-        };
+        // Every connection is accepted; whether it gets a slot is decided in its task,
+        // so a full server never leaves Postfix waiting in the backlog.
         let accepted = tokio::select! {
             a = accept(&listener) => a,
             _ = shutdown.changed() => break,
         };
-        let (stream, peer) = match accepted {
+        let (stream, peer, ip) = match accepted {
             Ok(s) => s,
             Err(e) => {
                 // EMFILE and friends: wait a little instead of spinning.
@@ -158,16 +178,36 @@ pub(crate) async fn serve(
         };
         let shared = shared.clone();
         let shutdown = shutdown.clone();
+        let slots = slots.clone();
         let span = tracing::info_span!("conn", peer = %peer);
         shared.metrics.connections_total.inc();
-        shared.metrics.connections_active.inc();
         tokio::spawn(
             async move {
-                let _permit = permit;
+                let wait = shared.live.load().config.milter.negotiate_timeout;
+                let errors = &shared.metrics.milter_errors;
+                let slot = match slots.admit(ip, wait).await {
+                    Ok((slot, evicted)) => {
+                        if evicted {
+                            debug!("all slots taken; the longest-idle connection was closed");
+                        }
+                        slot
+                    }
+                    Err(Refused::ClientLimit) => {
+                        warn!("client holds max_connections_per_client already; closing");
+                        errors.with_label_values(&["client_limit"]).inc();
+                        return;
+                    }
+                    Err(Refused::NoSlot) => {
+                        warn!("no connection slot freed up in time; closing");
+                        errors.with_label_values(&["no_slot"]).inc();
+                        return;
+                    }
+                };
+                shared.metrics.connections_active.inc();
                 let _active = ActiveGuard(shared.metrics.clone());
                 match stream {
-                    Stream::Tcp(s) => handle(s, shared, shutdown, true).await,
-                    Stream::Unix(s) => handle(s, shared, shutdown, false).await,
+                    Stream::Tcp(s) => handle(s, shared, shutdown, &slot, true).await,
+                    Stream::Unix(s) => handle(s, shared, shutdown, &slot, false).await,
                 }
             }
             .instrument(span),
@@ -178,14 +218,14 @@ pub(crate) async fn serve(
     }
     drop(listener);
     let grace = shared.live.load().config.milter.shutdown_grace;
-    let all = u32::try_from(max).unwrap_or(u32::MAX);
-    match tokio::time::timeout(grace, limit.acquire_many(all)).await {
-        Ok(_) => info!("all connections finished"),
-        Err(_) => warn!(
+    if slots.drain(grace).await {
+        info!("all connections finished");
+    } else {
+        warn!(
             grace = ?grace,
-            open = max - limit.available_permits(),
+            open = slots.in_use(),
             "shutdown grace period over; closing remaining connections"
-        ),
+        );
     }
     Ok(())
 }
@@ -204,7 +244,9 @@ enum Stream {
     Unix(tokio::net::UnixStream),
 }
 
-async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
+async fn accept(
+    listener: &Listener,
+) -> std::io::Result<(Stream, String, Option<std::net::IpAddr>)> {
     match listener {
         Listener::Tcp(l) => {
             let (s, peer) = l.accept().await?;
@@ -212,11 +254,11 @@ async fn accept(listener: &Listener) -> std::io::Result<(Stream, String)> {
             // ~40 ms per message on loopback (see notes/milter-protocol.md).
             let _ = s.set_nodelay(true);
             set_quickack(&s);
-            Ok((Stream::Tcp(s), peer.to_string()))
+            Ok((Stream::Tcp(s), peer.to_string(), Some(peer.ip())))
         }
         Listener::Unix(l, path) => {
             let (s, _) = l.accept().await?;
-            Ok((Stream::Unix(s), path.display().to_string()))
+            Ok((Stream::Unix(s), path.display().to_string(), None))
         }
     }
 }
@@ -241,6 +283,7 @@ async fn handle<S>(
     mut stream: S,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    slot: &Slot,
     tcp: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Quickack,
@@ -250,23 +293,39 @@ async fn handle<S>(
     let mut buf: Vec<u8> = Vec::new();
     let mut out: Vec<u8> = Vec::new();
     let idle = live.config.milter.idle_timeout;
+    let negotiate = live.config.milter.negotiate_timeout;
     drop(live);
     let errors = &shared.metrics.milter_errors;
     let mut message_live: Option<Arc<Live>> = None;
+    // Trusted clients are not scanned, but their mail still loses forged headers: the
+    // connection is kept, and each of its messages is marked unscanned.
+    let mut unscanned_reason: Option<&'static str> = None;
     debug!(tcp, "connection opened");
     loop {
         // Reserve for the packet under way (or a small read), never what a peer merely
         // claims: frame::missing caps the hint at the packet limit.
         let want = frame::missing(&buf).unwrap_or(0).clamp(4096, 1 << 16);
         buf.reserve(want);
+        let negotiated = session.negotiated().is_some();
+        let limit = if negotiated { idle } else { negotiate };
         let read = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout(limit, stream.read_buf(&mut buf)) => r,
             _ = shutdown.changed(), if !session.in_message() => {
                 debug!("closing idle connection for shutdown");
                 return;
             }
+            _ = slot.conn().evicted(), if !session.in_message() => {
+                debug!("closing idle connection to make room for a new one");
+                errors.with_label_values(&["evicted"]).inc();
+                return;
+            }
         };
         let n = match read {
+            Err(_) if !negotiated => {
+                debug!(timeout = ?negotiate, "no option negotiation in time");
+                errors.with_label_values(&["negotiate_timeout"]).inc();
+                return;
+            }
             Err(_) => {
                 debug!(idle = ?idle, "idle timeout");
                 if session.in_message() {
@@ -320,23 +379,25 @@ async fn handle<S>(
             if is_mail {
                 message_live = Some(shared.live.load_full());
             }
-            if is_mail && shared.live.load().config.policy.skip_authenticated {
-                if let Some(user) = session.macros().get_nonempty("auth_authen") {
-                    debug!(user, "authenticated sender; not scanning");
+            if is_mail {
+                if unscanned_reason.is_some() {
                     session.skip_message();
+                } else if shared.live.load().config.policy.skip_authenticated {
+                    if let Some(user) = session.macros().get_nonempty("auth_authen") {
+                        debug!(user = %Safe(user), "authenticated sender; not scanning");
+                        session.skip_message();
+                    }
                 }
             }
             match step {
                 Step::Nothing => {}
                 Step::Reply(r) => r.encode(&mut out),
                 Step::Connect => {
-                    let reply = if is_trusted(&shared.live.load(), &session) {
-                        debug!(client = %session.envelope().client_addr, "trusted network; not scanning this connection");
-                        Reply::Accept
-                    } else {
-                        Reply::Continue
-                    };
-                    reply.encode(&mut out);
+                    if is_trusted(&shared.live.load(), &session) {
+                        debug!(client = %Safe(&session.envelope().client_addr), "trusted network; not scanning this connection");
+                        unscanned_reason = Some("trusted");
+                    }
+                    Reply::Continue.encode(&mut out);
                 }
                 Step::EndOfMessage => {
                     // Judged under the configuration in force when the message began,
@@ -344,7 +405,7 @@ async fn handle<S>(
                     let live = message_live
                         .take()
                         .unwrap_or_else(|| shared.live.load_full());
-                    end_of_message(live, &shared.metrics, &mut session, &mut out).await
+                    end_of_message(live, &shared, unscanned_reason, &mut session, &mut out).await
                 }
                 Step::Close => {
                     close = true;
@@ -353,6 +414,7 @@ async fn handle<S>(
             }
         }
         buf.drain(..used);
+        slot.set_idle(!session.in_message());
         if buf.is_empty() && buf.capacity() > (1 << 16) {
             // Give back what a large message took; idle connections stay small.
             buf = Vec::new();
@@ -389,10 +451,12 @@ const BLOCKING_SCAN_BYTES: usize = 256 * 1024;
 
 async fn end_of_message(
     live: Arc<Live>,
-    metrics: &Arc<Metrics>,
+    shared_state: &Shared,
+    trusted: Option<&'static str>,
     session: &mut Session,
     out: &mut Vec<u8>,
 ) {
+    let metrics = &shared_state.metrics;
     let Some(message) = session.take_message() else {
         Reply::Continue.encode(out);
         return;
@@ -400,45 +464,75 @@ async fn end_of_message(
     let started = Instant::now();
     let shared = &live;
     if message.unscanned {
+        let reason = trusted.unwrap_or("authenticated");
         metrics.messages.with_label_values(&["skipped"]).inc();
+        metrics.unscanned.with_label_values(&[reason]).inc();
         let env = &message.envelope;
         let queue_id = env.queue_id.as_deref().unwrap_or("-");
-        info!(queue_id, client = %env.client_addr, action = "skipped", reason = "authenticated", "message not scanned");
-        Reply::Continue.encode(out);
+        // Not scanned, but nothing forged passes as ours either.
+        let replies = actions::unscanned_replies(&message, shared.scanner.authserv_id(), session);
+        let removed = replies
+            .iter()
+            .filter(|r| matches!(r, Reply::ChangeHeader { .. }))
+            .count();
+        if removed > 0 {
+            metrics
+                .forged_removed
+                .with_label_values(&["unscanned"])
+                .inc_by(removed as u64);
+        }
+        info!(queue_id = %Safe(queue_id), client = %Safe(&env.client_addr), action = "skipped", reason, removed, "message not scanned");
+        for r in replies {
+            r.encode(out);
+        }
         return;
     }
     let message = Arc::new(message);
+    // One parse of From, read by authentication and the engine alike.
+    let from = FromHeader::parse(&message.raw);
     // Authentication waits on DNS: its own task, so a slow resolver holds up only this
     // message, and a panic inside it is caught like any other internal error.
-    let auth = if shared.scanner.authenticator().is_none() {
-        Ok(palisade_auth::AuthReport::default())
-    } else {
-        let (shared, message) = (shared.clone(), message.clone());
-        tokio::spawn(async move {
-            let envelope = Scanner::envelope(&message);
-            shared.scanner.authenticate(&message.raw, &envelope).await
-        })
-        .await
+    let auth = match shared.scanner.authenticator() {
+        None => Ok(palisade_auth::AuthReport::default()),
+        Some(authenticator) => {
+            let (shared, message, addresses) = (shared.clone(), message.clone(), from.clone());
+            let result = tokio::spawn(async move {
+                let envelope = Scanner::envelope(&message);
+                shared
+                    .scanner
+                    .authenticate(&message.raw, &envelope, &addresses, message.truncated)
+                    .await
+            })
+            .await;
+            metrics.dns_up.set(i64::from(!authenticator.dns_down()));
+            result
+        }
     };
     let auth_done = started.elapsed();
-    let scanned = match auth {
-        Err(e) => {
+    // Content scans are CPU work: at most scan_concurrency at once, whatever the number
+    // of connections; the blocking pool never grows past that either.
+    metrics.scans_waiting.inc();
+    let permit = shared_state.scan_slots.acquire().await;
+    metrics.scans_waiting.dec();
+    let scanned = match (auth, permit) {
+        (_, Err(_)) => Err(()),
+        (Err(e), _) => {
             warn!(error = %e, "authentication task failed");
             Err(())
         }
-        Ok(report) if message.raw.len() > BLOCKING_SCAN_BYTES => {
+        (Ok(report), Ok(_permit)) if message.raw.len() > BLOCKING_SCAN_BYTES => {
             let (shared, message) = (shared.clone(), message.clone());
             tokio::task::spawn_blocking(move || {
                 catch_unwind(AssertUnwindSafe(|| {
-                    shared.scanner.score_message(&message, report)
+                    shared.scanner.score_message(&message, from, report)
                 }))
             })
             .await
             .map_err(|e| warn!(error = %e, "scan task failed"))
             .and_then(|r| r.map_err(|_| ()))
         }
-        Ok(report) => catch_unwind(AssertUnwindSafe(|| {
-            shared.scanner.score_message(&message, report)
+        (Ok(report), Ok(_permit)) => catch_unwind(AssertUnwindSafe(|| {
+            shared.scanner.score_message(&message, from, report)
         }))
         .map_err(|_| ()),
     };
@@ -453,6 +547,16 @@ async fn end_of_message(
                 shared.scanner.authserv_id(),
                 session,
             );
+            let removed = replies
+                .iter()
+                .filter(|r| matches!(r, Reply::ChangeHeader { value, .. } if value.is_empty()))
+                .count();
+            if removed > 0 {
+                metrics
+                    .forged_removed
+                    .with_label_values(&["scanned"])
+                    .inc_by(removed as u64);
+            }
             let symbols: Vec<&str> = scanned
                 .verdict
                 .symbols
@@ -473,17 +577,18 @@ async fn end_of_message(
                 scanned.auth.from_domain.as_str()
             };
             info!(
-                queue_id,
-                client = %env.client_addr,
-                from = %env.mail_from,
-                from_domain,
+                queue_id = %Safe(queue_id),
+                client = %Safe(&env.client_addr),
+                from = %Safe(&env.mail_from),
+                from_domain = %Safe(from_domain),
                 action = decision.applied.as_str(),
                 verdict = decision.verdict.as_str(),
                 score = scanned.verdict.score,
-                symbols = %symbols.join(","),
+                symbols = %Safe(&symbols.join(",")),
                 spf = scanned.auth.spf.as_str(),
                 dkim = scanned.auth.dkim.as_str(),
                 dmarc = scanned.auth.dmarc.as_str(),
+                dns_skipped = scanned.auth.dns.skipped,
                 size = message.size,
                 elapsed_us = started.elapsed().as_micros() as u64,
                 "message scanned"
@@ -493,7 +598,7 @@ async fn end_of_message(
         Err(()) => {
             // A bug in a scan must not lose mail or pass it silently.
             let action = shared.config.milter.on_error;
-            warn!(queue_id, client = %env.client_addr, on_error = ?action, "internal error while scanning");
+            warn!(queue_id = %Safe(queue_id), client = %Safe(&env.client_addr), on_error = ?action, "internal error while scanning");
             metrics.milter_errors.with_label_values(&["scan"]).inc();
             let counted = match action {
                 OnError::Tempfail => "tempfail",

@@ -177,14 +177,45 @@ async fn inbound_copies_of_our_headers_are_deleted_last_first() {
 }
 
 #[tokio::test]
-async fn trusted_networks_are_accepted_at_connect() {
-    let running = daemon().await;
+async fn trusted_networks_are_not_scanned_but_lose_forged_headers() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.auth.authserv_id = "mx.palisade.test".into();
+    let running = start(c).await.unwrap();
     let stream = AnyStream::connect(&spec(&running)).await.unwrap();
     let mut conn = MilterConnection::open(stream, client::postfix_offer())
         .await
         .unwrap();
+    // 127.0.0.1 is in the default trusted_networks: the connection goes on (not
+    // accepted wholesale), so its messages can still be cleaned.
     let outcome = conn.connect_client(&Connection::default()).await.unwrap();
-    assert_eq!(outcome.map(|o| o.reply), Some(Reply::Accept));
+    assert_eq!(outcome, None);
+    let m = client::parse_message(
+        b"Authentication-Results: (forged) mx.palisade.test; dmarc=pass\r\n\
+X-Palisade-Result: accept; score=0.00\r\n\
+Authentication-Results: other.example; spf=pass\r\n\
+Subject: we will kill you\r\n\r\nwe will kill you all\r\n",
+    );
+    let outcome = conn.message(&env(1), &m).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    let changes: Vec<(u32, String)> = outcome
+        .modifications
+        .iter()
+        .filter_map(|m| match m {
+            Reply::ChangeHeader { index, name, value } if value.is_empty() => {
+                Some((*index, String::from_utf8_lossy(name).into_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (1, "X-Palisade-Result".into()),
+            (1, "Authentication-Results".into())
+        ]
+    );
+    // Not scanned: nothing of ours is added.
+    assert!(result_header(&outcome.modifications).is_none());
     running.shutdown().await.unwrap();
 }
 
@@ -291,29 +322,92 @@ async fn many_connections_at_once() {
 }
 
 #[tokio::test]
-async fn connection_limit_holds_extra_clients_until_a_slot_frees() {
+async fn a_full_server_closes_the_longest_idle_connection_for_a_new_one() {
     let mut c = config("inet:127.0.0.1:0");
     c.milter.max_connections = 1;
     let running = start(c).await.unwrap();
     let spec = spec(&running);
+    // The first connection negotiated and now sits between messages.
     let first = open(&spec).await;
-    let second = tokio::spawn({
-        let spec = spec.clone();
-        async move {
-            let mut conn = open(&spec).await;
-            conn.message(&env(2), &msg("second")).await.unwrap()
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        !second.is_finished(),
-        "second connection served beyond the limit"
-    );
-    first.quit().await.unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(5), second)
+    // The second is accepted at once and served: the idle one makes room.
+    let mut second = tokio::time::timeout(Duration::from_secs(5), open(&spec))
         .await
-        .unwrap()
+        .expect("a new connection waited behind an idle one");
+    let outcome = second.message(&env(2), &msg("second")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    drop(first);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_inside_a_message_keeps_its_slot() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.max_connections = 1;
+    c.milter.negotiate_timeout = Duration::from_millis(300);
+    let running = start(c).await.unwrap();
+    let spec = spec(&running);
+    let mut first = open(&spec).await;
+    // Mid-message: everything up to the body, no end of message yet.
+    let m = msg("busy");
+    let n = first.negotiated();
+    let mut cmds = client::message_commands(&env(1), &m, &n);
+    let rest = cmds.split_off(cmds.len() - 1);
+    first.run(cmds).await.unwrap();
+    // A newcomer finds no idle connection to replace and is closed after the wait.
+    let s = raw_connection(&spec).await;
+    expect_closed(s).await;
+    // The busy connection finishes its message normally.
+    let outcome = first.run(rest).await.unwrap().unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn silent_sockets_never_hold_every_slot() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.max_connections = 4;
+    let running = start(c).await.unwrap();
+    let spec = spec(&running);
+    // Eight sockets that connect and say nothing (the default negotiation wait is 10 s).
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(raw_connection(&spec).await);
+    }
+    // A real client is still served at once, each silent socket making room in turn.
+    let mut conn = tokio::time::timeout(Duration::from_secs(5), open(&spec))
+        .await
+        .expect("served behind silent sockets");
+    let outcome = conn.message(&env(1), &msg("through")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+    drop(silent);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn one_client_cannot_take_more_than_its_share() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.max_connections_per_client = 2;
+    let running = start(c).await.unwrap();
+    let spec = spec(&running);
+    let _a = open(&spec).await;
+    let _b = open(&spec).await;
+    // A third from 127.0.0.1 is closed straight away ...
+    expect_closed(raw_connection(&spec).await).await;
+    // ... while another client address is served.
+    let SocketSpec::Inet { port, .. } = &spec else {
+        panic!("tcp expected")
+    };
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let stream = socket
+        .connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
         .unwrap();
+    let mut other = MilterConnection::open(AnyStream::Tcp(stream), client::postfix_offer())
+        .await
+        .unwrap();
+    assert_eq!(other.connect_client(&outside()).await.unwrap(), None);
+    let outcome = other.message(&env(3), &msg("other client")).await.unwrap();
     assert_eq!(outcome.reply, Reply::Continue);
     running.shutdown().await.unwrap();
 }
@@ -345,7 +439,24 @@ async fn shutdown_lets_the_message_in_flight_finish() {
 async fn idle_connections_time_out() {
     let mut c = config("inet:127.0.0.1:0");
     c.milter.idle_timeout = Duration::from_millis(200);
+    c.milter.negotiate_timeout = Duration::from_millis(200);
     let running = start(c).await.unwrap();
+    // Never negotiates: closed after negotiate_timeout.
+    let s = raw_connection(&spec(&running)).await;
+    expect_closed(s).await;
+    // Negotiates, then goes quiet: closed after idle_timeout.
+    let mut conn = open(&spec(&running)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(conn.message(&env(1), &msg("too late")).await.is_err());
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_socket_that_never_negotiates_is_closed_long_before_idle_timeout() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.negotiate_timeout = Duration::from_millis(200);
+    let running = start(c).await.unwrap();
+    // The default idle_timeout is 10 minutes; expect_closed waits 5 s at most.
     let s = raw_connection(&spec(&running)).await;
     expect_closed(s).await;
     running.shutdown().await.unwrap();

@@ -15,6 +15,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Characters of text kept in all.
     pub max_text: usize,
+    /// Work units (lexicon hits and frame matches) spent on one message at most; past
+    /// it, the remaining texts are not scanned and SCAN_BUDGET_EXHAUSTED is scored.
+    pub max_work: usize,
 }
 
 impl Default for Limits {
@@ -23,6 +26,7 @@ impl Default for Limits {
             max_parts: 256,
             max_depth: 8,
             max_text: 4 << 20,
+            max_work: 2_000_000,
         }
     }
 }
@@ -56,8 +60,6 @@ pub struct Extracted {
     pub hidden_chars: usize,
     /// Whether a limit cut the extraction short.
     pub limited: bool,
-    /// The From header: display name and address.
-    pub from: Option<(String, String)>,
     /// Bytes of text kept so far, across all texts.
     text_len: usize,
     /// The Reply-To address, if any.
@@ -69,12 +71,6 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extracted {
     let mut out = Extracted::default();
     match MessageParser::default().parse(raw) {
         Some(message) => {
-            if let Some(from) = message.from().and_then(|a| a.first()) {
-                out.from = Some((
-                    from.name().unwrap_or_default().to_string(),
-                    from.address().unwrap_or_default().to_string(),
-                ));
-            }
             out.reply_to = message
                 .reply_to()
                 .and_then(|a| a.first())
@@ -158,8 +154,8 @@ PHA+d2UgPGI+d2lsbDwvYj4gZmluZCB5b3U8L3A+\r\n\
 --b1--\r\n";
         let e = extract(raw, &Limits::default());
         assert_eq!(
-            e.from,
-            Some(("Proud Boys".into(), "info@example.com".into()))
+            crate::FromHeader::parse(raw).mailboxes,
+            vec![("Proud Boys".to_string(), "info@example.com".to_string())]
         );
         assert_eq!(e.texts[0].text, "Vote for Trump or else!");
         assert_eq!(e.texts[1].source, Source::Plain);

@@ -28,6 +28,9 @@ pub const DEFAULTS: &[(&str, f64)] = &[
     ("DISPLAY_NAME_PROTECTED", 5.0),
     ("DISPLAY_NAME_OTHER_ADDRESS", 3.0),
     ("REPLY_TO_OTHER_DOMAIN", 2.0),
+    ("PROTECTED_DOMAIN_UNVERIFIED", 4.0),
+    ("MULTIPLE_FROM", 3.0),
+    ("FROM_WITHOUT_DOMAIN", 2.0),
 ];
 
 fn sym(name: &str, detail: String) -> Symbol {
@@ -37,12 +40,83 @@ fn sym(name: &str, detail: String) -> Symbol {
 /// The parts of a message impersonation is judged on.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
-    /// From display name.
+    /// From display name (of the first mailbox).
     pub display_name: String,
-    /// From address.
+    /// From address (of the first mailbox).
     pub address: String,
     /// Reply-To address, if any.
     pub reply_to: Option<String>,
+    /// Every From field and mailbox.
+    pub from: FromHeader,
+}
+
+/// Mailboxes kept from From fields at most.
+const MAX_FROM_MAILBOXES: usize = 64;
+
+/// The From header as the message states it: every From field and every mailbox in
+/// them. Authentication and the engine read this one parse, so that they judge the same
+/// sender (RFC 5322 allows exactly one From field; a second one is how a spoof hides).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FromHeader {
+    /// From fields in the header.
+    pub fields: usize,
+    /// Every mailbox, in order: display name and address (empty when unparsable).
+    pub mailboxes: Vec<(String, String)>,
+}
+
+impl FromHeader {
+    /// Reads the From fields of a message's header (the body is not parsed).
+    pub fn parse(raw: &[u8]) -> FromHeader {
+        let mut out = FromHeader::default();
+        let Some(message) = mail_parser::MessageParser::new().parse_headers(raw) else {
+            return out;
+        };
+        for header in message.headers() {
+            if header.name != mail_parser::HeaderName::From {
+                continue;
+            }
+            out.fields += 1;
+            let addrs: Vec<&mail_parser::Addr<'_>> = match &header.value {
+                mail_parser::HeaderValue::Address(mail_parser::Address::List(list)) => {
+                    list.iter().collect()
+                }
+                mail_parser::HeaderValue::Address(mail_parser::Address::Group(groups)) => {
+                    groups.iter().flat_map(|g| g.addresses.iter()).collect()
+                }
+                _ => Vec::new(),
+            };
+            if addrs.is_empty() && out.mailboxes.len() < MAX_FROM_MAILBOXES {
+                out.mailboxes.push((String::new(), String::new()));
+            }
+            for a in addrs {
+                if out.mailboxes.len() >= MAX_FROM_MAILBOXES {
+                    break;
+                }
+                out.mailboxes.push((
+                    a.name().unwrap_or_default().to_string(),
+                    a.address().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Every From address, in order.
+    pub fn addresses(&self) -> Vec<String> {
+        self.mailboxes.iter().map(|(_, a)| a.clone()).collect()
+    }
+
+    /// The distinct From domains, lowercased, in order.
+    pub fn domains(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, a) in &self.mailboxes {
+            let d = domain_of(a);
+            if !d.is_empty() && !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
+    }
 }
 
 /// The registrable domain (the public suffix plus one label), lowercased, punycode
@@ -60,7 +134,12 @@ pub fn registrable(domain: &str) -> String {
 pub(crate) fn domain_of(address: &str) -> String {
     address
         .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+        .map(|(_, d)| {
+            d.trim_end_matches('>')
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -168,37 +247,102 @@ fn words(s: &str) -> String {
 /// Impersonation symbols for a message.
 pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec<Symbol> {
     let mut out = Vec::new();
-    let from_domain = domain_of(&id.address);
-    if from_domain.is_empty() {
-        return out;
+    let domains = id.from.domains();
+    if id.from.fields > 1 || domains.len() > 1 {
+        out.push(sym(
+            "MULTIPLE_FROM",
+            format!(
+                "{} From fields, {} mailboxes ({})",
+                id.from.fields,
+                id.from.mailboxes.len(),
+                domains.join(", ")
+            ),
+        ));
     }
+    if id
+        .from
+        .mailboxes
+        .iter()
+        .any(|(_, a)| domain_of(a).is_empty())
+    {
+        let shown = id
+            .from
+            .mailboxes
+            .iter()
+            .find(|(_, a)| domain_of(a).is_empty())
+            .map(|(n, a)| if a.is_empty() { n.clone() } else { a.clone() })
+            .unwrap_or_default();
+        out.push(sym(
+            "FROM_WITHOUT_DOMAIN",
+            format!("From \"{shown}\" names no domain"),
+        ));
+    }
+    // Every From domain is judged; a second From never hides a spoof of the first.
+    let judged: Vec<String> = if domains.is_empty() {
+        let d = domain_of(&id.address);
+        if d.is_empty() {
+            Vec::new()
+        } else {
+            vec![d]
+        }
+    } else {
+        domains
+    };
+    let Some(first) = judged.first().cloned() else {
+        return out;
+    };
+    let several = judged.len() > 1;
+    let mut lookalike_done = false;
+    for from_domain in &judged {
+        let own = is_protected(from_domain, protection);
+        if own && auth.checked && !auth.arc_trusted {
+            // DMARC is reported for the From domain with the worst result; another
+            // protected domain among several From domains is not vouched for by it.
+            let result = if auth.from_domain == *from_domain {
+                auth.dmarc
+            } else if several {
+                AuthResult::None
+            } else {
+                auth.dmarc
+            };
+            match result {
+                AuthResult::Fail => out.push(sym(
+                    "PROTECTED_DOMAIN_SPOOF",
+                    format!("From {from_domain}, one of ours, failed DMARC"),
+                )),
+                AuthResult::None | AuthResult::PermError => out.push(sym(
+                    "PROTECTED_DOMAIN_UNAUTHENTICATED",
+                    format!("From {from_domain}, one of ours, without DMARC to prove it"),
+                )),
+                AuthResult::TempError => out.push(sym(
+                    "PROTECTED_DOMAIN_UNVERIFIED",
+                    format!(
+                        "From {from_domain}, one of ours, could not be verified (DNS temperror)"
+                    ),
+                )),
+                _ => {}
+            }
+        }
+        if !own && !lookalike_done {
+            let targets = protection.domains.iter().chain(&protection.watch_domains);
+            if let Some((p, why)) = targets
+                .filter_map(|p| lookalike(from_domain, p).map(|why| (p, why)))
+                .next()
+            {
+                out.push(sym(
+                    "LOOKALIKE_DOMAIN",
+                    format!("From {from_domain} looks like {p}: {why}"),
+                ));
+                lookalike_done = true;
+            }
+        }
+    }
+    // Symbols are one per name: a second spoofed domain adds nothing to the first.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|s| seen.insert(s.name.clone()));
+    let from_domain = first;
     let from_reg = registrable(&from_domain);
     let own = is_protected(&from_domain, protection);
-    if own && auth.checked && !auth.arc_trusted {
-        match auth.dmarc {
-            AuthResult::Fail => out.push(sym(
-                "PROTECTED_DOMAIN_SPOOF",
-                format!("From {from_domain}, one of ours, failed DMARC"),
-            )),
-            AuthResult::None | AuthResult::PermError => out.push(sym(
-                "PROTECTED_DOMAIN_UNAUTHENTICATED",
-                format!("From {from_domain}, one of ours, without DMARC to prove it"),
-            )),
-            _ => {}
-        }
-    }
-    if !own {
-        let targets = protection.domains.iter().chain(&protection.watch_domains);
-        if let Some((p, why)) = targets
-            .filter_map(|p| lookalike(&from_domain, p).map(|why| (p, why)))
-            .next()
-        {
-            out.push(sym(
-                "LOOKALIKE_DOMAIN",
-                format!("From {from_domain} looks like {p}: {why}"),
-            ));
-        }
-    }
     let mut reply_domain = None;
     if let Some(reply) = &id.reply_to {
         let rd = domain_of(reply);
@@ -335,6 +479,10 @@ mod tests {
             display_name: name.into(),
             address: addr.into(),
             reply_to: None,
+            from: FromHeader {
+                fields: 1,
+                mailboxes: vec![(name.into(), addr.into())],
+            },
         };
         let names = |id: &Identity, a: &AuthReport| -> Vec<String> {
             symbols(id, a, &protection)
@@ -378,5 +526,77 @@ mod tests {
         let mut plain = id("Newsletter", "news@shop.example");
         plain.reply_to = Some("help@support.example".into());
         assert!(names(&plain, &auth(AuthResult::Pass)).is_empty());
+    }
+
+    fn names_of(raw: &[u8], auth: &AuthReport) -> Vec<String> {
+        let protection = Protection {
+            domains: vec!["countyelections.gov".into()],
+            ..Protection::default()
+        };
+        let from = FromHeader::parse(raw);
+        let (display_name, address) = from.mailboxes.first().cloned().unwrap_or_default();
+        let id = Identity {
+            display_name,
+            address,
+            reply_to: None,
+            from,
+        };
+        symbols(&id, auth, &protection)
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_second_from_never_hides_a_spoof() {
+        // Authentication judged every From domain; the worst (the spoof) is reported.
+        let spoofed = AuthReport {
+            checked: true,
+            dmarc: AuthResult::Fail,
+            from_domain: "countyelections.gov".into(),
+            from_domains: vec!["countyelections.gov".into(), "evil.test".into()],
+            ..AuthReport::default()
+        };
+        for raw in [
+            &b"From: Clerk <clerk@countyelections.gov>\r\nFrom: x@evil.test\r\n\r\nhi\r\n"[..],
+            &b"From: x@evil.test\r\nFrom: Clerk <clerk@countyelections.gov>\r\n\r\nhi\r\n"[..],
+            &b"From: x@evil.test, Clerk <clerk@countyelections.gov>\r\n\r\nhi\r\n"[..],
+        ] {
+            let names = names_of(raw, &spoofed);
+            assert!(names.contains(&"MULTIPLE_FROM".to_string()), "{names:?}");
+            assert!(
+                names.contains(&"PROTECTED_DOMAIN_SPOOF".to_string()),
+                "{names:?}"
+            );
+        }
+        let parsed = FromHeader::parse(b"From: a@x.test\r\nFrom: b@y.test\r\n\r\n");
+        assert_eq!(parsed.fields, 2);
+        assert_eq!(parsed.domains(), ["x.test", "y.test"]);
+    }
+
+    #[test]
+    fn a_from_without_domain_and_an_unverifiable_own_domain_are_named() {
+        let none = AuthReport {
+            checked: true,
+            ..AuthReport::default()
+        };
+        assert_eq!(
+            names_of(b"From: clerk\r\n\r\nhi\r\n", &none),
+            ["FROM_WITHOUT_DOMAIN"]
+        );
+        assert_eq!(
+            names_of(b"From: Clerk <>\r\n\r\nhi\r\n", &none),
+            ["FROM_WITHOUT_DOMAIN"]
+        );
+        let temp = AuthReport {
+            checked: true,
+            dmarc: AuthResult::TempError,
+            from_domain: "countyelections.gov".into(),
+            ..AuthReport::default()
+        };
+        assert_eq!(
+            names_of(b"From: clerk@countyelections.gov\r\n\r\nhi\r\n", &temp),
+            ["PROTECTED_DOMAIN_UNVERIFIED"]
+        );
     }
 }

@@ -32,7 +32,8 @@ pub mod stance;
 mod verdict;
 pub mod wallet;
 
-pub use impersonation::Protection;
+pub use extract::Limits;
+pub use impersonation::{FromHeader, Protection};
 pub use lists::{Cidr, Lists};
 pub use rules::{RuleError, RuleSet};
 pub use scan::REPORTED_FACTOR;
@@ -68,6 +69,9 @@ pub struct Input<'a> {
     pub envelope: Envelope,
     /// Authentication results.
     pub auth: AuthReport,
+    /// The From header when the caller parsed it already (authentication reads the same
+    /// parse); `None` reads it from `raw`.
+    pub from: Option<FromHeader>,
 }
 
 impl<'a> Input<'a> {
@@ -79,6 +83,7 @@ impl<'a> Input<'a> {
             size: raw.len() as u64,
             envelope: Envelope::default(),
             auth: AuthReport::default(),
+            from: None,
         }
     }
 }
@@ -115,6 +120,12 @@ impl Engine {
             recipient_thresholds: HashMap::new(),
             scores: HashMap::new(),
         }
+    }
+
+    /// Limits on what one message may cost (text read, parts, work).
+    pub fn with_limits(mut self, limits: extract::Limits) -> Engine {
+        self.limits = limits;
+        self
     }
 
     /// Allow and deny lists.
@@ -204,7 +215,7 @@ impl Engine {
 
     /// Scores one message.
     pub fn scan(&self, input: &Input<'_>) -> Verdict {
-        let findings = scan::content(input.raw, &self.rules, &self.limits);
+        let findings = scan::content(input.raw, &self.rules, &self.limits, input.from.as_ref());
         let mut symbols = findings.symbols;
         symbols.extend(auth_symbols::symbols(&input.auth));
         symbols.extend(impersonation::symbols(

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::extract::{self, Extracted};
 use crate::frames::{match_frames, FrameHit};
-use crate::impersonation::Identity;
+use crate::impersonation::{FromHeader, Identity};
 use crate::normalize::{normalize_with, Disguise, Normalized};
 use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
 use crate::stance::{Context, Weights, REPORTED};
@@ -67,6 +67,7 @@ pub const BUILT_IN: &[(&str, f64)] = &[
     ("STRETCHED_WORDS", 0.0),
     ("HTML_HIDDEN_TEXT", 0.5),
     ("TEXT_LIMIT_REACHED", 1.0),
+    ("SCAN_BUDGET_EXHAUSTED", 1.0),
 ];
 
 fn built_in(name: &str) -> f64 {
@@ -77,16 +78,27 @@ fn built_in(name: &str) -> f64 {
 }
 
 /// Runs every rule over every text of the message.
-pub fn content(raw: &[u8], rules: &RuleSet, limits: &extract::Limits) -> ContentFindings {
+/// `from` is the message's From header when the caller parsed it already (the daemon
+/// does, for authentication); otherwise it is read here.
+pub fn content(
+    raw: &[u8],
+    rules: &RuleSet,
+    limits: &extract::Limits,
+    from: Option<&FromHeader>,
+) -> ContentFindings {
     let extracted = extract::extract(raw, limits);
-    let mut findings = score_texts(&extracted, rules);
-    if let Some((name, address)) = &extracted.from {
-        findings.identity = Identity {
-            display_name: name.clone(),
-            address: address.clone(),
-            reply_to: extracted.reply_to.clone(),
-        };
-    }
+    let mut findings = score_texts(&extracted, rules, limits.max_work);
+    let from = match from {
+        Some(f) => f.clone(),
+        None => FromHeader::parse(raw),
+    };
+    let (display_name, address) = from.mailboxes.first().cloned().unwrap_or_default();
+    findings.identity = Identity {
+        display_name,
+        address,
+        reply_to: extracted.reply_to.clone(),
+        from,
+    };
     findings
 }
 
@@ -101,10 +113,13 @@ struct Collected {
     /// Distinct report-frame phrases seen.
     report_frames: HashSet<String>,
     wallets: Vec<wallet::Wallet>,
+    /// Whether the work budget ran out before every text was scanned.
+    budget_exhausted: bool,
 }
 
-fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
+fn score_texts(extracted: &Extracted, rules: &RuleSet, max_work: usize) -> ContentFindings {
     let mut c = Collected::default();
+    let mut work = 0usize;
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
     let deadline = rules.lexicon_id(lexicons::DEADLINE);
     let extortion_steps: Vec<u32> = rules
@@ -113,6 +128,10 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
         .flat_map(|s| s.slots.iter().copied())
         .collect();
     for (index, text) in extracted.texts.iter().enumerate() {
+        if work > max_work {
+            c.budget_exhausted = true;
+            break;
+        }
         let norm = normalize_with(&text.text, rules.vocabulary());
         add_disguise(&mut c.disguise, &norm.disguise);
         let words = Words::of(&norm);
@@ -143,6 +162,7 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet) -> ContentFindings {
             c.wallets.extend(wallet::find(&text.text));
         }
         let frames = match_frames(rules, &hits, &words, &norm.text);
+        work += hits.len() + frames.len();
         if frames.is_empty() {
             continue;
         }
@@ -485,6 +505,15 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
             score: built_in("TEXT_LIMIT_REACHED"),
             category: "info".into(),
             detail: "the message has more text or parts than are read; the rest was not scanned"
+                .into(),
+        });
+    }
+    if c.budget_exhausted {
+        symbols.push(Symbol {
+            name: "SCAN_BUDGET_EXHAUSTED".into(),
+            score: built_in("SCAN_BUDGET_EXHAUSTED"),
+            category: "info".into(),
+            detail: "the message took more work than one message may; the rest was not scanned"
                 .into(),
         });
     }

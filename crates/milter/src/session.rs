@@ -16,6 +16,9 @@ pub struct SessionConfig {
     /// Header names (lowercase) that are recorded even past the size cap, so that every
     /// inbound copy of a header the milter owns can still be found and removed.
     pub watched_headers: Vec<String>,
+    /// Header fields kept per message (watched ones past the cap included, up to twice
+    /// this); past it the message is marked truncated.
+    pub max_headers: usize,
 }
 
 impl Default for SessionConfig {
@@ -24,6 +27,7 @@ impl Default for SessionConfig {
             wanted: Wanted::palisade(),
             max_message_size: 10 << 20,
             watched_headers: Vec::new(),
+            max_headers: 1000,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct Message {
     pub truncated: bool,
     /// Whether the caller asked not to scan it (trusted sender, for instance).
     pub unscanned: bool,
+    /// Whether more watched headers came than could be recorded (so not every inbound
+    /// copy can be removed).
+    pub watched_overflow: bool,
 }
 
 /// What the caller must do after handing the session a command.
@@ -337,20 +344,29 @@ impl Session {
             .saturating_sub(self.message.raw.len())
     }
 
-    fn add_header(&mut self, name: &[u8], value: &[u8]) {
+    fn add_header(&mut self, name: &[u8], received: &[u8]) {
         let leading_space = self.negotiated.is_some_and(|n| n.leading_space());
-        let value = match value {
+        // With HDR_LEADSPC the MTA sends everything after the colon as it was received;
+        // without it, one leading space is gone and ": " is the best guess.
+        let (separator, value): (&[u8], &[u8]) = if leading_space {
+            (b":", received)
+        } else {
+            (b": ", received)
+        };
+        let trimmed = match value {
             [b' ', rest @ ..] if leading_space => rest,
             v => v,
         };
         let name_text = lossy(name);
         self.message.size += (name.len() + value.len() + 4) as u64;
-        // Name, ": ", the value with bare LF folds turned into CRLF, and CRLF.
+        // Name, separator, the value with bare LF folds turned into CRLF, and CRLF: the
+        // field byte for byte, as DKIM's simple canonicalization needs it.
         let needed = name.len() + 4 + value.len() + value.iter().filter(|&&b| b == b'\n').count();
-        if !self.message.truncated && needed <= self.room() {
+        let kept = self.message.headers.len();
+        if !self.message.truncated && needed <= self.room() && kept < self.config.max_headers {
             let raw = &mut self.message.raw;
             raw.extend_from_slice(name);
-            raw.extend_from_slice(b": ");
+            raw.extend_from_slice(separator);
             for &b in value {
                 if b == b'\n' && raw.last() != Some(&b'\r') {
                     raw.push(b'\r');
@@ -358,12 +374,16 @@ impl Session {
                 raw.push(b);
             }
             raw.extend_from_slice(b"\r\n");
-            self.message.headers.push((name_text, value.to_vec()));
+            self.message.headers.push((name_text, trimmed.to_vec()));
         } else {
             self.message.truncated = true;
             let lower = name_text.to_ascii_lowercase();
             if self.config.watched_headers.contains(&lower) {
-                self.message.headers.push((name_text, Vec::new()));
+                if kept < self.config.max_headers.saturating_mul(2) {
+                    self.message.headers.push((name_text, Vec::new()));
+                } else {
+                    self.message.watched_overflow = true;
+                }
             }
         }
     }

@@ -85,6 +85,11 @@ pub struct DkimSignature {
 pub struct DnsStats {
     /// Methods that ended in a temporary DNS failure.
     pub temp_errors: u32,
+    /// Whether the checks were not tried because the resolver is known to be down (the
+    /// circuit breaker is open); every result is then `temperror`.
+    pub skipped: bool,
+    /// DKIM signatures past the cap (`[auth] max_dkim_signatures`), not verified.
+    pub dkim_unchecked: u32,
     /// Wall time of the whole authentication.
     #[serde(skip)]
     pub elapsed: Duration,
@@ -115,8 +120,11 @@ pub struct AuthReport {
     pub dmarc: AuthResult,
     /// The DMARC policy that applies, when a record was found.
     pub dmarc_policy: Option<DmarcPolicy>,
-    /// The RFC 5322 From domain.
+    /// The RFC 5322 From domain DMARC is reported for: with several From domains, the
+    /// one with the worst result.
     pub from_domain: String,
+    /// Every distinct From domain, each judged by DMARC.
+    pub from_domains: Vec<String>,
     /// Reverse DNS of the client.
     pub iprev: AuthResult,
     /// DNS work.

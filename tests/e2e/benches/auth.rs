@@ -43,6 +43,7 @@ fn bench(c: &mut Criterion) {
         deadline: Duration::from_secs(10),
         trusted_arc_sealers: Vec::new(),
         host_domain: "mx.palisade.test".into(),
+        max_dkim_signatures: 5,
     })
     .unwrap();
     let req = AuthRequest {
@@ -50,6 +51,8 @@ fn bench(c: &mut Criterion) {
         client_ip: Some("192.0.2.10".parse().unwrap()),
         helo: "mx.county.test",
         mail_from: "clerk@county.test",
+        from: &[],
+        truncated: false,
     };
     let first = rt.block_on(auth.authenticate(req));
     assert_eq!(first.dkim, AuthResult::Pass);

@@ -130,6 +130,7 @@ async fn rfc7208_suite() {
             deadline: Duration::from_secs(20),
             trusted_arc_sealers: Vec::new(),
             host_domain: "receiver.test".into(),
+            max_dkim_signatures: 5,
         })
         .unwrap();
         for (name, t) in tests {
@@ -152,6 +153,8 @@ async fn rfc7208_suite() {
                     client_ip: Some(ip),
                     helo: t["helo"].as_str().unwrap_or(""),
                     mail_from: t["mailfrom"].as_str().unwrap_or(""),
+                    from: &[],
+                    truncated: false,
                 })
                 .await;
             let got = report.spf.as_str();
