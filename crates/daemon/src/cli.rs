@@ -79,6 +79,9 @@ pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> 
     } else {
         tokio::runtime::Builder::new_current_thread()
     };
+    // The blocking pool serves large scans (bounded by scan_concurrency) and file I/O;
+    // tokio's default of 512 threads would let a burst of work pile up memory instead.
+    builder.max_blocking_threads(64);
     builder.enable_all().build().map_err(|e| {
         eprintln!("palisade: cannot start runtime: {e}");
         ExitCode::FAILURE

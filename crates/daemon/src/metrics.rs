@@ -46,6 +46,8 @@ pub struct Metrics {
     pub dns_up: IntGauge,
     /// `palisade_scans_waiting`
     pub scans_waiting: IntGauge,
+    /// `palisade_auth_dns_skipped_total`
+    pub dns_skipped: IntCounter,
     dns_cached_seen: AtomicU64,
     dns_sent_seen: AtomicU64,
 }
@@ -214,6 +216,13 @@ impl Metrics {
                 "Messages waiting for a content-scan slot.",
             )),
         );
+        let dns_skipped = register(
+            &r,
+            IntCounter::with_opts(opts(
+                "auth_dns_skipped_total",
+                "Messages judged without DNS lookups because the resolver was down (results temperror).",
+            )),
+        );
         dns_up.set(1);
         for reason in UNSCANNED_REASONS {
             unscanned.with_label_values(&[reason]);
@@ -256,6 +265,7 @@ impl Metrics {
             forged_removed,
             dns_up,
             scans_waiting,
+            dns_skipped,
             dns_cached_seen: AtomicU64::new(0),
             dns_sent_seen: AtomicU64::new(0),
         }
@@ -283,6 +293,9 @@ impl Metrics {
                     .inc();
             }
             self.dns_duration.observe(auth.dns.elapsed.as_secs_f64());
+            if auth.dns.skipped {
+                self.dns_skipped.inc();
+            }
             if auth.dns.temp_errors > 0 {
                 self.dns_queries
                     .with_label_values(&["temperror"])
