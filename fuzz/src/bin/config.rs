@@ -1,0 +1,6 @@
+//! AFL++ entry point for the `config` target (see fuzz/README.md).
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        palisade_fuzz::config(data);
+    });
+}
