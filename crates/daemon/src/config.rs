@@ -48,6 +48,8 @@ pub struct MilterConfig {
     pub listen: String,
     /// Octal permissions of a unix socket.
     pub socket_mode: String,
+    /// Group that owns a unix socket (name or number); empty keeps the process's.
+    pub socket_group: String,
     /// Connections served at once.
     pub max_connections: usize,
     /// What an internal failure does to the message.
@@ -429,6 +431,12 @@ impl Config {
         if let Err(e) = self.milter.listen.parse::<SocketSpec>() {
             bad("milter.listen", e);
         }
+        if !self.milter.socket_group.is_empty() && self.socket_gid().is_none() {
+            bad(
+                "milter.socket_group",
+                format!("no group `{}` on this system", self.milter.socket_group),
+            );
+        }
         if self.socket_mode().is_none() {
             bad(
                 "milter.socket_mode",
@@ -605,7 +613,23 @@ impl Config {
         }
     }
 
-    /// The unix socket mode as a number.
+    /// The group id `milter.socket_group` names (by name or number); `None` when empty
+    /// or unknown.
+    pub fn socket_gid(&self) -> Option<u32> {
+        let g = self.milter.socket_group.trim();
+        if g.is_empty() {
+            return None;
+        }
+        if let Ok(n) = g.parse::<u32>() {
+            return Some(n);
+        }
+        nix::unistd::Group::from_name(g)
+            .ok()
+            .flatten()
+            .map(|group| group.gid.as_raw())
+    }
+
+    /// The unix socket's permissions, parsed from `milter.socket_mode`.
     pub fn socket_mode(&self) -> Option<u32> {
         let m = self.milter.socket_mode.trim_start_matches("0o");
         u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o777)

@@ -77,6 +77,11 @@ impl Running {
                 &old.milter.socket_mode,
                 &config.milter.socket_mode,
             ),
+            (
+                "milter.socket_group",
+                &old.milter.socket_group,
+                &config.milter.socket_group,
+            ),
             ("http.listen", &old.http.listen, &config.http.listen),
         ] {
             if before != after {
@@ -93,6 +98,7 @@ impl Running {
         }
         config.milter.listen = old.milter.listen.clone();
         config.milter.socket_mode = old.milter.socket_mode.clone();
+        config.milter.socket_group = old.milter.socket_group.clone();
         config.milter.max_connections = old.milter.max_connections;
         config.http.listen = old.http.listen.clone();
         match server::Live::new(config, Some(&current)) {
@@ -139,7 +145,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {http_addr} for /metrics"))?;
     let http = http_listener.local_addr()?;
-    let listener = server::Listener::bind(&spec, mode).await?;
+    let listener = server::Listener::bind(&spec, mode, live.config.socket_gid()).await?;
     let milter = listener.bound()?;
     let scans = server::scan_concurrency(live.config.milter.scan_concurrency);
     let shared = Arc::new(server::Shared {

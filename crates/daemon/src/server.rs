@@ -103,7 +103,11 @@ impl BoundAddr {
 }
 
 impl Listener {
-    pub(crate) async fn bind(spec: &SocketSpec, mode: u32) -> anyhow::Result<Listener> {
+    pub(crate) async fn bind(
+        spec: &SocketSpec,
+        mode: u32,
+        group: Option<u32>,
+    ) -> anyhow::Result<Listener> {
         match spec {
             SocketSpec::Inet { host, port } => {
                 let listener = TcpListener::bind((host.as_str(), *port))
@@ -113,8 +117,24 @@ impl Listener {
             }
             SocketSpec::Unix(path) => {
                 remove_stale_socket(path).await?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if !dir.is_dir() {
+                        bail!(
+                            "cannot listen on {spec}: the directory {} does not exist (Debian's chrooted Postfix needs it under /var/spool/postfix; see docs/install.md)",
+                            dir.display()
+                        );
+                    }
+                }
                 let listener =
                     UnixListener::bind(path).with_context(|| format!("cannot listen on {spec}"))?;
+                if let Some(gid) = group {
+                    std::os::unix::fs::chown(path, None, Some(gid)).with_context(|| {
+                        format!(
+                            "cannot give {} to group {gid} (milter.socket_group): the user running Palisade must belong to it",
+                            path.display()
+                        )
+                    })?;
+                }
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
                     .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))?;
                 Ok(Listener::Unix(listener, path.clone()))

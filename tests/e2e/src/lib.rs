@@ -44,7 +44,8 @@ pub fn require_tools(tools: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn uid_gid(user: &str) -> anyhow::Result<(u32, u32)> {
+/// A system user's uid and primary gid, from /etc/passwd.
+pub fn uid_gid(user: &str) -> anyhow::Result<(u32, u32)> {
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     for line in passwd.lines() {
         let f: Vec<&str> = line.split(':').collect();
@@ -70,6 +71,9 @@ pub struct PostfixConfig {
     pub default_action: String,
     /// More main.cf lines.
     pub extra: Vec<String>,
+    /// Run smtpd and cleanup chrooted in the queue directory, as Debian's master.cf
+    /// does (milter socket paths are then relative to it).
+    pub chroot: bool,
 }
 
 impl PostfixConfig {
@@ -79,6 +83,7 @@ impl PostfixConfig {
             milter: milter.to_string(),
             default_action: "tempfail".into(),
             extra: Vec::new(),
+            chroot: false,
         }
     }
 }
@@ -170,10 +175,35 @@ smtpd_milters = {milter}
             main_cf.push('\n');
         }
         std::fs::write(etc.join("main.cf"), main_cf)?;
-        std::fs::write(
-            etc.join("master.cf"),
-            format!("127.0.0.1:{smtp_port} inet n - n - - smtpd\n{MASTER_CF}"),
-        )?;
+        let master = if cfg.chroot {
+            // Debian's layout: smtpd and cleanup see only the queue directory, with the
+            // few files they read copied in, as Debian's postfix service does.
+            for f in [
+                "etc/services",
+                "etc/hosts",
+                "etc/localtime",
+                "etc/nsswitch.conf",
+            ] {
+                let src = Path::new("/").join(f);
+                if src.exists() {
+                    let dst = root.path().join("queue").join(f);
+                    if let Some(d) = dst.parent() {
+                        std::fs::create_dir_all(d)?;
+                    }
+                    std::fs::copy(&src, &dst)?;
+                }
+            }
+            format!(
+                "127.0.0.1:{smtp_port} inet n - y - - smtpd\n{}",
+                MASTER_CF.replace(
+                    "cleanup   unix  n       -       n",
+                    "cleanup   unix  n       -       y"
+                )
+            )
+        } else {
+            format!("127.0.0.1:{smtp_port} inet n - n - - smtpd\n{MASTER_CF}")
+        };
+        std::fs::write(etc.join("master.cf"), master)?;
         let sink = Command::new("smtp-sink")
             .args(["-u", "postfix", "-d"])
             .arg(format!("{}/%Y%m%d%H%M%S.", sink_dir.display()))
@@ -203,6 +233,11 @@ smtpd_milters = {milter}
         })
         .with_context(|| format!("smtpd did not come up:\n{}", pf.maillog()))?;
         Ok(pf)
+    }
+
+    /// The queue directory (the chroot, when smtpd runs chrooted).
+    pub fn queue_dir(&self) -> PathBuf {
+        self.root.path().join("queue")
     }
 
     /// The config directory (for `postfix -c`, `postqueue -c`, …).
