@@ -292,3 +292,44 @@ async fn a_hundred_mixed_messages_over_ten_sessions_add_up() {
     assert_eq!(list.as_array().unwrap().len(), expected_held);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_output_never_passes_a_senders_control_characters_to_the_terminal() {
+    let dns = dns();
+    let running = daemon(&dns, |_| {}).await;
+    let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
+    // "Vote or else" ESC ] 0 ; pwned BEL CR LF "FAKE ROW" ESC [ 2 J, base64-encoded so
+    // that Postfix passes it: the terminal would retitle, clear, and show a forged row.
+    let evil = "Vote or else\u{1b}]0;pwned\u{7}\r\nFAKE ROW\u{1b}[2J";
+    let encoded = format!(
+        "=?UTF-8?B?{}?=",
+        palisade_auth::base64(evil.as_bytes())
+    );
+    let data = fixture("proud-boys-2020.eml").replace(
+        "Subject: Vote for Trump or else!",
+        &format!("Subject: {encoded}"),
+    );
+    let reply = send_one(&pf, "info@officialproudboys.test", "voter@county.example", &data);
+    assert!(reply.starts_with("250"), "{reply}");
+    let held = pf.wait_held(1, Duration::from_secs(30)).unwrap();
+    for args in [vec!["list"], vec!["show", held[0].as_str()]] {
+        let out = quarantine(&pf, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.stdout.iter().any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
+            "{args:?} printed raw control characters:\n{text:?}"
+        );
+        assert!(text.contains("\\e]0;pwned"), "{text}");
+    }
+    // One header line, then a row and a symbols line per held message: nothing forged.
+    let out = quarantine(&pf, &["list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("FAKE ROW")), "{text}");
+    // JSON keeps the real characters, escaped by JSON itself.
+    let out = quarantine(&pf, &["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(list[0]["subject"].as_str().unwrap().contains('\u{1b}'));
+    running.shutdown().await.unwrap();
+}
