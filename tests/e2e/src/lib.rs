@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dns;
+pub mod faults;
 pub mod milter;
 pub mod prometheus;
 pub mod signing;

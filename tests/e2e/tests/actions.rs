@@ -301,23 +301,31 @@ async fn quarantine_output_never_passes_a_senders_control_characters_to_the_term
     // "Vote or else" ESC ] 0 ; pwned BEL CR LF "FAKE ROW" ESC [ 2 J, base64-encoded so
     // that Postfix passes it: the terminal would retitle, clear, and show a forged row.
     let evil = "Vote or else\u{1b}]0;pwned\u{7}\r\nFAKE ROW\u{1b}[2J";
-    let encoded = format!(
-        "=?UTF-8?B?{}?=",
-        palisade_auth::base64(evil.as_bytes())
-    );
+    let encoded = format!("=?UTF-8?B?{}?=", palisade_auth::base64(evil.as_bytes()));
     let data = fixture("proud-boys-2020.eml").replace(
         "Subject: Vote for Trump or else!",
         &format!("Subject: {encoded}"),
     );
-    let reply = send_one(&pf, "info@officialproudboys.test", "voter@county.example", &data);
+    let reply = send_one(
+        &pf,
+        "info@officialproudboys.test",
+        "voter@county.example",
+        &data,
+    );
     assert!(reply.starts_with("250"), "{reply}");
     let held = pf.wait_held(1, Duration::from_secs(30)).unwrap();
     for args in [vec!["list"], vec!["show", held[0].as_str()]] {
         let out = quarantine(&pf, &args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
-            !out.stdout.iter().any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
+            !out.stdout
+                .iter()
+                .any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
             "{args:?} printed raw control characters:\n{text:?}"
         );
         assert!(text.contains("\\e]0;pwned"), "{text}");
