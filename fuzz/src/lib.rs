@@ -54,6 +54,24 @@ pub fn milter_session(data: &[u8]) {
     let Some((&knobs, stream)) = data.split_first() else {
         return;
     };
+    let _ = drive_session(knobs, stream);
+}
+
+/// What a session did: messages completed, and final replies sent for them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOutcome {
+    /// Messages that reached end of message.
+    pub messages: usize,
+    /// Final replies (continue, or an SMTP reply code) sent for them.
+    pub finals: usize,
+    /// Header deletions requested.
+    pub deletions: usize,
+}
+
+/// Runs `stream` (what the MTA sends) through a session as the daemon does; `knobs`
+/// picks the limits (bit 0: a 1 KiB message cap; bit 1: 16 headers).
+pub fn drive_session(knobs: u8, stream: &[u8]) -> SessionOutcome {
+    let mut outcome = SessionOutcome::default();
     let config = SessionConfig {
         max_message_size: if knobs & 1 == 0 { 64 << 10 } else { 1024 },
         max_headers: if knobs & 2 == 0 { 1000 } else { 16 },
@@ -70,15 +88,15 @@ pub fn milter_session(data: &[u8]) {
     loop {
         let (packet, len) = match frame::decode(rest) {
             Ok(Some(p)) => p,
-            _ => return,
+            _ => return outcome,
         };
         rest = &rest[len..];
         let Ok(command) = Command::parse(packet.code, packet.data) else {
-            return;
+            return outcome;
         };
         let step = match session.handle(command) {
             Ok(s) => s,
-            Err(_) => return,
+            Err(_) => return outcome,
         };
         match step {
             Step::Nothing | Step::Connect => {}
@@ -87,9 +105,11 @@ pub fn milter_session(data: &[u8]) {
                 let Some(message) = session.take_message() else {
                     continue;
                 };
+                outcome.messages += 1;
                 // Kept text never exceeds the limit (plus the header/body separator).
                 assert!(message.raw.len() <= max_size + 2, "raw grew past the limit");
                 if message.unscanned {
+                    outcome.finals += 1;
                     continue;
                 }
                 let from = FromHeader::parse(&message.raw);
@@ -100,11 +120,16 @@ pub fn milter_session(data: &[u8]) {
                     matches!(replies.last(), Some(Reply::Continue | Reply::ReplyCode(_))),
                     "a message must end with a final reply"
                 );
+                outcome.finals += 1;
+                outcome.deletions += replies
+                    .iter()
+                    .filter(|r| matches!(r, Reply::ChangeHeader { value, .. } if value.is_empty()))
+                    .count();
                 for r in replies {
                     r.encode(&mut out);
                 }
             }
-            Step::Close => return,
+            Step::Close => return outcome,
         }
         out.clear();
     }
