@@ -652,3 +652,52 @@ async fn external_senders_are_marked_when_asked() {
         .any(|m| matches!(m, Reply::ChangeHeader { name, .. } if name == b"Subject")));
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_flood_of_forged_headers_is_held_with_deletions_capped() {
+    let running = daemon().await;
+    let mut conn = open(&spec(&running)).await;
+    let mut raw = String::new();
+    for _ in 0..300 {
+        raw.push_str("X-Spam-Flag: NO\r\n");
+    }
+    raw.push_str("Subject: hello\r\n\r\nminutes attached\r\n");
+    let outcome = conn
+        .message(&env(1), &client::parse_message(raw.as_bytes()))
+        .await
+        .unwrap();
+    let deletions = outcome
+        .modifications
+        .iter()
+        .filter(|m| matches!(m, Reply::ChangeHeader { value, .. } if value.is_empty()))
+        .count();
+    assert_eq!(deletions, palisade::actions::MAX_HEADER_DELETIONS);
+    assert!(
+        outcome
+            .modifications
+            .iter()
+            .any(|m| matches!(m, Reply::Quarantine(_))),
+        "copies would be left in, so it must be held"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn header_count_is_capped_per_message() {
+    let mut c = config("inet:127.0.0.1:0");
+    c.milter.max_headers = 16;
+    let running = start(c).await.unwrap();
+    let mut conn = open(&spec(&running)).await;
+    let mut raw = String::new();
+    for i in 0..100 {
+        raw.push_str(&format!("X-Filler-{i}: {i}\r\n"));
+    }
+    raw.push_str("Subject: hello\r\n\r\nminutes attached\r\n");
+    let outcome = conn
+        .message(&env(1), &client::parse_message(raw.as_bytes()))
+        .await
+        .unwrap();
+    let result = result_header(&outcome.modifications).unwrap();
+    assert!(result.contains("MESSAGE_TRUNCATED"), "{result}");
+    running.shutdown().await.unwrap();
+}

@@ -39,6 +39,40 @@ fn text_len(raw: &[u8]) -> usize {
 }
 
 #[test]
+fn running_out_of_work_budget_is_scored_never_a_pass() {
+    // Many parts, each dense with lexicon words: the budget runs out part way.
+    let mut raw =
+        String::from("Subject: x\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    for _ in 0..40 {
+        raw.push_str("--b\r\nContent-Type: text/plain\r\n\r\n");
+        raw.push_str(&"we will kill you ".repeat(200));
+        raw.push_str("\r\n");
+    }
+    raw.push_str("--b--\r\n");
+    let small = Engine::with_default_rules(Thresholds {
+        tag: 5.0,
+        quarantine: 10.0,
+        reject: 0.0,
+    })
+    .unwrap()
+    .with_limits(Limits {
+        max_work: 5_000,
+        ..Limits::default()
+    });
+    let v = small.scan(&Input::new(raw.as_bytes()));
+    let names: Vec<&str> = v.symbols.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"SCAN_BUDGET_EXHAUSTED"), "{names:?}");
+    // What was read before the budget ran out still counts.
+    assert!(v.score >= 5.0, "{names:?}");
+    // The default budget reads it all.
+    assert!(!engine()
+        .scan(&Input::new(raw.as_bytes()))
+        .symbols
+        .iter()
+        .any(|s| s.name == "SCAN_BUDGET_EXHAUSTED"));
+}
+
+#[test]
 fn ten_megabytes_of_one_character() {
     let mut raw = b"Subject: a\r\n\r\n".to_vec();
     raw.extend(std::iter::repeat_n(b'a', 10 << 20));
