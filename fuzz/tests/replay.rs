@@ -55,6 +55,26 @@ fn html_attribute_left_open_on_a_multibyte_character() {
     palisade_fuzz::scan(b"Content-Type: text/html\r\n\r\n<a title=\"\xc3\xa9");
 }
 
+/// Found by `fuzz/run` (mime target, 2026-11-30): a `message/rfc822` part whose header
+/// section runs into the next boundary trips an internal assertion in mail-parser 0.11
+/// (debug builds). Extraction contains the parser's panic and reads the message as plain
+/// text: it is scanned, not tempfailed forever.
+#[test]
+fn mail_parser_assertion_on_a_nested_message_is_contained() {
+    let raw = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("regressions/mime/mail-parser-assertion-nested-rfc822"),
+    )
+    .unwrap();
+    palisade_fuzz::mime(&raw);
+    palisade_fuzz::scan(&raw);
+    let e = palisade_engine::extract::extract(&raw, &palisade_engine::extract::Limits::default());
+    assert!(e
+        .texts
+        .iter()
+        .any(|t| t.text.contains("Read the attachment")));
+}
+
 /// A session that negotiates, then sends a header before any MAIL and an end of message
 /// with no body: the message is made up on the fly, never a panic.
 #[test]

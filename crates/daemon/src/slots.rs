@@ -243,11 +243,18 @@ mod tests {
         let slots = Slots::new(2, 0);
         let (a, _) = slots.admit(None, Duration::ZERO).await.unwrap();
         let (b, _) = slots.admit(None, Duration::ZERO).await.unwrap();
+        // Both had a message; `a` finished first, so it has been idle longer.
+        a.set_idle(false);
+        b.set_idle(false);
         a.set_idle(true);
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
         b.set_idle(true);
         let a_conn = a.conn().clone();
-        let waiter = tokio::spawn(async move { a_conn.evicted().await });
+        let waiter = tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(5), a_conn.evicted())
+                .await
+                .expect("the idle-longest connection was not asked to close")
+        });
         // The third connection evicts `a` (idle longer) and gets its slot once `a` goes.
         let slots2 = slots.clone();
         let third = tokio::spawn(async move { slots2.admit(None, Duration::from_secs(5)).await });

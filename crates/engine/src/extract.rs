@@ -69,7 +69,15 @@ pub struct Extracted {
 /// Reads a message. Bytes that do not parse as a message are read as plain text.
 pub fn extract(raw: &[u8], limits: &Limits) -> Extracted {
     let mut out = Extracted::default();
-    match MessageParser::default().parse(raw) {
+    // mail-parser has internal assertions that corrupt nesting can reach (a
+    // `message/rfc822` part whose headers run into the next boundary trips one in debug
+    // builds; found by fuzzing). A parser's panic must never cost a message: it is then
+    // read as plain text, like any other message that does not parse.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        MessageParser::default().parse(raw)
+    }))
+    .unwrap_or(None);
+    match parsed {
         Some(message) => {
             out.reply_to = message
                 .reply_to()
