@@ -19,7 +19,7 @@ use mail_auth::{
 
 use crate::breaker::{Breaker, Probe};
 use crate::cache::TtlCache;
-use crate::{AuthReport, AuthResult, DkimSignature, DmarcPolicy};
+use crate::{AuthReport, AuthResult, DkimSignature, DmarcDomain, DmarcPolicy};
 
 /// What authentication needs to know, from `[dns]` and `[auth]`.
 #[derive(Debug, Clone)]
@@ -209,7 +209,7 @@ impl Authenticator {
         let start = Instant::now();
         if self.breaker.is_open() {
             self.breaker
-                .probe_if_due(&self.probe, self.settings.timeout);
+                .probe_if_due(&self.probe, self.settings.timeout, self.settings.attempts);
             let mut report = all_temperror();
             report.dns.skipped = true;
             report.dns.temp_errors = 6;
@@ -220,7 +220,12 @@ impl Authenticator {
         }
         let mut report = match tokio::time::timeout(self.settings.deadline, self.run(req)).await {
             Ok(report) => report,
-            Err(_) => all_temperror(),
+            Err(_) => {
+                let mut r = all_temperror();
+                r.from_domains = from_domains(&req, None);
+                r.from_domain = r.from_domains.first().cloned().unwrap_or_default();
+                r
+            }
         };
         report.dns.temp_errors = [
             report.spf,
@@ -237,7 +242,7 @@ impl Authenticator {
             // Some lookup failed: is it the zone, or the resolver? One query to the
             // resolver tells, in the background.
             self.breaker
-                .probe_if_due(&self.probe, self.settings.timeout);
+                .probe_if_due(&self.probe, self.settings.timeout, self.settings.attempts);
         }
         report.dns.elapsed = start.elapsed();
         report
@@ -264,33 +269,30 @@ impl Authenticator {
         let names = dmarc_walk(domain);
         let lookups = names.iter().map(|name| async move {
             let key = format!("_dmarc.{name}.");
-            let found = self
-                .inner
-                .txt_lookup::<Dmarc>(key, Some(&self.caches.txt))
-                .await;
-            !temporary(found.err())
+            let lookup = self.inner.txt_lookup::<Dmarc>(key, Some(&self.caches.txt));
+            match tokio::time::timeout(budget, lookup).await {
+                Ok(found) => !temporary(found.err()),
+                Err(_) => false,
+            }
         });
-        match tokio::time::timeout(budget, join_all(lookups)).await {
-            Ok(answers) => answers.into_iter().all(|ok| ok),
-            Err(_) => false,
-        }
+        join_all(lookups).await.into_iter().all(|ok| ok)
     }
 
     /// Looks up the keys of `signatures`, all at once, into the cache; returns, per
-    /// signature, whether its key lookup failed temporarily.
+    /// signature, whether its key lookup failed temporarily. Each lookup has its own
+    /// budget: a key that answered keeps its answer whatever the others do.
     async fn prefetch_dkim_keys(&self, signatures: &[&Signature], budget: Duration) -> Vec<bool> {
         let lookups = signatures.iter().map(|sig| async move {
             let key = format!("{}._domainkey.{}.", sig.s, sig.d);
-            let found = self
+            let lookup = self
                 .inner
-                .txt_lookup::<DomainKey>(key, Some(&self.caches.txt))
-                .await;
-            temporary(found.err())
+                .txt_lookup::<DomainKey>(key, Some(&self.caches.txt));
+            match tokio::time::timeout(budget, lookup).await {
+                Ok(found) => temporary(found.err()),
+                Err(_) => true,
+            }
         });
-        match tokio::time::timeout(budget, join_all(lookups)).await {
-            Ok(failed) => failed,
-            Err(_) => vec![true; signatures.len()],
-        }
+        join_all(lookups).await
     }
 
     async fn run(&self, req: AuthRequest<'_>) -> AuthReport {
@@ -306,16 +308,26 @@ impl Authenticator {
         let message = AuthenticatedMessage::parse(req.raw);
         let from_domains = from_domains(&req, message.as_ref());
         let from_lower = from_domains.first().cloned().unwrap_or_default();
+        // The RFC 5321 domain DMARC aligns SPF with: MAIL FROM's, or HELO's for the null
+        // sender. Known without SPF's answer, so an SPF timeout stays "unknown".
+        let mail_from_domain = match req.mail_from.rsplit_once('@') {
+            Some((_, d)) => d.trim_end_matches('.').to_ascii_lowercase(),
+            None if req.mail_from.is_empty() => req.helo.to_ascii_lowercase(),
+            None => String::new(),
+        };
 
         // DKIM: the signatures for the From domain first, then the others, up to the cap.
-        let mut signatures: Vec<&Signature> = message
+        // Kept by position, so that copies of one signature count as many signatures.
+        let all: Vec<&Signature> = message
             .as_ref()
             .map(|m| m.dkim_headers.iter().map(|h| &h.header).collect())
             .unwrap_or_default();
-        signatures.sort_by_key(|s| !from_domains.iter().any(|f| aligned(&s.d, f)));
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        order.sort_by_key(|&i| !from_domains.iter().any(|f| aligned(&all[i].d, f)));
         let cap = self.settings.max_dkim_signatures.max(1);
-        let dkim_unchecked = signatures.len().saturating_sub(cap) as u32;
-        signatures.truncate(cap);
+        let dkim_unchecked = order.len().saturating_sub(cap) as u32;
+        order.truncate(cap);
+        let signatures: Vec<&Signature> = order.iter().map(|&i| all[i]).collect();
 
         let spf_mail = async {
             let ip = req.client_ip?;
@@ -340,32 +352,49 @@ impl Authenticator {
             let ip = req.client_ip?;
             Some(tokio::time::timeout(budget, a.verify_iprev(self.params(ip))).await)
         };
-        let dmarc_records = join_all(
-            from_domains
-                .iter()
-                .map(|d| self.prefetch_dmarc(d, self.settings.deadline)),
-        );
+        let dmarc_records = join_all(from_domains.iter().map(|d| self.prefetch_dmarc(d, budget)));
         let (spf_mail, spf_helo, key_failed, arc, iprev, dmarc_ok) =
             tokio::join!(spf_mail, spf_helo, dkim_keys, arc, iprev, dmarc_records);
 
         // Signatures whose key did not come are temperror without a second wait; the
-        // others are verified from the cache.
+        // others are verified from the cache, one message view per signature when the
+        // body was cut (see `truncated_view`).
         let mut dkim: Vec<DkimOutput<'_>> = Vec::new();
-        let checked_message = message.as_ref().map(|m| {
-            let mut m = m.clone();
-            m.dkim_headers.retain(|h| {
-                signatures
-                    .iter()
-                    .zip(&key_failed)
-                    .any(|(s, failed)| !failed && s.b == h.header.b && s.d == h.header.d)
-            });
-            m
-        });
-        if let Some(m) = &checked_message {
+        let mut views: Vec<AuthenticatedMessage<'_>> = Vec::new();
+        if let Some(m) = &message {
+            let keep: Vec<usize> = order
+                .iter()
+                .zip(&key_failed)
+                .filter(|(_, failed)| !**failed)
+                .map(|(&i, _)| i)
+                .collect();
+            if req.truncated {
+                for &i in &keep {
+                    views.push(truncated_view(m, i));
+                }
+            } else {
+                let mut v = m.clone();
+                v.dkim_headers = keep.iter().map(|&i| m.dkim_headers[i].clone()).collect();
+                views.push(v);
+            }
+        }
+        for v in &views {
             let remaining = budget.saturating_sub(started.elapsed());
-            match tokio::time::timeout(remaining, a.verify_dkim(self.params(m))).await {
-                Ok(out) => dkim.extend(out),
-                Err(_) => dkim.extend(m.dkim_headers.iter().map(|h| {
+            match tokio::time::timeout(remaining, a.verify_dkim(self.params(v))).await {
+                Ok(out) => dkim.extend(out.into_iter().map(|o| {
+                    match v.dkim_headers.first() {
+                        Some(h) if req.truncated && matches!(o.result(), DkimResult::Pass) => {
+                            // The signer signed these headers; the body past the size
+                            // limit was never seen, so the signature is no pass either.
+                            DkimOutput::temp_err(mail_auth::Error::Dns(DnsError::Resolver(
+                                "body cut at the size limit".into(),
+                            )))
+                            .with_signature(&h.header)
+                        }
+                        _ => o,
+                    }
+                })),
+                Err(_) => dkim.extend(v.dkim_headers.iter().map(|h| {
                     DkimOutput::temp_err(mail_auth::Error::Dns(DnsError::Resolver(
                         "over budget".into(),
                     )))
@@ -399,7 +428,11 @@ impl Authenticator {
             } else {
                 spf_mail_result
             },
-            spf_domain: spf_mail.domain().to_string(),
+            spf_domain: if spf_mail.domain().is_empty() {
+                mail_from_domain.clone()
+            } else {
+                spf_mail.domain().to_string()
+            },
             spf_helo: match spf_helo {
                 Some(Ok(o)) => spf(o.result()),
                 Some(Err(_)) => timed_out,
@@ -425,7 +458,7 @@ impl Authenticator {
             .map(|o| {
                 let sig = o.signature();
                 DkimSignature {
-                    result: dkim_result(o.result(), req.truncated),
+                    result: dkim_result(o.result()),
                     domain: sig.map(|s| s.d.clone()).unwrap_or_default(),
                     selector: sig.map(|s| s.s.clone()).unwrap_or_default(),
                     b: sig.map(|s| b64_prefix(&s.b, 8)).unwrap_or_default(),
@@ -435,7 +468,7 @@ impl Authenticator {
         report.dkim = best(report.dkim_signatures.iter().map(|s| s.result));
         match &arc {
             Some(Ok(arc)) => {
-                report.arc = dkim_result(arc.result(), false);
+                report.arc = dkim_result(arc.result());
                 report.arc_sealers = arc
                     .sets()
                     .iter()
@@ -453,11 +486,9 @@ impl Authenticator {
             None => {}
         }
 
-        // DMARC for every From domain; the worst result speaks for the message.
+        // DMARC for every From domain, each reported; the worst speaks for the message.
         report.from_domain = from_lower;
         if let Some(m) = &message {
-            let mail_from_domain = spf_mail.domain().to_string();
-            let mut worst: Option<(u8, AuthResult, Option<DmarcPolicy>, String)> = None;
             for (domain, records_ok) in from_domains.iter().zip(dmarc_ok) {
                 let (result, policy) = if !records_ok {
                     (AuthResult::TempError, None)
@@ -492,9 +523,10 @@ impl Authenticator {
                                 DmarcResult::None => AuthResult::None,
                             };
                             // A failure is only a failure when nothing that could have
-                            // passed was left unknown: an aligned DKIM signature or SPF
-                            // that met a temporary error (or a body cut at the size
-                            // limit) makes it temperror.
+                            // passed was left unknown: an aligned DKIM signature that
+                            // verified over the headers but met a temporary error (a key
+                            // that did not come, a body cut at the size limit), or
+                            // aligned SPF that did not answer, makes it temperror.
                             let unknown_dkim = report.dkim_signatures.iter().any(|s| {
                                 aligned(&s.domain, domain)
                                     && matches!(s.result, AuthResult::TempError)
@@ -508,19 +540,54 @@ impl Authenticator {
                         }
                     }
                 };
-                let rank = dmarc_rank(result);
-                if worst.as_ref().is_none_or(|w| rank > w.0) {
-                    worst = Some((rank, result, policy, domain.clone()));
-                }
+                report.dmarc_domains.push(DmarcDomain {
+                    domain: domain.clone(),
+                    result,
+                    policy,
+                });
             }
-            if let Some((_, result, policy, domain)) = worst {
-                report.dmarc = result;
-                report.dmarc_policy = policy;
-                report.from_domain = domain;
+            if let Some(worst) = worst_dmarc(&report.dmarc_domains) {
+                report.dmarc = worst.result;
+                report.dmarc_policy = worst.policy;
+                report.from_domain = worst.domain.clone();
             }
         }
         report
     }
+}
+
+/// The DMARC result that speaks for the message: the worst, and among equals the one
+/// with the strictest published policy.
+fn worst_dmarc(results: &[DmarcDomain]) -> Option<&DmarcDomain> {
+    let strictness = |p: Option<DmarcPolicy>| match p {
+        Some(DmarcPolicy::Reject) => 3,
+        Some(DmarcPolicy::Quarantine) => 2,
+        Some(DmarcPolicy::None) => 1,
+        None => 0,
+    };
+    results
+        .iter()
+        .rev()
+        .max_by_key(|d| (dmarc_rank(d.result), strictness(d.policy)))
+}
+
+/// The message as DKIM sees it when its body was cut at the size limit: only signature
+/// `index`, and the body hash it claims taken as the body's, so that what can still be
+/// checked is: whether the signer signed these headers (a forged signature fails here).
+fn truncated_view<'x>(m: &AuthenticatedMessage<'x>, index: usize) -> AuthenticatedMessage<'x> {
+    let mut v = m.clone();
+    let header = m.dkim_headers[index].clone();
+    let sig = &header.header;
+    for (cb, ha, l, hash) in &mut v.body_hashes {
+        if *cb == sig.cb
+            && *ha == mail_auth::common::crypto::HashAlgorithm::from(sig.a)
+            && *l == sig.l
+        {
+            *hash = sig.bh.clone();
+        }
+    }
+    v.dkim_headers = vec![header];
+    v
 }
 
 /// Whether a lookup error is temporary (no answer, a server failure), not a definite
@@ -631,13 +698,8 @@ fn spf(r: SpfResult) -> AuthResult {
     }
 }
 
-fn dkim_result(r: &DkimResult, truncated: bool) -> AuthResult {
+fn dkim_result(r: &DkimResult) -> AuthResult {
     match r {
-        // A body cut at the size limit cannot match its signed hash; that says nothing
-        // about the sender.
-        DkimResult::Neutral(mail_auth::Error::Dkim(
-            mail_auth::dkim::DkimError::FailedBodyHashMatch,
-        )) if truncated => AuthResult::TempError,
         DkimResult::Pass => AuthResult::Pass,
         // mail-auth reports a body that no longer matches its signed hash as neutral;
         // the signature does not verify, which RFC 6376 calls a failure, and an altered

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
+use mail_auth::hickory_resolver::net::NetError;
 use mail_auth::hickory_resolver::proto::rr::RecordType;
 use mail_auth::hickory_resolver::TokioResolver;
 
@@ -62,7 +63,12 @@ impl Breaker {
     }
 
     /// Sends one probe in the background unless one is under way or it is too soon.
-    pub(crate) fn probe_if_due(self: &Arc<Self>, probe: &Probe, timeout: Duration) {
+    pub(crate) fn probe_if_due(
+        self: &Arc<Self>,
+        probe: &Probe,
+        timeout: Duration,
+        attempts: usize,
+    ) {
         let now = Instant::now();
         {
             let mut s = self.state();
@@ -74,7 +80,7 @@ impl Breaker {
         let breaker = self.clone();
         let probe = probe.clone();
         tokio::spawn(async move {
-            let alive = probe.alive(timeout).await;
+            let alive = probe.alive(timeout, attempts).await;
             breaker.record(alive, Instant::now());
         });
     }
@@ -113,21 +119,26 @@ impl Probe {
         config: ResolverConfig,
         mut opts: ResolverOpts,
     ) -> Result<Probe, mail_auth::hickory_resolver::net::NetError> {
+        // No cache: the probe must reach the resolver. The usual attempts, so that one
+        // lost datagram does not open the breaker.
         opts.cache_size = 0;
-        opts.attempts = 1;
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(opts)
             .build()?;
         Ok(Probe { resolver })
     }
 
-    /// Whether the resolver answers at all: any response, NXDOMAIN or no records
-    /// included, means it is up.
-    async fn alive(&self, timeout: Duration) -> bool {
+    /// Whether the resolver answers at all: any DNS response (an answer, NXDOMAIN, no
+    /// records, SERVFAIL or REFUSED from a resolver that will not serve the root) means
+    /// it is up; only silence (a timeout) or a transport error means it is down.
+    async fn alive(&self, timeout: Duration, attempts: usize) -> bool {
         let lookup = self.resolver.lookup(".", RecordType::NS);
-        match tokio::time::timeout(timeout + Duration::from_millis(100), lookup).await {
+        let wait =
+            timeout * u32::try_from(attempts.max(1)).unwrap_or(1) + Duration::from_millis(100);
+        match tokio::time::timeout(wait, lookup).await {
             Ok(Ok(_)) => true,
-            Ok(Err(e)) => e.is_no_records_found() || e.is_nx_domain(),
+            Ok(Err(NetError::Dns(_))) => true,
+            Ok(Err(_)) => false,
             Err(_) => false,
         }
     }

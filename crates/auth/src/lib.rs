@@ -16,7 +16,9 @@ mod results;
 pub use authenticate::{AuthError, AuthRequest, AuthSettings, Authenticator};
 pub use results::{authentication_results, authserv_id_of};
 
-pub use palisade_report::{AuthReport, AuthResult, DkimSignature, DmarcPolicy, DnsStats};
+pub use palisade_report::{
+    AuthReport, AuthResult, DkimSignature, DmarcDomain, DmarcPolicy, DnsStats,
+};
 
 /// Standard base64 with padding (RFC 4648), as DKIM key records and `header.b` use it.
 pub fn base64(bytes: &[u8]) -> String {

@@ -25,9 +25,11 @@ pub const OWNED_HEADERS: [&str; 6] = [
 /// copies left in.
 pub const MAX_HEADER_DELETIONS: usize = 256;
 
-/// Whether a message carries more copies of our headers than can be removed.
+/// Whether a message must be held because part of its header went unseen: more copies
+/// of our headers than can be removed, or header fields past `milter.max_headers` (a
+/// From, a signature or a forged Authentication-Results among them would go unjudged).
 pub fn too_many_forged(message: &Message, authserv_id: &str) -> bool {
-    if message.watched_overflow {
+    if message.watched_overflow || message.headers_capped {
         return true;
     }
     let ours = authserv_id.to_ascii_lowercase();
@@ -175,7 +177,7 @@ pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session
     }
     if too_many_forged(message, authserv_id) && allowed.contains(Actions::QUARANTINE) {
         out.push(Reply::Quarantine(
-            b"Palisade: more copies of its own headers than can be removed".to_vec(),
+            b"Palisade: header too large to judge (too many fields, or too many copies of its own headers)".to_vec(),
         ));
     }
     out.push(Reply::Continue);
@@ -184,8 +186,11 @@ pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session
 
 /// What is sent when scanning failed internally and `on_error = "accept"`: the message is
 /// delivered, saying plainly that it was not scanned.
-pub fn unscanned_accept(message: &Message, session: &Session) -> Vec<Reply> {
+pub fn unscanned_accept(message: &Message, authserv_id: &str, session: &Session) -> Vec<Reply> {
     let (allowed, mut out) = start_replies(message, session);
+    if allowed.contains(Actions::CHANGE_HEADERS) {
+        remove_our_auth_results(message, authserv_id, &mut out);
+    }
     if allowed.contains(Actions::ADD_HEADERS) {
         out.push(Reply::AddHeader {
             name: b"X-Palisade-Result".to_vec(),
@@ -380,7 +385,7 @@ mod tests {
             headers: vec![("X-Palisade-Result".into(), b"accept; score=0.00".to_vec())],
             ..Message::default()
         };
-        let replies = unscanned_accept(&message, &session);
+        let replies = unscanned_accept(&message, "mx.test", &session);
         assert_eq!(
             replies,
             vec![

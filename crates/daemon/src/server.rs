@@ -314,6 +314,7 @@ async fn handle<S>(
     let mut out: Vec<u8> = Vec::new();
     let idle = live.config.milter.idle_timeout;
     let negotiate = live.config.milter.negotiate_timeout;
+    let negotiate_deadline = tokio::time::Instant::now() + negotiate;
     drop(live);
     let errors = &shared.metrics.milter_errors;
     let mut message_live: Option<Arc<Live>> = None;
@@ -327,9 +328,15 @@ async fn handle<S>(
         let want = frame::missing(&buf).unwrap_or(0).clamp(4096, 1 << 16);
         buf.reserve(want);
         let negotiated = session.negotiated().is_some();
-        let limit = if negotiated { idle } else { negotiate };
+        // Negotiation has one deadline from the connection's start, however the peer
+        // trickles its bytes; after it, each read gets idle_timeout.
+        let until = if negotiated {
+            tokio::time::Instant::now() + idle
+        } else {
+            negotiate_deadline
+        };
         let read = tokio::select! {
-            r = tokio::time::timeout(limit, stream.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout_at(until, stream.read_buf(&mut buf)) => r,
             _ = shutdown.changed(), if !session.in_message() => {
                 debug!("closing idle connection for shutdown");
                 return;
@@ -434,6 +441,9 @@ async fn handle<S>(
             }
         }
         buf.drain(..used);
+        if session.negotiated().is_some() {
+            slot.set_negotiated();
+        }
         slot.set_idle(!session.in_message());
         if buf.is_empty() && buf.capacity() > (1 << 16) {
             // Give back what a large message took; idle connections stay small.
@@ -640,6 +650,8 @@ fn on_error_replies(
 ) -> Vec<Reply> {
     match shared.config.milter.on_error {
         OnError::Tempfail => vec![actions::tempfail()],
-        OnError::Accept => actions::unscanned_accept(message, session),
+        OnError::Accept => {
+            actions::unscanned_accept(message, shared.scanner.authserv_id(), session)
+        }
     }
 }

@@ -28,6 +28,8 @@ pub(crate) enum Refused {
 pub(crate) struct Conn {
     /// Microseconds since the table's start at which it last went idle; 0 while busy.
     idle_since: AtomicU64,
+    /// Whether option negotiation completed; those that never did go first.
+    negotiated: AtomicBool,
     evicted: AtomicBool,
     close: Notify,
 }
@@ -73,6 +75,12 @@ impl Slot {
     /// The connection's standing.
     pub(crate) fn conn(&self) -> &Arc<Conn> {
         &self.conn
+    }
+
+    /// Records that the connection completed option negotiation: from now on it is
+    /// evicted only after every connection that did not.
+    pub(crate) fn set_negotiated(&self) {
+        self.conn.negotiated.store(true, Ordering::Relaxed);
     }
 
     /// Marks the connection busy (inside a message) or idle (between messages).
@@ -158,6 +166,7 @@ impl Slots {
                 t.next_id,
                 Arc::new(Conn {
                     idle_since: AtomicU64::new(0),
+                    negotiated: AtomicBool::new(false),
                     evicted: AtomicBool::new(false),
                     close: Notify::new(),
                 }),
@@ -208,8 +217,9 @@ impl Slots {
         ))
     }
 
-    /// Asks the connection idle longest between messages to close; false when every
-    /// connection is inside a message.
+    /// Asks a connection to close: one that never negotiated, the oldest first; else the
+    /// one idle longest between messages. False when every connection is inside a
+    /// message.
     fn evict_longest_idle(&self) -> bool {
         let t = self.lock();
         let victim = t
@@ -218,9 +228,10 @@ impl Slots {
             .filter(|c| !c.evicted.load(Ordering::Relaxed))
             .filter_map(|c| {
                 let since = c.idle_since.load(Ordering::Relaxed);
-                (since != 0).then_some((since, c))
+                let negotiated = c.negotiated.load(Ordering::Relaxed);
+                (since != 0).then_some(((negotiated, since), c))
             })
-            .min_by_key(|(since, _)| *since)
+            .min_by_key(|(key, _)| *key)
             .map(|(_, c)| c.clone());
         drop(t);
         match victim {
@@ -243,6 +254,8 @@ mod tests {
         let slots = Slots::new(2, 0);
         let (a, _) = slots.admit(None, Duration::ZERO).await.unwrap();
         let (b, _) = slots.admit(None, Duration::ZERO).await.unwrap();
+        a.set_negotiated();
+        b.set_negotiated();
         // Both had a message; `a` finished first, so it has been idle longer.
         a.set_idle(false);
         b.set_idle(false);
@@ -265,6 +278,27 @@ mod tests {
         assert_eq!(slots.in_use(), 2);
         drop((b, c));
         assert_eq!(slots.in_use(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_never_negotiated_goes_before_an_idle_session() {
+        let slots = Slots::new(2, 0);
+        let (session, _) = slots.admit(None, Duration::ZERO).await.unwrap();
+        session.set_negotiated();
+        session.set_idle(false);
+        session.set_idle(true);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Newer, but silent: it is the one to go.
+        let (silent, _) = slots.admit(None, Duration::ZERO).await.unwrap();
+        let silent_conn = silent.conn().clone();
+        let slots2 = slots.clone();
+        let third = tokio::spawn(async move { slots2.admit(None, Duration::from_secs(5)).await });
+        tokio::time::timeout(Duration::from_secs(5), silent_conn.evicted())
+            .await
+            .expect("the silent socket was not asked to close");
+        assert!(!session.conn().evicted.load(Ordering::Relaxed));
+        drop(silent);
+        assert!(third.await.unwrap().is_ok());
     }
 
     #[tokio::test]

@@ -699,5 +699,14 @@ async fn header_count_is_capped_per_message() {
         .unwrap();
     let result = result_header(&outcome.modifications).unwrap();
     assert!(result.contains("MESSAGE_TRUNCATED"), "{result}");
+    // Fields past the cap went unseen (a From or a forged result could hide there):
+    // held for review, never passed on.
+    assert!(
+        outcome
+            .modifications
+            .iter()
+            .any(|m| matches!(m, Reply::Quarantine(_))),
+        "{result}"
+    );
     running.shutdown().await.unwrap();
 }

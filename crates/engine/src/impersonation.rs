@@ -68,7 +68,12 @@ impl FromHeader {
     /// Reads the From fields of a message's header (the body is not parsed).
     pub fn parse(raw: &[u8]) -> FromHeader {
         let mut out = FromHeader::default();
-        let Some(message) = mail_parser::MessageParser::new().parse_headers(raw) else {
+        // A third-party parser's panic must not cost the message (see extract).
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mail_parser::MessageParser::new().parse_headers(raw)
+        }))
+        .unwrap_or(None);
+        let Some(message) = parsed else {
             return out;
         };
         for header in message.headers() {
@@ -296,14 +301,12 @@ pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec
     for from_domain in &judged {
         let own = is_protected(from_domain, protection);
         if own && auth.checked && !auth.arc_trusted {
-            // DMARC is reported for the From domain with the worst result; another
-            // protected domain among several From domains is not vouched for by it.
-            let result = if auth.from_domain == *from_domain {
-                auth.dmarc
-            } else if several {
-                AuthResult::None
-            } else {
-                auth.dmarc
+            // Each From domain has its own DMARC result; a protected domain that was
+            // not judged (past the four authentication reads) is unverified.
+            let result = match auth.dmarc_domains.iter().find(|d| d.domain == *from_domain) {
+                Some(d) => d.result,
+                None if auth.dmarc_domains.is_empty() && !several => auth.dmarc,
+                None => AuthResult::TempError,
             };
             match result {
                 AuthResult::Fail => out.push(sym(
@@ -555,6 +558,18 @@ mod tests {
             dmarc: AuthResult::Fail,
             from_domain: "countyelections.gov".into(),
             from_domains: vec!["countyelections.gov".into(), "evil.test".into()],
+            dmarc_domains: vec![
+                palisade_report::DmarcDomain {
+                    domain: "evil.test".into(),
+                    result: AuthResult::Fail,
+                    policy: None,
+                },
+                palisade_report::DmarcDomain {
+                    domain: "countyelections.gov".into(),
+                    result: AuthResult::Fail,
+                    policy: None,
+                },
+            ],
             ..AuthReport::default()
         };
         for raw in [
@@ -569,6 +584,26 @@ mod tests {
                 "{names:?}"
             );
         }
+        // A protected domain that authentication did not judge (a fifth From domain)
+        // is unverified, not unauthenticated.
+        let unjudged = AuthReport {
+            checked: true,
+            dmarc: AuthResult::None,
+            dmarc_domains: vec![palisade_report::DmarcDomain {
+                domain: "evil.test".into(),
+                result: AuthResult::None,
+                policy: None,
+            }],
+            ..AuthReport::default()
+        };
+        let names = names_of(
+            b"From: x@evil.test\r\nFrom: clerk@countyelections.gov\r\n\r\nhi\r\n",
+            &unjudged,
+        );
+        assert!(
+            names.contains(&"PROTECTED_DOMAIN_UNVERIFIED".to_string()),
+            "{names:?}"
+        );
         let parsed = FromHeader::parse(b"From: a@x.test\r\nFrom: b@y.test\r\n\r\n");
         assert_eq!(parsed.fields, 2);
         assert_eq!(parsed.domains(), ["x.test", "y.test"]);

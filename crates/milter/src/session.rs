@@ -75,6 +75,9 @@ pub struct Message {
     /// Whether more watched headers came than could be recorded (so not every inbound
     /// copy can be removed).
     pub watched_overflow: bool,
+    /// Whether header fields past `max_headers` were dropped (so a From, a DKIM signature
+    /// or a forged Authentication-Results among them was not seen).
+    pub headers_capped: bool,
 }
 
 /// What the caller must do after handing the session a command.
@@ -358,7 +361,7 @@ impl Session {
             v => v,
         };
         let name_text = lossy(name);
-        self.message.size += (name.len() + value.len() + 4) as u64;
+        self.message.size += (name.len() + separator.len() + value.len() + 2) as u64;
         // Name, separator, the value with bare LF folds turned into CRLF, and CRLF: the
         // field byte for byte, as DKIM's simple canonicalization needs it.
         let needed = name.len() + 4 + value.len() + value.iter().filter(|&&b| b == b'\n').count();
@@ -377,6 +380,9 @@ impl Session {
             self.message.headers.push((name_text, trimmed.to_vec()));
         } else {
             self.message.truncated = true;
+            if kept >= self.config.max_headers {
+                self.message.headers_capped = true;
+            }
             let lower = name_text.to_ascii_lowercase();
             if self.config.watched_headers.contains(&lower) {
                 if kept < self.config.max_headers.saturating_mul(2) {

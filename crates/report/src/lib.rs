@@ -80,6 +80,17 @@ pub struct DkimSignature {
     pub b: String,
 }
 
+/// DMARC for one From domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DmarcDomain {
+    /// The From domain.
+    pub domain: String,
+    /// Its DMARC result.
+    pub result: AuthResult,
+    /// Its published policy, when a record was found.
+    pub policy: Option<DmarcPolicy>,
+}
+
 /// DNS work done for one message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DnsStats {
@@ -123,8 +134,10 @@ pub struct AuthReport {
     /// The RFC 5322 From domain DMARC is reported for: with several From domains, the
     /// one with the worst result.
     pub from_domain: String,
-    /// Every distinct From domain, each judged by DMARC.
+    /// Every distinct From domain (at most four are judged by DMARC).
     pub from_domains: Vec<String>,
+    /// DMARC for each From domain judged, in From order.
+    pub dmarc_domains: Vec<DmarcDomain>,
     /// Reverse DNS of the client.
     pub iprev: AuthResult,
     /// DNS work.

@@ -199,6 +199,13 @@ async fn genuine_mail_is_not_failed_by_the_size_limit_or_by_its_header_spacing()
     let result = a.header("X-Palisade-Result").unwrap();
     assert!(!result.contains("PROTECTED_DOMAIN_SPOOF"), "{result}");
     assert!(!a.quarantined(), "{result}");
+    // The same long message with a signed header altered: the signature over the
+    // headers can still be checked, and fails. Cutting the body excuses nothing.
+    let forged = long.replacen("Subject: Minutes", "Subject: Minutes (corrected)", 1);
+    let a = go(&running, FOREIGN, "clerk@county.test", &forged).await;
+    has(&a, "Authentication-Results", "dkim=fail");
+    has(&a, "Authentication-Results", "dmarc=fail");
+    has(&a, "X-Palisade-Result", "PROTECTED_DOMAIN_SPOOF");
 
     // Headers verified as received: c=simple counts the spaces after each colon.
     let spaced = "From:Clerk <clerk@county.test>\r\nTo:  clerk@county.test\r\nSubject:\tCanvass\r\nDate: Tue, 27 Oct 2026 10:00:00 -0400\r\nMessage-ID: <canvass@test>\r\n\r\nThe canvass starts Monday.\r\n";
@@ -330,5 +337,77 @@ async fn a_reload_keeps_the_dns_cache() {
     let a = go(&running, COUNTY_MX, "clerk@county.test", &raw).await;
     has(&a, "Authentication-Results", "spf=pass");
     assert_eq!(sent() - before, warm, "a reload threw the DNS cache away");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_never_answers_does_not_excuse_a_forged_signature_beside_it() {
+    let dns = DnsServer::start_with(
+        &["test", "in-addr.arpa"],
+        &["hang._domainkey.evil.test"],
+        &records(),
+    )
+    .unwrap();
+    let running = daemon(&dns, |_| {}).await;
+    let signed = dkim_sign(
+        &message("Clerk <clerk@county.test>", "Notice", "Polls close at 8."),
+        "county.test",
+        "s1",
+        key("county-s1.pkcs1.der").unwrap(),
+    )
+    .unwrap();
+    // The county's signature, then the body altered (it no longer verifies), and a
+    // second signature whose key never answers.
+    let forged = dkim_sign(
+        &signed.replace("Polls close at 8.", "Polls close at 6."),
+        "evil.test",
+        "hang",
+        key("county-s1.pkcs1.der").unwrap(),
+    )
+    .unwrap();
+    let a = go(&running, FOREIGN, "clerk@county.test", &forged).await;
+    has(&a, "Authentication-Results", "dmarc=fail");
+    has(&a, "X-Palisade-Result", "PROTECTED_DOMAIN_SPOOF");
+    assert!(a.quarantined(), "{:?}", a.header("X-Palisade-Result"));
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_from_domain_that_never_answers_does_not_shield_ours() {
+    let dns = DnsServer::start_with(&["test", "in-addr.arpa"], &["slow.test"], &records()).unwrap();
+    let running = daemon(&dns, |_| {}).await;
+    let raw = message(
+        "x@slow.test, Clerk <clerk@county.test>",
+        "Ballot",
+        "Your ballot was rejected.",
+    );
+    let a = go(&running, FOREIGN, "x@evil.test", &raw).await;
+    has(&a, "Authentication-Results", "header.from=county.test");
+    has(&a, "X-Palisade-Result", "PROTECTED_DOMAIN_SPOOF");
+    has(&a, "X-Palisade-Result", "MULTIPLE_FROM");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_spf_check_that_times_out_is_not_a_dmarc_failure() {
+    let mut recs = records();
+    recs.push(Record::txt(
+        "slowspf.test",
+        "v=spf1 include:spf.hang.test -all",
+    ));
+    recs.push(Record::txt("_dmarc.slowspf.test", "v=DMARC1; p=reject"));
+    let dns = DnsServer::start_with(&["test", "in-addr.arpa"], &["hang.test"], &recs).unwrap();
+    let running = daemon(&dns, |_| {}).await;
+    let raw = message("Clerk <clerk@slowspf.test>", "Notice", "Polls close at 8.");
+    let a = go(&running, COUNTY_MX, "clerk@slowspf.test", &raw).await;
+    has(&a, "Authentication-Results", "spf=temperror");
+    has(&a, "Authentication-Results", "dmarc=temperror");
+    assert!(
+        !a.header("X-Palisade-Result")
+            .unwrap_or_default()
+            .contains("DMARC_POLICY_REJECT"),
+        "{:?}",
+        a.header("X-Palisade-Result")
+    );
     running.shutdown().await.unwrap();
 }
