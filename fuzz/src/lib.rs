@@ -178,30 +178,35 @@ pub fn auth_results(data: &[u8]) {
     let _ = from.domains();
 }
 
-/// Configuration: any TOML file over the defaults loads or is refused with issues, and
-/// rule packs compile or are refused; never a panic.
+/// Configuration: any TOML file over the defaults loads or is refused with every issue
+/// named, and any text compiles as a rule pack or is refused; never a panic. (Compiling
+/// the default packs beside it would cost 100 ms an input and teach the fuzzer nothing
+/// new; the replay tests do that for the seeds.)
 pub fn config(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let dir = std::env::temp_dir().join(format!("palisade-fuzz-{}", std::process::id()));
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
-    }
-    let path = dir.join("palisade.toml");
-    let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(text.as_bytes()));
-    if written.is_ok() {
-        let sources = Sources {
-            file: Some(path),
-            env: Vec::new(),
-        };
-        if let Ok(c) = Config::load(&sources) {
-            // Rule paths are globs over the file system; the fuzzer's own are not
-            // followed.
-            if c.rules.paths.is_empty() {
-                let _ = Scanner::new(&c, true);
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let path = dir.join("palisade.toml");
+        let written =
+            std::fs::File::create(&path).and_then(|mut f| f.write_all(text.as_bytes()));
+        if written.is_ok() {
+            let sources = Sources {
+                file: Some(path),
+                env: Vec::new(),
+            };
+            if let Ok(c) = Config::load(&sources) {
+                let _ = c.to_toml();
             }
         }
     }
-    // The same text as a rule pack next to the default ones.
+    let _ = RuleSet::compile([("fuzz.toml".to_string(), text.into_owned())]);
+}
+
+/// [`config`] plus what it leaves out: the configuration's scanner, and the text as a
+/// pack beside the default ones. For the replay tests.
+pub fn config_full(data: &[u8]) {
+    config(data);
+    let text = String::from_utf8_lossy(data);
     let mut packs: Vec<(String, String)> = DEFAULT_PACKS
         .iter()
         .map(|(f, t)| (f.to_string(), t.to_string()))

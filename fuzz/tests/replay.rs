@@ -14,7 +14,7 @@ const TARGETS: [(&str, Target); 7] = [
     ("normalize", palisade_fuzz::normalize),
     ("scan", palisade_fuzz::scan),
     ("auth_results", palisade_fuzz::auth_results),
-    ("config", palisade_fuzz::config),
+    ("config", palisade_fuzz::config_full),
 ];
 
 fn replay(kind: &str) -> usize {
