@@ -187,8 +187,7 @@ pub fn config(data: &[u8]) {
     let dir = std::env::temp_dir().join(format!("palisade-fuzz-{}", std::process::id()));
     if std::fs::create_dir_all(&dir).is_ok() {
         let path = dir.join("palisade.toml");
-        let written =
-            std::fs::File::create(&path).and_then(|mut f| f.write_all(text.as_bytes()));
+        let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(text.as_bytes()));
         if written.is_ok() {
             let sources = Sources {
                 file: Some(path),

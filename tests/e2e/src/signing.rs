@@ -44,13 +44,7 @@ pub fn dkim_sign(
     selector: &str,
     key: RsaKey<Sha256>,
 ) -> anyhow::Result<String> {
-    let sig = DkimSigner::from_key(key)
-        .domain(domain)
-        .selector(selector)
-        .headers(["From", "To", "Subject", "Date", "Message-ID"])
-        .sign(message.as_bytes())
-        .map_err(|e| anyhow!("cannot sign: {e}"))?;
-    Ok(format!("{}{message}", sig.to_header()))
+    sign(message, domain, selector, key, None)
 }
 
 /// Like [`dkim_sign`] with simple/simple canonicalization: every byte of the signed
@@ -61,12 +55,30 @@ pub fn dkim_sign_simple(
     selector: &str,
     key: RsaKey<Sha256>,
 ) -> anyhow::Result<String> {
-    let sig = DkimSigner::from_key(key)
+    sign(
+        message,
+        domain,
+        selector,
+        key,
+        Some(mail_auth::dkim::Canonicalization::Simple),
+    )
+}
+
+fn sign(
+    message: &str,
+    domain: &str,
+    selector: &str,
+    key: RsaKey<Sha256>,
+    canonicalization: Option<mail_auth::dkim::Canonicalization>,
+) -> anyhow::Result<String> {
+    let mut signer = DkimSigner::from_key(key)
         .domain(domain)
         .selector(selector)
-        .headers(["From", "To", "Subject", "Date", "Message-ID"])
-        .header_canonicalization(mail_auth::dkim::Canonicalization::Simple)
-        .body_canonicalization(mail_auth::dkim::Canonicalization::Simple)
+        .headers(["From", "To", "Subject", "Date", "Message-ID"]);
+    if let Some(c) = canonicalization {
+        signer = signer.header_canonicalization(c).body_canonicalization(c);
+    }
+    let sig = signer
         .sign(message.as_bytes())
         .map_err(|e| anyhow!("cannot sign: {e}"))?;
     Ok(format!("{}{message}", sig.to_header()))
