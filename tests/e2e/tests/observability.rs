@@ -242,15 +242,20 @@ async fn prometheus_sees_every_message_counted_by_action() {
 fn systemd_unit_is_hardened_and_reloads_with_sighup() {
     let unit = std::fs::read_to_string(deploy("systemd/palisade.service")).unwrap();
     for line in [
-        "DynamicUser=yes",
+        "User=palisade",
+        "SupplementaryGroups=postfix",
         "ProtectSystem=strict",
-        "RuntimeDirectory=palisade",
         "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "SystemCallFilter=@system-service",
+        "ExecStartPre=/usr/local/bin/palisade config check --config /etc/palisade/palisade.toml",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "ExecStart=/usr/local/bin/palisade serve --config /etc/palisade/palisade.toml",
     ] {
         assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
     }
+    // A user that exists only while the service runs cannot share Postfix's group.
+    assert!(!unit.contains("DynamicUser"), "{unit}");
 }
 
 #[test]
@@ -278,7 +283,7 @@ fn postfix_lines_are_valid_main_cf() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("smtpd_milters = inet:127.0.0.1:8895"),
+        text.contains("smtpd_milters = unix:/palisade/milter.sock"),
         "{text}"
     );
     assert!(text.contains("milter_default_action = tempfail"), "{text}");
