@@ -20,6 +20,7 @@ use mail_auth::{
 use crate::breaker::{Breaker, Probe};
 use crate::cache::TtlCache;
 use crate::{AuthReport, AuthResult, DkimSignature, DmarcDomain, DmarcPolicy};
+use palisade_report::domain_of;
 
 /// What authentication needs to know, from `[dns]` and `[auth]`.
 #[derive(Debug, Clone)]
@@ -627,14 +628,6 @@ fn dmarc_rank(r: AuthResult) -> u8 {
 /// Most distinct From domains judged; more is itself a sign of trouble, reported by the
 /// engine, and never costs more lookups.
 const MAX_FROM_DOMAINS: usize = 4;
-
-/// The domain of an address, lowercased, without a trailing dot; empty without one.
-fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase())
-        .unwrap_or_default()
-}
 
 /// The distinct From domains, from the shared parse when the caller gave one.
 fn from_domains(req: &AuthRequest<'_>, message: Option<&AuthenticatedMessage<'_>>) -> Vec<String> {

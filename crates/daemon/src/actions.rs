@@ -28,9 +28,13 @@ pub const MAX_HEADER_DELETIONS: usize = 256;
 /// Whether a message must be held because part of its header went unseen: more copies
 /// of our headers than can be removed, or header fields past `milter.max_headers` (a
 /// From, a signature or a forged Authentication-Results among them would go unjudged).
-pub fn too_many_forged(message: &Message, authserv_id: &str) -> bool {
+pub fn header_not_fully_seen(message: &Message, authserv_id: &str) -> bool {
     if message.watched_overflow || message.headers_capped {
         return true;
+    }
+    // Fewer fields than the cap cannot hold more copies than it.
+    if message.headers.len() <= MAX_HEADER_DELETIONS {
+        return false;
     }
     let ours = authserv_id.to_ascii_lowercase();
     let n = message
@@ -72,7 +76,7 @@ pub fn replies(
     if policy.mode == Mode::Shadow && applied > Action::Tag {
         applied = Action::Tag;
     }
-    if too_many_forged(message, authserv_id) && applied < Action::Quarantine {
+    if header_not_fully_seen(message, authserv_id) && applied < Action::Quarantine {
         // Copies of our headers would be left in: held for review, never passed on.
         applied = Action::Quarantine;
     }
@@ -175,7 +179,7 @@ pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_our_auth_results(message, authserv_id, &mut out);
     }
-    if too_many_forged(message, authserv_id) && allowed.contains(Actions::QUARANTINE) {
+    if header_not_fully_seen(message, authserv_id) && allowed.contains(Actions::QUARANTINE) {
         out.push(Reply::Quarantine(
             b"Palisade: header too large to judge (too many fields, or too many copies of its own headers)".to_vec(),
         ));

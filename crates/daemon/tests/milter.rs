@@ -321,6 +321,15 @@ async fn many_connections_at_once() {
     running.shutdown().await.unwrap();
 }
 
+/// Opens a connection (within 5 s, or fails with `why`) and has one message judged.
+async fn served_promptly(spec: &SocketSpec, why: &str) {
+    let mut conn = tokio::time::timeout(Duration::from_secs(5), open(spec))
+        .await
+        .expect(why);
+    let outcome = conn.message(&env(9), &msg("served")).await.unwrap();
+    assert_eq!(outcome.reply, Reply::Continue);
+}
+
 #[tokio::test]
 async fn a_full_server_closes_the_longest_idle_connection_for_a_new_one() {
     let mut c = config("inet:127.0.0.1:0");
@@ -330,11 +339,7 @@ async fn a_full_server_closes_the_longest_idle_connection_for_a_new_one() {
     // The first connection negotiated and now sits between messages.
     let first = open(&spec).await;
     // The second is accepted at once and served: the idle one makes room.
-    let mut second = tokio::time::timeout(Duration::from_secs(5), open(&spec))
-        .await
-        .expect("a new connection waited behind an idle one");
-    let outcome = second.message(&env(2), &msg("second")).await.unwrap();
-    assert_eq!(outcome.reply, Reply::Continue);
+    served_promptly(&spec, "a new connection waited behind an idle one").await;
     drop(first);
     running.shutdown().await.unwrap();
 }
@@ -374,11 +379,7 @@ async fn silent_sockets_never_hold_every_slot() {
         silent.push(raw_connection(&spec).await);
     }
     // A real client is still served at once, each silent socket making room in turn.
-    let mut conn = tokio::time::timeout(Duration::from_secs(5), open(&spec))
-        .await
-        .expect("served behind silent sockets");
-    let outcome = conn.message(&env(1), &msg("through")).await.unwrap();
-    assert_eq!(outcome.reply, Reply::Continue);
+    served_promptly(&spec, "a client waited behind silent sockets").await;
     drop(silent);
     running.shutdown().await.unwrap();
 }

@@ -3,6 +3,7 @@
 //! off, look-alike letters, punycode, added words and hyphens, another TLD), and display
 //! names that carry a protected name or someone else's address.
 
+pub(crate) use palisade_report::domain_of;
 use palisade_report::{AuthReport, AuthResult};
 
 use crate::normalize::normalize;
@@ -134,18 +135,6 @@ pub fn registrable(domain: &str) -> String {
         .unwrap_or(ascii.as_str())
         .to_string();
     idna::domain_to_unicode(&reg).0
-}
-
-pub(crate) fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map(|(_, d)| {
-            d.trim_end_matches('>')
-                .trim()
-                .trim_end_matches('.')
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
 }
 
 /// Splits a registrable domain into its first label and its suffix.

@@ -80,6 +80,21 @@ pub struct DkimSignature {
     pub b: String,
 }
 
+/// The domain of an address (`user@Domain.Example.` → `domain.example`), lowercased,
+/// without a trailing dot or closing bracket; empty when it has none. Authentication and
+/// the engine read From domains with this one function.
+pub fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| {
+            d.trim_end_matches('>')
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
 /// DMARC for one From domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DmarcDomain {

@@ -61,57 +61,19 @@ struct Result_ {
 }
 
 async fn send(running: &Running, ip: &str, mail_from: &str, raw: &str) -> Result_ {
-    let spec: SocketSpec = running.milter.postfix().parse().unwrap();
-    let stream = AnyStream::connect(&spec).await.unwrap();
-    let mut conn = MilterConnection::open(stream, client::postfix_offer())
+    let a = palisade_e2e::milter::send(&running.milter.postfix(), ip, mail_from, raw.as_bytes())
         .await
         .unwrap();
-    let c = Connection {
-        address: ip.into(),
-        hostname: "client.example".into(),
-        helo: "client.example".into(),
-        ..Connection::default()
-    };
-    assert_eq!(conn.connect_client(&c).await.unwrap(), None);
-    let env = Envelope {
-        mail_from: mail_from.into(),
-        rcpt_to: vec!["clerk@county.test".into()],
-        queue_id: "AUTH1".into(),
-        auth_user: None,
-    };
-    let outcome = conn
-        .message(&env, &client::parse_message(raw.as_bytes()))
-        .await
-        .unwrap();
-    let mut r = Result_ {
-        reply: outcome.reply.clone(),
-        auth_results: String::new(),
-        palisade: String::new(),
-        deleted_auth_results: 0,
-    };
-    for m in &outcome.modifications {
-        match m {
-            Reply::InsertHeader {
-                index: 0,
-                name,
-                value,
-            } if name == b"Authentication-Results" => {
-                r.auth_results = String::from_utf8_lossy(value).trim().to_string()
-            }
-            Reply::AddHeader { name, value } if name == b"X-Palisade-Result" => {
-                r.palisade = String::from_utf8_lossy(value).trim().to_string()
-            }
-            Reply::ChangeHeader { name, value, .. }
-                if name == b"Authentication-Results" && value.is_empty() =>
-            {
-                r.deleted_auth_results += 1
-            }
-            Reply::Quarantine(_) => r.reply = m.clone(),
-            _ => {}
-        }
+    Result_ {
+        auth_results: a.header("Authentication-Results").unwrap_or_default(),
+        palisade: a.header("X-Palisade-Result").unwrap_or_default(),
+        deleted_auth_results: a
+            .deleted()
+            .iter()
+            .filter(|(n, _)| n == "Authentication-Results")
+            .count(),
+        reply: a.reply,
     }
-    conn.quit().await.unwrap();
-    r
 }
 
 /// Asserts that a header value contains `needle`, showing the whole value if not.

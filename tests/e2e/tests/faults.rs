@@ -3,7 +3,7 @@
 //! then retried by the sender as a sending MTA would. None is lost. Each test prints its
 //! row of the matrix in docs/operations.md:
 //!
-//!     cargo test -p palisade-e2e --test faults -- --nocapture --test-threads 1 | grep '^|'
+//!     cargo test -p palisade-e2e --test faults -- --nocapture --test-threads 1 | grep -o '| .*|$'
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
