@@ -36,6 +36,10 @@ pub enum Cmd {
     Quarantine(crate::quarantine::QuarantineArgs),
     /// Load-test a milter (Palisade or any other) the way Postfix talks to it.
     Bench(crate::bench::BenchArgs),
+    /// Manage the accounts of the quarantine review UI.
+    User(crate::review::cli::UserArgs),
+    /// Check the quarantine audit log.
+    Audit(crate::review::cli::AuditArgs),
 }
 
 /// `--config FILE`
@@ -131,5 +135,7 @@ pub fn main() -> ExitCode {
         },
         Cmd::Quarantine(args) => crate::quarantine::main(args),
         Cmd::Bench(args) => crate::bench::main(args),
+        Cmd::User(args) => crate::review::cli::user_main(args),
+        Cmd::Audit(args) => crate::review::cli::audit_main(args),
     }
 }

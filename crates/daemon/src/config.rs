@@ -38,6 +38,83 @@ pub struct Config {
     pub scores: std::collections::BTreeMap<String, f64>,
     /// Log output.
     pub logging: LoggingConfig,
+    /// The hold queue reviewers work on.
+    pub quarantine: QuarantineConfig,
+    /// Where Palisade keeps its data.
+    pub state: StateConfig,
+    /// The review web UI and JSON API.
+    pub web: WebConfig,
+    /// Digest and recipient notices.
+    pub notify: NotifyConfig,
+}
+
+/// `[quarantine]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineConfig {
+    /// The Postfix configuration directory (`postconf -c`); empty = Postfix's default.
+    pub postfix_config: String,
+    /// Postfix's sendmail, for partial releases and notifications.
+    pub sendmail: String,
+}
+
+/// `[state]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The data directory.
+    pub dir: PathBuf,
+}
+
+/// `[web]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// `host:port` of the review UI and API; empty = off.
+    pub listen: String,
+    /// SQLite file for users, sessions, the audit log and verdicts; empty = in `[state] dir`.
+    pub database: String,
+    /// PEM certificate chain; with `tls_key`, the UI is served over TLS.
+    pub tls_cert: String,
+    /// PEM private key.
+    pub tls_key: String,
+    /// How long a sign-in lasts.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// Releasing a threat needs two different reviewers.
+    pub dual_control: bool,
+    /// Failed sign-ins per user name and per client address within `login_window`.
+    pub login_attempts: u32,
+    /// The window failed sign-ins are counted over (and the lock-out lasts).
+    #[serde(with = "humantime_serde")]
+    pub login_window: Duration,
+}
+
+/// `[notify]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Reviewers' addresses for the digest; empty = no digest.
+    pub digest_to: Vec<String>,
+    /// At most one digest per this interval.
+    #[serde(with = "humantime_serde")]
+    pub digest_interval: Duration,
+    /// Tell each recipient that a message to them is held.
+    pub recipients: bool,
+    /// How often the hold queue is checked for new messages.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// The From of notifications; empty = palisade@ this host.
+    pub from: String,
+    /// The UI's address as reviewers reach it, for links in the digest; empty = none.
+    pub web_url: String,
+}
+
+impl WebConfig {
+    /// Whether the UI is served over TLS.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.is_empty() && !self.tls_key.is_empty()
+    }
 }
 
 /// `[milter]`
@@ -604,6 +681,51 @@ impl Config {
                     "thresholds in use must rise: tag < quarantine < reject".into(),
                 );
             }
+        }
+        if !self.web.listen.is_empty() {
+            match self.web.listen.parse::<std::net::SocketAddr>() {
+                Err(_) => bad(
+                    "web.listen",
+                    format!("`{}` is not an address:port", self.web.listen),
+                ),
+                Ok(a) if !a.ip().is_loopback() && !self.web.tls() => bad(
+                    "web.listen",
+                    format!("{a} is not a loopback address: set web.tls_cert and web.tls_key to serve it over TLS"),
+                ),
+                Ok(_) if self.web.listen == self.http.listen => bad(
+                    "web.listen",
+                    "must differ from http.listen (metrics stay on their own listener)".into(),
+                ),
+                Ok(_) => {}
+            }
+        }
+        if self.web.tls_cert.is_empty() != self.web.tls_key.is_empty() {
+            bad(
+                "web.tls_cert",
+                "set both web.tls_cert and web.tls_key, or neither".into(),
+            );
+        }
+        for (key, path) in [
+            ("web.tls_cert", &self.web.tls_cert),
+            ("web.tls_key", &self.web.tls_key),
+        ] {
+            if !path.is_empty() && std::fs::metadata(path).is_err() {
+                bad(key, format!("cannot read {path}"));
+            }
+        }
+        if self.web.session_ttl.is_zero() {
+            bad("web.session_ttl", "must be longer than 0s".into());
+        }
+        if self.web.login_attempts == 0 {
+            bad("web.login_attempts", "must be at least 1".into());
+        }
+        for a in &self.notify.digest_to {
+            if !a.contains('@') || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bad("notify.digest_to", format!("`{a}` is not a mail address"));
+            }
+        }
+        if self.notify.interval.is_zero() {
+            bad("notify.interval", "must be longer than 0s".into());
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             bad(

@@ -12,14 +12,15 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod escape;
-mod http;
 pub mod logging;
 pub mod metrics;
 pub mod quarantine;
+pub mod review;
 pub mod scan;
 mod server;
 mod slots;
 pub mod socket;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -42,10 +43,12 @@ pub struct Running {
     pub milter: BoundAddr,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub http: SocketAddr,
+    /// Where the review UI and API are served, when `[web] listen` is set.
+    pub web: Option<SocketAddr>,
     shared: Arc<server::Shared>,
     stop: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
-    http_task: JoinHandle<()>,
+    http_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -54,7 +57,9 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         let result = self.task.await.context("server task failed")?;
-        let _ = self.http_task.await;
+        for t in self.http_tasks {
+            let _ = t.await;
+        }
         result
     }
 
@@ -83,6 +88,10 @@ impl Running {
                 &config.milter.socket_group,
             ),
             ("http.listen", &old.http.listen, &config.http.listen),
+            ("web.listen", &old.web.listen, &config.web.listen),
+            ("web.database", &old.web.database, &config.web.database),
+            ("web.tls_cert", &old.web.tls_cert, &config.web.tls_cert),
+            ("web.tls_key", &old.web.tls_key, &config.web.tls_key),
         ] {
             if before != after {
                 tracing::warn!(key, kept = %before, ignored = %after, "cannot change while running; restart to apply");
@@ -101,6 +110,11 @@ impl Running {
         config.milter.socket_group = old.milter.socket_group.clone();
         config.milter.max_connections = old.milter.max_connections;
         config.http.listen = old.http.listen.clone();
+        config.web.listen = old.web.listen.clone();
+        config.web.database = old.web.database.clone();
+        config.web.tls_cert = old.web.tls_cert.clone();
+        config.web.tls_key = old.web.tls_key.clone();
+        config.state.dir = old.state.dir.clone();
         match server::Live::new(config, Some(&current)) {
             Ok(live) => {
                 self.shared.live.store(Arc::new(live));
@@ -141,37 +155,94 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .listen
         .parse()
         .context("http.listen is not an address:port")?;
-    let http_listener = tokio::net::TcpListener::bind(http_addr)
-        .await
-        .with_context(|| format!("cannot listen on {http_addr} for /metrics"))?;
+    let http_listener = web::bind(http_addr, "/metrics")?;
     let http = http_listener.local_addr()?;
+    // The review UI: its database (users, audit, verdicts) opens before anything listens,
+    // so a bad path stops the start instead of half-starting.
+    let web_addr: Option<SocketAddr> = if live.config.web.listen.is_empty() {
+        None
+    } else {
+        Some(
+            live.config
+                .web
+                .listen
+                .parse()
+                .context("web.listen is not an address:port")?,
+        )
+    };
+    let notify_on = !live.config.notify.digest_to.is_empty() || live.config.notify.recipients;
+    let store = if web_addr.is_some() || notify_on {
+        let path = review::database_path(&live.config);
+        Some(Arc::new(review::store::Store::open(&path)?))
+    } else {
+        None
+    };
+    let tls = if live.config.web.tls() && web_addr.is_some() {
+        Some(web::tls_config(
+            &live.config.web.tls_cert,
+            &live.config.web.tls_key,
+        )?)
+    } else {
+        None
+    };
+    let web_listener = web_addr
+        .map(|a| web::bind(a, "the review UI"))
+        .transpose()?;
+    let web = web_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let recorder = match (&store, web_addr) {
+        (Some(store), Some(_)) => Some(review::recorder::Recorder::start(store.clone())?),
+        _ => None,
+    };
     let listener = server::Listener::bind(&spec, mode, live.config.socket_gid()).await?;
     let milter = listener.bound()?;
     let scans = server::scan_concurrency(live.config.milter.scan_concurrency);
+    let reporter = review::export::Reporter {
+        host: scan::host_name(),
+        from: review::notify::from_address(&live.config),
+    };
+    let notifier = store.as_ref().filter(|_| notify_on).map(|store| {
+        Arc::new(review::notify::Notifier {
+            store: store.clone(),
+            queue: review::queue(&live.config, None),
+            config: live.config.notify.clone(),
+            from: reporter.from.clone(),
+            sendmail: std::path::PathBuf::from(&live.config.quarantine.sendmail),
+        })
+    });
     let shared = Arc::new(server::Shared {
         live: ArcSwap::from_pointee(live),
         metrics: Arc::new(Metrics::new()),
         scan_slots: tokio::sync::Semaphore::new(scans),
+        recorder,
     });
-    let health = Arc::new(http::Health {
+    let health = Arc::new(web::Health {
         ready: std::sync::atomic::AtomicBool::new(true),
     });
     let (stop, stopped) = watch::channel(false);
-    let dns_shared = shared.clone();
-    let http_task = tokio::spawn(http::serve(
+    let mut http_tasks = vec![tokio::spawn(web::serve_ops(
         http_listener,
-        shared.metrics.clone(),
+        shared.clone(),
         health.clone(),
-        move || {
-            dns_shared
-                .live
-                .load()
-                .scanner
-                .authenticator()
-                .map(|a| a.dns_counts())
-        },
         stopped.clone(),
-    ));
+    ))];
+    if let (Some(listener), Some(store)) = (web_listener, store) {
+        let state = Arc::new(web::WebState {
+            shared: shared.clone(),
+            store,
+            limiter: web::session::Limiter::default(),
+            secure: tls.is_some(),
+            reporter,
+        });
+        http_tasks.push(tokio::spawn(web::serve_review(
+            listener,
+            state,
+            tls,
+            stopped.clone(),
+        )));
+    }
+    if let Some(n) = notifier {
+        http_tasks.push(tokio::spawn(review::notify::run(n, stopped.clone())));
+    }
     let server_health = health.clone();
     let server_shared = shared.clone();
     let task = tokio::spawn(async move {
@@ -182,10 +253,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         milter,
         http,
+        web,
         shared,
         stop,
         task,
-        http_task,
+        http_tasks,
     })
 }
 
@@ -200,6 +272,7 @@ pub async fn run(config: Config, sources: Sources) -> anyhow::Result<()> {
     tracing::info!(
         listen = %running.milter.postfix(),
         http = %running.http,
+        web = ?running.web,
         version = env!("CARGO_PKG_VERSION"),
         "palisade ready"
     );

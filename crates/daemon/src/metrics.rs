@@ -66,7 +66,7 @@ pub const ACTIONS: [&str; 6] = [
 /// `negotiate_timeout`: no option negotiation in time; `evicted`: closed while idle to
 /// make room for a new connection; `client_limit`: over the per-client limit; `no_slot`:
 /// no slot freed up in time.
-pub const ERROR_KINDS: [&str; 8] = [
+pub const ERROR_KINDS: [&str; 9] = [
     "protocol",
     "io",
     "timeout",
@@ -75,6 +75,7 @@ pub const ERROR_KINDS: [&str; 8] = [
     "evicted",
     "client_limit",
     "no_slot",
+    "verdict_not_recorded",
 ];
 /// Why a message was not scanned.
 pub const UNSCANNED_REASONS: [&str; 2] = ["trusted", "authenticated"];

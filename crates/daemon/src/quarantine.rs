@@ -10,7 +10,10 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::{Config, Sources};
 use crate::escape::{block, line};
+use crate::review::store::Store;
+use crate::review::{Actor, Released, Review};
 
 /// Arguments of `palisade quarantine`.
 #[derive(Debug, Args)]
@@ -21,9 +24,13 @@ pub struct QuarantineArgs {
     /// Print JSON for scripts.
     #[arg(long, global = true)]
     json: bool,
-    /// Postfix configuration directory of a non-default instance (passed as `-c`).
+    /// Postfix configuration directory of a non-default instance (passed as `-c`);
+    /// overrides `[quarantine] postfix_config`.
     #[arg(long, global = true, value_name = "DIR")]
     postfix_config: Option<PathBuf>,
+    /// Configuration file (default: $PALISADE_CONFIG, else the embedded defaults).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// `palisade quarantine …`
@@ -36,15 +43,52 @@ enum QuarantineCmd {
         /// Postfix queue id.
         id: String,
     },
-    /// Release a held message to delivery now (postsuper -H, then postqueue -i).
+    /// Release a held message to delivery now (postsuper -H, then postqueue -i), or a
+    /// copy to some recipients (--to).
     Release {
         /// Postfix queue id.
         id: String,
+        /// Release only to this recipient (repeatable); the message stays held for the rest.
+        #[arg(long, value_name = "ADDR")]
+        to: Vec<String>,
+        /// Why (kept in the audit log).
+        #[arg(long, default_value = "released from the command line")]
+        reason: String,
     },
-    /// Delete a held message (postsuper -d).
+    /// Delete a held message (postsuper -d), unless it is under legal hold.
     Delete {
         /// Postfix queue id.
         id: String,
+        /// Why (kept in the audit log).
+        #[arg(long, default_value = "deleted from the command line")]
+        reason: String,
+    },
+    /// Mark a held message as reported (to the police, an election authority, …).
+    Report {
+        /// Postfix queue id.
+        id: String,
+        /// To whom, case number (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Place (or with --off lift) a legal hold: the message cannot be deleted.
+    Hold {
+        /// Postfix queue id.
+        id: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Lift the hold instead.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Write the evidence bundle (tar: message, SHA-256, verdict, audit trail, ARF report).
+    Export {
+        /// Postfix queue id.
+        id: String,
+        /// Output file (default: palisade-ID.tar in the current directory; - = stdout).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -73,12 +117,27 @@ pub struct Held {
     pub result: String,
 }
 
-struct Postfix {
+/// Postfix's hold queue, through Postfix's own tools (`-c DIR` for a non-default
+/// instance). Every call runs a short-lived process: call from blocking threads.
+#[derive(Debug, Clone)]
+pub struct Queue {
     config: Option<PathBuf>,
+    sendmail: PathBuf,
 }
 
-impl Postfix {
-    fn run(&self, tool: &str, args: &[&str]) -> anyhow::Result<String> {
+impl Queue {
+    /// The hold queue of the Postfix instance configured in `dir` (None = default), with
+    /// the sendmail used for partial releases.
+    pub fn new(config: Option<PathBuf>, sendmail: PathBuf) -> Queue {
+        Queue { config, sendmail }
+    }
+
+    /// The instance's configuration directory, when not the default.
+    pub fn config_dir(&self) -> Option<&std::path::Path> {
+        self.config.as_deref()
+    }
+
+    fn run_bytes(&self, tool: &str, args: &[&str]) -> anyhow::Result<Vec<u8>> {
         let mut cmd = Command::new(tool);
         if let Some(dir) = &self.config {
             cmd.arg("-c").arg(dir);
@@ -98,7 +157,11 @@ impl Postfix {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out.stdout)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> anyhow::Result<String> {
+        Ok(String::from_utf8_lossy(&self.run_bytes(tool, args)?).into_owned())
     }
 
     /// Every message in the hold queue, as postqueue -j describes it.
@@ -115,17 +178,111 @@ impl Postfix {
         Ok(out)
     }
 
-    fn headers(&self, id: &str) -> anyhow::Result<String> {
+    /// The header block of a queued message.
+    pub fn headers(&self, id: &str) -> anyhow::Result<String> {
+        valid_id(id)?;
         self.run("postcat", &["-h", "-q", id])
     }
 
-    fn message(&self, id: &str) -> anyhow::Result<String> {
-        self.run("postcat", &["-h", "-b", "-q", id])
+    /// The message as Postfix holds it (headers and body, as `postcat -h -b` prints
+    /// them), byte for byte.
+    pub fn raw(&self, id: &str) -> anyhow::Result<Vec<u8>> {
+        valid_id(id)?;
+        self.run_bytes("postcat", &["-h", "-b", "-q", id])
+    }
+
+    /// Everything Palisade holds, oldest first.
+    pub fn list(&self) -> anyhow::Result<Vec<Held>> {
+        let now = now();
+        let mut out = Vec::new();
+        for entry in self.hold_queue()? {
+            if let Some(h) = held(self, &entry, now)? {
+                out.push(h);
+            }
+        }
+        out.sort_by_key(|h| h.arrival_time);
+        Ok(out)
+    }
+
+    /// One message Palisade holds.
+    pub fn find(&self, id: &str) -> anyhow::Result<Held> {
+        valid_id(id)?;
+        let now = now();
+        let entry = self
+            .hold_queue()?
+            .into_iter()
+            .find(|e| e["queue_id"] == id)
+            .ok_or_else(|| anyhow!("no message {id} in the hold queue"))?;
+        held(self, &entry, now)?.ok_or_else(|| {
+            anyhow!("message {id} is in the hold queue, but Palisade did not hold it")
+        })
+    }
+
+    /// Releases the whole message to delivery now (postsuper -H, then postqueue -i).
+    pub fn release(&self, id: &str) -> anyhow::Result<()> {
+        valid_id(id)?;
+        self.run("postsuper", &["-H", id])?;
+        // postsuper -H puts it in the deferred queue, which the queue manager scans
+        // only every queue_run_delay; ask for delivery now.
+        self.run("postqueue", &["-i", id])?;
+        Ok(())
+    }
+
+    /// Delivers a copy to some recipients through sendmail (envelope sender kept); the
+    /// held original stays for the others.
+    pub fn release_copy(
+        &self,
+        id: &str,
+        sender: &str,
+        recipients: &[String],
+    ) -> anyhow::Result<()> {
+        use std::io::Write;
+        if recipients.is_empty() {
+            bail!("no recipients to release to");
+        }
+        let raw = self.raw(id)?;
+        let mut cmd = Command::new(&self.sendmail);
+        if let Some(dir) = &self.config {
+            cmd.arg("-C").arg(dir);
+        }
+        // -i: a lone dot is text; -f: the original envelope sender (<> stays <>).
+        cmd.arg("-i")
+            .arg("-f")
+            .arg(if sender.is_empty() { "<>" } else { sender });
+        cmd.arg("--").args(recipients);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run {}", self.sendmail.display()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(&raw)
+                .context("cannot hand the message to sendmail")?;
+        }
+        let out = child
+            .wait_with_output()
+            .context("sendmail did not finish")?;
+        if !out.status.success() {
+            bail!(
+                "sendmail failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Deletes a held message (postsuper -d ID hold).
+    pub fn delete(&self, id: &str) -> anyhow::Result<()> {
+        valid_id(id)?;
+        self.run("postsuper", &["-d", id, "hold"])?;
+        Ok(())
     }
 }
 
 /// A header's unfolded value from a header block.
-fn header(headers: &str, name: &str) -> Option<String> {
+pub fn header(headers: &str, name: &str) -> Option<String> {
     let mut found: Option<String> = None;
     for line in headers.lines() {
         if let Some(v) = found.as_mut() {
@@ -166,7 +323,7 @@ fn valid_id(id: &str) -> anyhow::Result<()> {
 }
 
 /// Reads one held message's facts; `None` when Palisade did not hold it.
-fn held(pf: &Postfix, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
+fn held(pf: &Queue, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
     let id = entry["queue_id"].as_str().unwrap_or_default().to_string();
     let headers = pf.headers(&id)?;
     let Some(result) = header(&headers, "X-Palisade-Result") else {
@@ -208,18 +365,6 @@ fn held(pf: &Postfix, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
     }))
 }
 
-fn find(pf: &Postfix, id: &str) -> anyhow::Result<Held> {
-    valid_id(id)?;
-    let now = now();
-    let entry = pf
-        .hold_queue()?
-        .into_iter()
-        .find(|e| e["queue_id"] == id)
-        .ok_or_else(|| anyhow!("no message {id} in the hold queue"))?;
-    held(pf, &entry, now)?
-        .ok_or_else(|| anyhow!("message {id} is in the hold queue, but Palisade did not hold it"))
-}
-
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -235,27 +380,31 @@ fn age(s: u64) -> String {
     }
 }
 
-/// Lists what Palisade held.
-pub fn list(config: Option<PathBuf>) -> anyhow::Result<Vec<Held>> {
-    let pf = Postfix { config };
-    let now = now();
-    let mut out = Vec::new();
-    for entry in pf.hold_queue()? {
-        if let Some(h) = held(&pf, &entry, now)? {
-            out.push(h);
-        }
-    }
-    out.sort_by_key(|h| h.arrival_time);
-    Ok(out)
-}
-
 fn run(args: QuarantineArgs) -> anyhow::Result<()> {
-    let pf = Postfix {
-        config: args.postfix_config.clone(),
+    let config = Config::load(&Sources::from_process(args.config.clone()))?;
+    let queue = crate::review::queue(&config, args.postfix_config.clone());
+    let db = crate::review::database_path(&config);
+    // The review database keeps the audit log and legal holds. Reading the queue works
+    // without it; acting records into it when it exists (or is needed).
+    let needs_db = matches!(
+        args.action,
+        QuarantineCmd::Report { .. } | QuarantineCmd::Hold { .. } | QuarantineCmd::Export { .. }
+    );
+    let store = if db.exists() || needs_db {
+        Some(std::sync::Arc::new(Store::open(&db)?))
+    } else {
+        None
     };
+    let actor = Actor::shell();
+    let review = store.clone().map(|store| Review {
+        store,
+        queue: queue.clone(),
+        dual_control: false,
+    });
+    let rules = || crate::scan::Scanner::new(&config, true).map(|s| s.rules().clone());
     match args.action {
         QuarantineCmd::List => {
-            let held = list(args.postfix_config)?;
+            let held = queue.list()?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&held)?);
             } else if held.is_empty() {
@@ -280,14 +429,17 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
             }
         }
         QuarantineCmd::Show { id } => {
-            let h = find(&pf, &id)?;
-            let message = pf.message(&id)?;
+            let h = queue.find(&id)?;
+            let message = String::from_utf8_lossy(&queue.raw(&id)?).into_owned();
+            if let Some(s) = &store {
+                s.audit(&actor.name, "view", &id, "", "")?;
+            }
             if args.json {
                 let mut v = serde_json::to_value(&h)?;
                 v["message"] = Value::String(message);
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                let headers = pf.headers(&id)?;
+                let headers = queue.headers(&id)?;
                 println!("queue id:    {}", line(&h.queue_id));
                 println!("held for:    {}", age(h.age_s));
                 println!("from:        {}", line(&h.sender));
@@ -301,18 +453,101 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
                 println!("\n{}", block(&message));
             }
         }
-        QuarantineCmd::Release { id } => {
-            find(&pf, &id)?;
-            pf.run("postsuper", &["-H", &id])?;
-            // postsuper -H puts it in the deferred queue, which the queue manager scans
-            // only every queue_run_delay; ask for delivery now.
-            pf.run("postqueue", &["-i", &id])?;
-            report(args.json, "released", &id, "it goes on to delivery now");
-        }
-        QuarantineCmd::Delete { id } => {
-            find(&pf, &id)?;
-            pf.run("postsuper", &["-d", &id, "hold"])?;
+        QuarantineCmd::Release { id, to, reason } => match &review {
+            Some(review) => match review.release(&actor, &id, &reason, &to, &rules()?)? {
+                Released::Released { recipients, whole } => report(
+                    args.json,
+                    "released",
+                    &id,
+                    &if whole {
+                        "it goes on to delivery now".to_string()
+                    } else {
+                        format!(
+                            "a copy goes to {}; it stays held for the others",
+                            recipients.join(", ")
+                        )
+                    },
+                ),
+                Released::AwaitingSecondReviewer { .. } => report(
+                    args.json,
+                    "awaiting_second_reviewer",
+                    &id,
+                    "a second reviewer must release it too",
+                ),
+            },
+            None => {
+                let h = queue.find(&id)?;
+                if to.is_empty() {
+                    queue.release(&id)?;
+                    report(args.json, "released", &id, "it goes on to delivery now");
+                } else {
+                    for r in &to {
+                        if !h.recipients.iter().any(|x| x.eq_ignore_ascii_case(r)) {
+                            bail!("{r} is not a recipient of {id}");
+                        }
+                    }
+                    queue.release_copy(&id, &h.sender, &to)?;
+                    report(
+                        args.json,
+                        "released",
+                        &id,
+                        &format!("a copy goes to {}", to.join(", ")),
+                    );
+                }
+            }
+        },
+        QuarantineCmd::Delete { id, reason } => {
+            match &review {
+                Some(review) => review.delete(&actor, &id, &reason)?,
+                None => {
+                    queue.find(&id)?;
+                    queue.delete(&id)?;
+                }
+            }
             report(args.json, "deleted", &id, "it is gone from the hold queue");
+        }
+        QuarantineCmd::Report { id, reason } => {
+            if let Some(review) = &review {
+                review.report(&actor, &id, &reason)?;
+            }
+            report(args.json, "reported", &id, "marked as reported");
+        }
+        QuarantineCmd::Hold { id, reason, off } => {
+            if let Some(review) = &review {
+                review.legal_hold(&actor, &id, !off, &reason)?;
+            }
+            let (what, detail) = if off {
+                ("legal_hold_lifted", "it can be deleted again")
+            } else {
+                (
+                    "legal_hold",
+                    "it cannot be deleted until the hold is lifted",
+                )
+            };
+            report(args.json, what, &id, detail);
+        }
+        QuarantineCmd::Export { id, output } => {
+            if let Some(review) = &review {
+                let reporter = crate::review::export::Reporter {
+                    host: crate::scan::host_name(),
+                    from: crate::review::notify::from_address(&config),
+                };
+                let tar = review.export(&actor, &id, &rules()?, &reporter)?;
+                let path = output.unwrap_or_else(|| PathBuf::from(format!("palisade-{id}.tar")));
+                if path.as_os_str() == "-" {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&tar)?;
+                } else {
+                    std::fs::write(&path, &tar)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    report(
+                        args.json,
+                        "exported",
+                        &id,
+                        &format!("bundle written to {}", path.display()),
+                    );
+                }
+            }
         }
     }
     Ok(())
@@ -330,6 +565,10 @@ fn report(json: bool, what: &str, id: &str, detail: &str) {
 pub fn main(args: QuarantineArgs) -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<crate::config::ConfigError>().is_some() => {
+            eprintln!("palisade: {e}");
+            ExitCode::from(crate::cli::EXIT_CONFIG)
+        }
         Err(e) => {
             eprintln!("palisade: {e:#}");
             ExitCode::from(1)

@@ -164,6 +164,11 @@ impl Scanner {
         &self.authserv_id
     }
 
+    /// The compiled rules (for explanations of held messages).
+    pub fn rules(&self) -> &RuleSet {
+        self.engine.rules()
+    }
+
     /// The authenticator, when authentication is on.
     pub fn authenticator(&self) -> Option<&Authenticator> {
         self.auth.as_ref()

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// Content scans under way at once (CPU work), fixed at start.
     pub(crate) scan_slots: Semaphore,
+    /// Keeps the verdicts of held messages for reviewers (when the web UI is on).
+    pub(crate) recorder: Option<crate::review::recorder::Recorder>,
 }
 
 /// Scans at once for `[milter] scan_concurrency` (0: one per CPU).
@@ -594,6 +596,16 @@ async fn end_of_message(
                 .map(|s| s.name.as_str())
                 .collect();
             metrics.message(decision.applied.as_str(), &scanned.verdict, &scanned.auth);
+            if decision.applied == palisade_engine::Action::Quarantine {
+                if let Some(recorder) = &shared_state.recorder {
+                    if !recorder.record(&message, &scanned, decision.applied.as_str()) {
+                        metrics
+                            .milter_errors
+                            .with_label_values(&["verdict_not_recorded"])
+                            .inc();
+                    }
+                }
+            }
             let total = started.elapsed();
             let d = &metrics.scan_duration;
             d.with_label_values(&["auth"])

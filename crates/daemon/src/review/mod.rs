@@ -1,0 +1,445 @@
+//! The review side of the quarantine: accounts and roles, the hash-chained audit log,
+//! legal holds, dual control, plain-words explanations, evidence bundles and
+//! notifications. The Postfix hold queue stays the store of the messages
+//! ([`crate::quarantine::Queue`]); this module keeps what Postfix cannot (who did what
+//! and why). The web UI, the JSON API and the CLI all act through [`Review`], so the
+//! rules (reasons, roles, legal hold, dual control, audit) are enforced in one place.
+
+pub mod audit;
+pub mod cli;
+pub mod explain;
+pub mod export;
+pub mod notify;
+pub mod recorder;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::quarantine::{Held, Queue};
+use explain::Explanation;
+use store::{MessageState, PendingRelease, Role, Store};
+
+/// Why an action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// No such held message.
+    #[error("{0}")]
+    NotFound(String),
+    /// The role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The message's state does not allow it (legal hold, same reviewer twice).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong (no reason, unknown recipient).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Postfix, the database or the system failed.
+    #[error("{0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ReviewError {
+    fn from(e: anyhow::Error) -> Self {
+        ReviewError::Internal(e)
+    }
+}
+
+/// Who is acting.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Name in the audit log.
+    pub name: String,
+    /// What they may do.
+    pub role: Role,
+}
+
+impl Actor {
+    /// The person at the shell (`cli:<user>`), with every right: they are root or the
+    /// mail owner, who can run postsuper anyway.
+    pub fn shell() -> Actor {
+        let user = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| format!("uid{}", nix::unistd::getuid()));
+        Actor {
+            name: format!("cli:{user}"),
+            role: Role::Admin,
+        }
+    }
+}
+
+/// What a release did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Released {
+    /// Delivered (to these recipients; all of them when the whole message went).
+    Released {
+        /// Recipients it went to.
+        recipients: Vec<String>,
+        /// Whether the held original is gone from the hold queue.
+        whole: bool,
+    },
+    /// Recorded; a second reviewer must release it too (dual control).
+    AwaitingSecondReviewer {
+        /// Who asked first.
+        requested_by: String,
+    },
+}
+
+/// Everything the message view shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    /// The queue's facts.
+    pub held: Held,
+    /// Why, in plain words.
+    pub explanation: Explanation,
+    /// Palisade's own state (legal hold, reported, partial releases, pending release).
+    pub state: MessageState,
+    /// Header fields in order, unfolded, as received (never decoded into markup).
+    pub headers: Vec<(String, String)>,
+    /// The readable text of each body part (HTML turned into text, never rendered).
+    pub body: Vec<String>,
+    /// The audit entries for this message, newest first.
+    pub audit: Vec<audit::Entry>,
+}
+
+/// Settings and handles for review actions.
+pub struct Review {
+    /// The database.
+    pub store: Arc<Store>,
+    /// The hold queue.
+    pub queue: Queue,
+    /// Whether releasing a threat needs two reviewers.
+    pub dual_control: bool,
+}
+
+/// The database path configured (or the default under the state directory).
+pub fn database_path(config: &Config) -> PathBuf {
+    if config.web.database.is_empty() {
+        config.state.dir.join("palisade.db")
+    } else {
+        PathBuf::from(&config.web.database)
+    }
+}
+
+/// The hold queue configured by `[quarantine]`, with `override_dir` (the CLI's
+/// `--postfix-config`) taking precedence.
+pub fn queue(config: &Config, override_dir: Option<PathBuf>) -> Queue {
+    let dir = override_dir.or_else(|| {
+        (!config.quarantine.postfix_config.is_empty())
+            .then(|| PathBuf::from(&config.quarantine.postfix_config))
+    });
+    Queue::new(dir, PathBuf::from(&config.quarantine.sendmail))
+}
+
+/// A reason as typed: trimmed, control characters out, at most 1000 characters; an
+/// empty one is refused.
+pub fn clean_reason(reason: &str) -> Result<String, ReviewError> {
+    let r: String = reason
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(1000)
+        .collect();
+    if r.is_empty() {
+        return Err(ReviewError::BadRequest("a reason is required".into()));
+    }
+    Ok(r)
+}
+
+impl Review {
+    fn need_reviewer(actor: &Actor) -> Result<(), ReviewError> {
+        if actor.role.can_review() {
+            Ok(())
+        } else {
+            Err(ReviewError::Forbidden(format!(
+                "{} is an {}: auditors can read, not act",
+                actor.name, actor.role
+            )))
+        }
+    }
+
+    fn find(&self, id: &str) -> Result<Held, ReviewError> {
+        self.queue
+            .find(id)
+            .map_err(|e| ReviewError::NotFound(format!("{e:#}")))
+    }
+
+    /// Everything held, oldest first.
+    pub fn list(&self) -> Result<Vec<Held>, ReviewError> {
+        Ok(self.queue.list()?)
+    }
+
+    /// The explanation of a held message (no audit entry: lists and checks use it).
+    pub fn explanation(
+        &self,
+        held: &Held,
+        rules: &palisade_engine::RuleSet,
+    ) -> Result<Explanation, ReviewError> {
+        let recorded = self.store.verdict(&held.queue_id)?;
+        let headers = self.queue.headers(&held.queue_id)?;
+        let ar = crate::quarantine::header(&headers, "Authentication-Results");
+        Ok(explain::explain(
+            recorded.as_ref(),
+            &held.symbols,
+            ar.as_deref(),
+            rules,
+        ))
+    }
+
+    /// Opens a held message for reading; the view is audited.
+    pub fn view(
+        &self,
+        actor: &Actor,
+        id: &str,
+        rules: &palisade_engine::RuleSet,
+    ) -> Result<MessageView, ReviewError> {
+        let held = self.find(id)?;
+        let raw = self.queue.raw(id)?;
+        let explanation = self.explanation(&held, rules)?;
+        let (headers, body) = readable(&raw);
+        self.store.audit(&actor.name, "view", id, "", "")?;
+        Ok(MessageView {
+            state: self.store.state(id)?,
+            audit: self.store.audit_entries(Some(id), 200)?,
+            held,
+            explanation,
+            headers,
+            body,
+        })
+    }
+
+    /// Releases a held message to all its recipients (`recipients` empty) or to some.
+    /// Under dual control a threat needs two different reviewers: the first release is
+    /// recorded as a request, the second (with the same recipients) delivers.
+    pub fn release(
+        &self,
+        actor: &Actor,
+        id: &str,
+        reason: &str,
+        recipients: &[String],
+        rules: &palisade_engine::RuleSet,
+    ) -> Result<Released, ReviewError> {
+        Self::need_reviewer(actor)?;
+        let reason = clean_reason(reason)?;
+        let held = self.find(id)?;
+        let state = self.store.state(id)?;
+        let mut chosen: Vec<String> = Vec::new();
+        for r in recipients {
+            if !held.recipients.iter().any(|h| h.eq_ignore_ascii_case(r)) {
+                return Err(ReviewError::BadRequest(format!(
+                    "{r} is not a recipient of {id}"
+                )));
+            }
+            if !chosen.iter().any(|c| c.eq_ignore_ascii_case(r)) {
+                chosen.push(r.clone());
+            }
+        }
+        if self.dual_control && self.explanation(&held, rules)?.threat {
+            match &state.pending_release {
+                Some(p) if p.user == actor.name => {
+                    return Err(ReviewError::Conflict(format!(
+                        "{id} is a threat: dual control needs a second reviewer to release it, not {} again",
+                        actor.name
+                    )));
+                }
+                Some(p) if sorted(&p.recipients) == sorted(&chosen) => {
+                    // The second person agrees: go on and deliver.
+                }
+                _ => {
+                    let pending = PendingRelease {
+                        user: actor.name.clone(),
+                        reason: reason.clone(),
+                        recipients: chosen.clone(),
+                        time: store::now(),
+                    };
+                    self.store.set_pending(id, Some(&pending))?;
+                    self.store.audit(
+                        &actor.name,
+                        "release-requested",
+                        id,
+                        &reason,
+                        &recipient_detail(&chosen),
+                    )?;
+                    return Ok(Released::AwaitingSecondReviewer {
+                        requested_by: actor.name.clone(),
+                    });
+                }
+            }
+        }
+        // Who still waits for the message: a partial release earlier already sent
+        // copies to some.
+        let remaining: Vec<String> = held
+            .recipients
+            .iter()
+            .filter(|r| !state.released_to.iter().any(|d| d.eq_ignore_ascii_case(r)))
+            .cloned()
+            .collect();
+        let targets: Vec<String> = if chosen.is_empty() {
+            remaining.clone()
+        } else {
+            chosen
+        };
+        let whole = targets.len() == remaining.len()
+            && remaining
+                .iter()
+                .all(|r| targets.iter().any(|t| t.eq_ignore_ascii_case(r)));
+        if targets.is_empty() {
+            return Err(ReviewError::Conflict(format!(
+                "every recipient of {id} already has a copy; delete it instead"
+            )));
+        }
+        if whole && state.released_to.is_empty() {
+            self.queue.release(id)?;
+        } else {
+            self.queue.release_copy(id, &held.sender, &targets)?;
+            if whole {
+                // Everyone has a copy now: the original has nothing left to wait for.
+                // A legal hold keeps it as evidence (still held, nobody waiting).
+                if !state.legal_hold {
+                    self.queue.delete(id)?;
+                }
+            } else {
+                self.store.add_released(id, &targets)?;
+            }
+        }
+        if state.pending_release.is_some() {
+            self.store.set_pending(id, None)?;
+        }
+        let mut detail = recipient_detail(&targets);
+        if let Some(p) = &state.pending_release {
+            detail.push_str(&format!("; approved after request by {}", p.user));
+        }
+        self.store
+            .audit(&actor.name, "release", id, &reason, &detail)?;
+        Ok(Released::Released {
+            recipients: targets,
+            whole,
+        })
+    }
+
+    /// Deletes a held message, unless it is under legal hold.
+    pub fn delete(&self, actor: &Actor, id: &str, reason: &str) -> Result<(), ReviewError> {
+        Self::need_reviewer(actor)?;
+        let reason = clean_reason(reason)?;
+        self.find(id)?;
+        if self.store.state(id)?.legal_hold {
+            return Err(ReviewError::Conflict(format!(
+                "{id} is under legal hold: lift the hold (with a reason) before deleting"
+            )));
+        }
+        self.queue.delete(id)?;
+        self.store.audit(&actor.name, "delete", id, &reason, "")?;
+        Ok(())
+    }
+
+    /// Marks a held message as reported (to the police, an election authority, …).
+    pub fn report(&self, actor: &Actor, id: &str, reason: &str) -> Result<(), ReviewError> {
+        Self::need_reviewer(actor)?;
+        let reason = clean_reason(reason)?;
+        self.find(id)?;
+        self.store.set_reported(id)?;
+        self.store.audit(&actor.name, "report", id, &reason, "")?;
+        Ok(())
+    }
+
+    /// Sets or lifts the legal hold.
+    pub fn legal_hold(
+        &self,
+        actor: &Actor,
+        id: &str,
+        on: bool,
+        reason: &str,
+    ) -> Result<(), ReviewError> {
+        Self::need_reviewer(actor)?;
+        let reason = clean_reason(reason)?;
+        self.find(id)?;
+        self.store.set_legal_hold(id, on)?;
+        let action = if on {
+            "legal-hold"
+        } else {
+            "legal-hold-lifted"
+        };
+        self.store.audit(&actor.name, action, id, &reason, "")?;
+        Ok(())
+    }
+
+    /// The evidence bundle (tar) for a held message; the export is audited first, so the
+    /// bundle's audit trail includes it.
+    pub fn export(
+        &self,
+        actor: &Actor,
+        id: &str,
+        rules: &palisade_engine::RuleSet,
+        reporter: &export::Reporter,
+    ) -> Result<Vec<u8>, ReviewError> {
+        let held = self.find(id)?;
+        let raw = self.queue.raw(id)?;
+        let headers = self.queue.headers(id)?;
+        let explanation = self.explanation(&held, rules)?;
+        let recorded = self.store.verdict(id)?;
+        let sha = export::sha256_hex(&raw);
+        self.store
+            .audit(&actor.name, "export", id, "", &format!("sha256={sha}"))?;
+        let bundle = export::Bundle {
+            held: &held,
+            raw: &raw,
+            headers: &headers,
+            explanation: &explanation,
+            recorded: recorded.as_ref(),
+            state: &self.store.state(id)?,
+            audit: &self.store.audit_entries(Some(id), 10_000)?,
+            exported_by: &actor.name,
+        };
+        Ok(bundle.tar(reporter)?)
+    }
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_ascii_lowercase()).collect();
+    v.sort();
+    v
+}
+
+fn recipient_detail(r: &[String]) -> String {
+    if r.is_empty() {
+        "to all recipients".into()
+    } else {
+        format!("to {}", r.join(", "))
+    }
+}
+
+/// The header fields (unfolded, in order) and the readable body texts of a message.
+pub fn readable(raw: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
+    let text = String::from_utf8_lossy(raw);
+    let head_end = text
+        .find("\n\n")
+        .or_else(|| text.find("\r\n\r\n"))
+        .unwrap_or(text.len());
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text[..head_end].lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+            continue;
+        }
+        let (n, v) = line.split_once(':').unwrap_or((line, ""));
+        headers.push((n.to_string(), v.trim().to_string()));
+    }
+    let limits = palisade_engine::Limits::default();
+    let body = palisade_engine::extract::extract(raw, &limits)
+        .texts
+        .into_iter()
+        .filter(|t| t.source != palisade_engine::extract::Source::Subject)
+        .map(|t| t.text)
+        .collect();
+    (headers, body)
+}

@@ -1,0 +1,62 @@
+//! Keeps the verdict of every message the daemon holds, so reviewers later see exactly
+//! why (the matched words, the authentication results) rather than a re-scan. The milter
+//! never waits for the database: records go through a bounded channel to one writer
+//! thread, and when that falls behind a record is dropped (counted, logged); the
+//! message is held all the same and the UI falls back to its headers.
+
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+
+use palisade_milter::Message;
+use serde_json::json;
+
+use super::store::Store;
+use crate::scan::Scanned;
+
+/// The sending side; cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: SyncSender<(String, String)>,
+}
+
+impl Recorder {
+    /// Starts the writer thread on `store`.
+    pub fn start(store: Arc<Store>) -> anyhow::Result<Recorder> {
+        let (tx, rx) = sync_channel::<(String, String)>(4096);
+        std::thread::Builder::new()
+            .name("palisade-recorder".into())
+            .spawn(move || {
+                for (id, verdict) in rx {
+                    if let Err(e) = store.record_verdict(&id, &verdict) {
+                        tracing::warn!(queue_id = %crate::escape::Safe(&id), error = %format!("{e:#}"), "cannot record the verdict of a held message");
+                    }
+                }
+            })?;
+        Ok(Recorder { tx })
+    }
+
+    /// Queues the record of a held message; false when it was dropped.
+    pub fn record(&self, message: &Message, scanned: &Scanned, applied: &str) -> bool {
+        let env = &message.envelope;
+        let Some(id) = env.queue_id.as_deref().filter(|id| !id.is_empty()) else {
+            return false;
+        };
+        let record = json!({
+            "action": applied,
+            "verdict": scanned.verdict,
+            "auth": scanned.auth,
+            "envelope": {
+                "client_addr": env.client_addr,
+                "client_name": env.client_name,
+                "helo": env.helo,
+                "mail_from": env.mail_from,
+                "rcpt_to": env.rcpt_to,
+            },
+            "time": super::audit::timestamp(),
+        });
+        match self.tx.try_send((id.to_string(), record.to_string())) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
