@@ -692,7 +692,7 @@ impl Config {
                     "web.listen",
                     format!("{a} is not a loopback address: set web.tls_cert and web.tls_key to serve it over TLS"),
                 ),
-                Ok(_) if self.web.listen == self.http.listen => bad(
+                Ok(a) if a.port() != 0 && self.http.listen.parse::<std::net::SocketAddr>().ok() == Some(a) => bad(
                     "web.listen",
                     "must differ from http.listen (metrics stay on their own listener)".into(),
                 ),

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod milter;
 pub mod prometheus;
 pub mod signing;
+pub mod web;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;

@@ -15,8 +15,9 @@ pub struct UserArgs {
     /// What to do.
     #[command(subcommand)]
     action: UserCmd,
-    #[command(flatten)]
-    config: ConfigArg,
+    /// Configuration file (default: $PALISADE_CONFIG, else the embedded defaults).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,8 +52,9 @@ pub struct AuditArgs {
     /// What to do.
     #[command(subcommand)]
     action: AuditCmd,
-    #[command(flatten)]
-    config: ConfigArg,
+    /// Configuration file (default: $PALISADE_CONFIG, else the embedded defaults).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,8 +68,11 @@ enum AuditCmd {
     },
 }
 
-fn open(config: &ConfigArg) -> Result<Store, ExitCode> {
-    let config = config.load()?;
+fn open(config: &Option<std::path::PathBuf>) -> Result<Store, ExitCode> {
+    let config = ConfigArg {
+        config: config.clone(),
+    }
+    .load()?;
     let path = database_path(&config);
     Store::open(&path).map_err(|e| {
         eprintln!("palisade: {e:#}");

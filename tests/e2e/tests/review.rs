@@ -1,0 +1,937 @@
+//! The quarantine review side through a real Postfix: a threat is held, reviewers sign
+//! in (API and HTML forms), read the plain-words explanation, release it under dual
+//! control with a reason, and it is delivered; partial release, legal hold, export with
+//! ARF, notifications through Postfix's sendmail; the audit log verifies, and editing a
+//! byte of it (or removing an entry) makes `palisade audit verify` fail. Also: whatever
+//! a message carries is shown escaped, and no request without a session and a CSRF token
+//! changes anything.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use palisade::config::{Config, Sources};
+use palisade::{start, Running};
+use palisade_e2e::dns::{DnsServer, Record};
+use palisade_e2e::web::{add_user, hidden, Client};
+use palisade_e2e::{
+    fixture, free_port, palisade_bin, smtp_session, Outgoing, Postfix, PostfixConfig,
+};
+use serde_json::json;
+
+const PW: &str = "correct horse battery staple";
+
+fn dns() -> DnsServer {
+    DnsServer::start(
+        &["test", "example", "org", "net", "in-addr.arpa"],
+        &[
+            Record::txt("officialproudboys.test", "v=spf1 ip4:198.51.100.7 -all"),
+            Record::txt("_dmarc.officialproudboys.test", "v=DMARC1; p=reject"),
+        ],
+    )
+    .unwrap()
+}
+
+/// A world: DNS, Postfix, a config file, the daemon with the review UI, and users.
+struct World {
+    _dns: DnsServer,
+    pf: Postfix,
+    running: Option<Running>,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl World {
+    async fn new(extra: &str) -> World {
+        let dns = dns();
+        let port = free_port().unwrap();
+        let pf = Postfix::start(&PostfixConfig::with_milter(&format!(
+            "inet:127.0.0.1:{port}"
+        )))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("palisade.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[milter]
+listen = "inet:127.0.0.1:{port}"
+[http]
+listen = "127.0.0.1:0"
+[dns]
+nameservers = ["{ns}"]
+timeout = "500ms"
+[auth]
+authserv_id = "mx.palisade.test"
+[policy]
+trusted_networks = []
+[quarantine]
+postfix_config = "{pfdir}"
+[state]
+dir = "{state}"
+[web]
+listen = "127.0.0.1:0"
+login_attempts = 3
+{extra}
+"#,
+                ns = dns.nameserver(),
+                pfdir = pf.config_dir().display(),
+                state = dir.path().join("state").display(),
+            ),
+        )
+        .unwrap();
+        let c = Config::load(&Sources {
+            file: Some(config.clone()),
+            env: vec![],
+        })
+        .unwrap();
+        let running = start(c).await.unwrap();
+        for (name, role) in [
+            ("clerk", "reviewer"),
+            ("officer", "reviewer"),
+            ("auditor", "auditor"),
+            ("admin", "admin"),
+        ] {
+            add_user(&config, name, role, PW).unwrap();
+        }
+        World {
+            _dns: dns,
+            pf,
+            running: Some(running),
+            dir,
+            config,
+        }
+    }
+
+    fn web(&self) -> Client {
+        Client::new(self.running.as_ref().unwrap().web.unwrap())
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("state").join("palisade.db")
+    }
+
+    fn send(&self, to: &[&str], data: &str) -> String {
+        let mut replies = Vec::new();
+        for t in to {
+            // One recipient per transaction; send_to_two sends one to two.
+            replies.push(
+                smtp_session(
+                    self.pf.smtp,
+                    &[Outgoing {
+                        from: "info@officialproudboys.test".into(),
+                        to: (*t).into(),
+                        data: data.into(),
+                    }],
+                )
+                .unwrap()
+                .remove(0),
+            );
+        }
+        replies.join("\n")
+    }
+
+    fn palisade(&self, args: &[&str]) -> std::process::Output {
+        Command::new(palisade_bin().unwrap())
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap()
+    }
+
+    /// Delivered messages whose text contains `needle`.
+    fn delivered_with(&self, needle: &str) -> Vec<String> {
+        self.pf
+            .delivered()
+            .into_iter()
+            .filter(|m| m.contains(needle))
+            .collect()
+    }
+
+    fn wait_delivered_with(&self, needle: &str, n: usize) -> Vec<String> {
+        palisade_e2e::wait_for(Duration::from_secs(30), || {
+            self.delivered_with(needle).len() >= n
+        })
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}: {n} delivered with {needle:?}; log:\n{}",
+                self.pf.maillog()
+            )
+        });
+        self.delivered_with(needle)
+    }
+}
+
+/// A threat to two recipients in one SMTP transaction.
+fn send_to_two(pf: &Postfix, data: &str, a: &str, b: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let s = std::net::TcpStream::connect(pf.smtp).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut reply = || loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        if l.len() < 4 || l.as_bytes()[3] != b'-' {
+            break l;
+        }
+    };
+    reply();
+    for cmd in [
+        "EHLO relay.foreign.example".to_string(),
+        "MAIL FROM:<info@officialproudboys.test>".into(),
+        format!("RCPT TO:<{a}>"),
+        format!("RCPT TO:<{b}>"),
+        "DATA".into(),
+    ] {
+        w.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+        reply();
+    }
+    let mut body = String::new();
+    for line in data.lines() {
+        if line.starts_with('.') {
+            body.push('.');
+        }
+        body.push_str(line);
+        body.push_str("\r\n");
+    }
+    body.push_str(".\r\n");
+    w.write_all(body.as_bytes()).unwrap();
+    let end = reply();
+    w.write_all(b"QUIT\r\n").unwrap();
+    end
+}
+
+fn tar_files(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut a = tar::Archive::new(tar_bytes);
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.push((name, data));
+    }
+    out
+}
+
+fn file<'a>(files: &'a [(String, Vec<u8>)], suffix: &str) -> &'a [u8] {
+    &files.iter().find(|(n, _)| n.ends_with(suffix)).unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
+    let mut w = World::new(
+        "dual_control = true\n[notify]\ndigest_to = [\"reviewers@county.example\"]\nrecipients = true\ninterval = \"1s\"\ndigest_interval = \"1s\"\nweb_url = \"https://mx.county.example:9896\"\n",
+    )
+    .await;
+    let reply = w.send(&["voter@county.example"], &fixture("proud-boys-2020.eml"));
+    assert!(reply.starts_with("250"), "{reply}");
+    let id =
+        w.pf.wait_held(1, Duration::from_secs(30))
+            .unwrap()
+            .remove(0);
+
+    // Nobody signed in: 401 from the API, the sign-in page from the UI.
+    let mut anon = w.web();
+    assert_eq!(anon.get("/api/v1/quarantine").unwrap().status, 401);
+    let r = anon.get(&format!("/quarantine/{id}")).unwrap();
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    assert_eq!(
+        anon.api_login("clerk", "wrong password!!").unwrap().status,
+        401
+    );
+
+    // The auditor reads but cannot act.
+    let mut auditor = w.web();
+    let r = auditor.api_login("auditor", PW).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = auditor.get("/api/v1/quarantine").unwrap().json();
+    let item = &list["messages"][0];
+    assert_eq!(item["queue_id"], id.as_str());
+    assert_eq!(item["sender"], "info@officialproudboys.test");
+    assert_eq!(
+        item["subject"],
+        "[SUSPECTED THREAT] Vote for Trump or else!"
+    );
+    assert!(item["score"].as_f64().unwrap() >= 10.0);
+    assert!(!item["symbols"].as_array().unwrap().is_empty());
+    let r = auditor
+        .post_json(
+            &format!("/api/v1/quarantine/{id}/release"),
+            &json!({"reason": "x"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // The clerk signs in through the HTML form, as a person does.
+    let mut clerk = w.web();
+    let form = clerk.get("/login").unwrap();
+    let login_cookie = form
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("palisade_login="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = hidden(&form.text(), "csrf").unwrap();
+    let r = clerk
+        .post_form(
+            "/login",
+            &[("csrf", &csrf), ("user", "clerk"), ("password", PW)],
+            Some(&login_cookie),
+        )
+        .unwrap();
+    assert_eq!(r.status, 303, "{}", r.text());
+    let cookie = r
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("palisade_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let page = clerk.get(&format!("/quarantine/{id}")).unwrap();
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("Why it was held"), "{html}");
+    assert!(html.contains("Held because:"), "{html}");
+    assert!(
+        html.contains("NOT allowed to send mail for officialproudboys.test"),
+        "{html}"
+    );
+    assert!(html.contains("come after you"), "the body is shown as text");
+    let page_csrf = hidden(&html, "csrf").unwrap();
+
+    // The same explanation through the API.
+    let mut clerk_api = w.web();
+    clerk_api.api_login("clerk", PW).unwrap();
+    let view = clerk_api
+        .get(&format!("/api/v1/quarantine/{id}"))
+        .unwrap()
+        .json();
+    assert_eq!(view["explanation"]["threat"], true);
+    assert_eq!(
+        view["explanation"]["recorded"], true,
+        "the daemon recorded the verdict"
+    );
+    assert!(view["explanation"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| !f["evidence"].as_str().unwrap().is_empty()));
+
+    // Dual control: the clerk's release is a request; the clerk again is refused; the
+    // officer's release delivers it.
+    let r = clerk
+        .post_form(
+            &format!("/quarantine/{id}/release"),
+            &[
+                ("csrf", &page_csrf),
+                ("reason", "voter asked to see it; sender known"),
+            ],
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert!(
+        w.pf.held().contains(&id),
+        "one reviewer is not enough for a threat"
+    );
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id}/release"),
+            &json!({"reason": "again"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", r.text());
+    let mut officer = w.web();
+    officer.api_login("officer", PW).unwrap();
+    let r = officer
+        .post_json(
+            &format!("/api/v1/quarantine/{id}/release"),
+            &json!({"reason": ""}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 400, "a reason is required: {}", r.text());
+    let r = officer
+        .post_json(
+            &format!("/api/v1/quarantine/{id}/release"),
+            &json!({"reason": "second check: deliver to voter"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["result"], "released");
+    let got = w.wait_delivered_with("Subject: [SUSPECTED THREAT] Vote for Trump or else!", 1);
+    assert!(got[0].contains("voter@county.example"));
+    assert!(!w.pf.held().contains(&id));
+
+    // Notifications went through Postfix: a notice to the voter (without the threat's
+    // words) and a digest to the reviewers.
+    let notices = w.wait_delivered_with("A message to you is being held for review", 1);
+    assert!(notices[0].contains("voter@county.example"));
+    assert!(!notices[0].contains("come after you") && !notices[0].contains("Vote for Trump"));
+    let digests = w.wait_delivered_with("Palisade: 1 message(s) held for review", 1);
+    assert!(
+        digests[0].contains("reviewers@county.example"),
+        "{digests:?}"
+    );
+    assert!(digests[0].contains(&format!("https://mx.county.example:9896/quarantine/{id}")));
+
+    // A second threat to two people: a copy to one of them, then legal hold, export,
+    // delete refused under hold, allowed once lifted.
+    let reply = send_to_two(
+        &w.pf,
+        &fixture("proud-boys-2020.eml").replace("Vote for Trump or else!", "Second warning"),
+        "a@county.example",
+        "b@county.example",
+    );
+    assert!(reply.starts_with("250"), "{reply}");
+    palisade_e2e::wait_for(Duration::from_secs(30), || w.pf.held().len() == 1).unwrap();
+    let id2 = w.pf.held().remove(0);
+    for who in [&mut clerk_api, &mut officer] {
+        let r = who
+            .post_json(&format!("/api/v1/quarantine/{id2}/release"), &json!({"reason": "a@ is the sheriff's liaison", "recipients": ["a@county.example"]}), true)
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let copies = w.wait_delivered_with("Subject: [SUSPECTED THREAT] Second warning", 1);
+    assert_eq!(copies.len(), 1);
+    assert!(
+        copies[0].contains("a@county.example") && !copies[0].contains("b@county.example"),
+        "{}",
+        copies[0]
+    );
+    assert!(w.pf.held().contains(&id2), "still held for b@");
+    let state = clerk_api
+        .get(&format!("/api/v1/quarantine/{id2}"))
+        .unwrap()
+        .json();
+    assert_eq!(state["state"]["released_to"], json!(["a@county.example"]));
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/hold"),
+            &json!({"reason": "case 2026-114, sheriff", "on": true}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/delete"),
+            &json!({"reason": "cleanup"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(w.pf.held().contains(&id2));
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/report"),
+            &json!({"reason": "FBI tip line, ref 77"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+
+    // The evidence bundle: the message byte for byte with its hash, verdict, audit, ARF.
+    let r = auditor
+        .get(&format!("/api/v1/quarantine/{id2}/export"))
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/x-tar"));
+    let files = tar_files(&r.body);
+    let raw = file(&files, "/message.eml");
+    let postcat = Command::new("postcat")
+        .args(["-c"])
+        .arg(w.pf.config_dir())
+        .args(["-h", "-b", "-q", &id2])
+        .output()
+        .unwrap();
+    assert_eq!(raw, postcat.stdout.as_slice(), "byte for byte");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw));
+    assert_eq!(
+        String::from_utf8_lossy(file(&files, ".sha256")),
+        format!("{sha}  message.eml\n")
+    );
+    let verdict: serde_json::Value = serde_json::from_slice(file(&files, "verdict.json")).unwrap();
+    assert!(
+        verdict["recorded"]["verdict"]["symbols"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 2
+    );
+    assert!(
+        String::from_utf8_lossy(file(&files, "authentication-results.txt")).contains("spf=fail")
+    );
+    let audit: serde_json::Value = serde_json::from_slice(file(&files, "audit.json")).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "export",
+        "report",
+        "legal-hold",
+        "release",
+        "release-requested",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let arf = String::from_utf8_lossy(file(&files, "arf-report.eml")).into_owned();
+    assert!(arf.contains("report-type=feedback-report") && arf.contains("Feedback-Type: abuse"));
+    assert!(arf.contains("Original-Rcpt-To: <b@county.example>"));
+    assert!(
+        arf.contains("Source-IP: 127.0.0.1")
+            && arf.contains("Reported-Domain: officialproudboys.test")
+    );
+
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/hold"),
+            &json!({"reason": "case closed", "on": false}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/delete"),
+            &json!({"reason": "case closed; evidence exported"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(w.pf.held().is_empty());
+
+    // The audit log has every step, with who and why, and the chain verifies.
+    let log = auditor.get("/api/v1/audit").unwrap().json();
+    assert_eq!(log["chain"]["intact"], true, "{log}");
+    let entries = log["entries"].as_array().unwrap();
+    let has = |actor: &str, action: &str, qid: &str, reason: &str| {
+        entries.iter().any(|e| {
+            e["actor"] == actor
+                && e["action"] == action
+                && e["queue_id"] == qid
+                && e["reason"].as_str().unwrap().contains(reason)
+        })
+    };
+    assert!(has("clerk", "view", &id, ""));
+    assert!(has(
+        "clerk",
+        "release-requested",
+        &id,
+        "voter asked to see it"
+    ));
+    assert!(has("officer", "release", &id, "second check"));
+    assert!(has("clerk", "delete", &id2, "case closed"));
+    assert!(has("auditor", "export", &id2, ""));
+    assert!(has("clerk", "login", "", ""));
+    let out = w.palisade(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit log intact"));
+
+    // Stop the daemon, then tamper.
+    w.running.take().unwrap().shutdown().await.unwrap();
+    let db = w.db();
+    // Fold SQLite's write-ahead log into the file, so the log's bytes are all there.
+    let status = Command::new("sqlite3")
+        .arg(&db)
+        .arg("PRAGMA wal_checkpoint(TRUNCATE);")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pristine = dir_copy(&db, &w.dir.path().join("copy"));
+    let mut bytes = std::fs::read(&db).unwrap();
+    let needle = b"second check: deliver to voter";
+    let mut edited = 0;
+    let mut from = 0;
+    // SQLite may keep stale copies of a page; change the byte wherever the text is.
+    while let Some(i) = bytes[from..]
+        .windows(needle.len())
+        .position(|x| x == needle)
+    {
+        bytes[from + i] = b'S';
+        from += i + needle.len();
+        edited += 1;
+    }
+    assert!(edited > 0, "the reason is in the file");
+    std::fs::write(&db, &bytes).unwrap();
+    let out = w.palisade(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NOT intact") && err.contains("altered"),
+        "{err}"
+    );
+
+    // Removing the newest entry (past the append-only trigger) is caught by the head.
+    let status = Command::new("sqlite3")
+        .arg(&pristine)
+        .arg("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit);")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cfg = w.dir.path().join("copy.toml");
+    std::fs::write(
+        &cfg,
+        format!("[web]\ndatabase = \"{}\"\n", pristine.display()),
+    )
+    .unwrap();
+    let out = Command::new(palisade_bin().unwrap())
+        .args(["audit", "verify", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("entries were removed"));
+}
+
+/// Copies a database and its audit head into `dir`; returns the copy's path.
+fn dir_copy(db: &Path, dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let name = db.file_name().unwrap();
+    let copy = dir.join(name);
+    std::fs::copy(db, &copy).unwrap();
+    let head = |p: &Path| {
+        let mut n = p.file_name().unwrap().to_os_string();
+        n.push(".audit-head");
+        p.with_file_name(n)
+    };
+    std::fs::copy(head(db), head(&copy)).unwrap();
+    copy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_content_is_escaped_and_nothing_changes_without_session_and_csrf() {
+    let w = World::new("").await;
+    let long: String = (0..20)
+        .map(|i| format!("{}{}", if i == 0 { "" } else { "\n " }, "A".repeat(500)))
+        .collect();
+    let msg = format!(
+        "From: Proud Boys <info@officialproudboys.test>\nTo: voter@county.example\nSubject: =?UTF-8?B?{}?=\nX-Long: {long}\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n<script>document.title='pwned'</script>\nLiteral &lt;b&gt;entities&lt;/b&gt; &amp; more.\nYou will vote for Trump on Election Day or we will come after you.\nWe have your home address.\n",
+        b64("<script>alert(1)</script> &amp; \u{1b}]0;pwn\u{7} <img src=x onerror=alert(2)>")
+    );
+    let reply = w.send(&["voter@county.example"], &msg);
+    assert!(reply.starts_with("250"), "{reply}");
+    let id =
+        w.pf.wait_held(1, Duration::from_secs(30))
+            .unwrap()
+            .remove(0);
+
+    let mut admin = w.web();
+    admin.api_login("admin", PW).unwrap();
+    for path in [format!("/quarantine/{id}"), "/quarantine".to_string()] {
+        // The HTML pages need the cookie only; the API login set it.
+        let page = admin.get(&path).unwrap();
+        assert_eq!(page.status, 200, "{path}");
+        let html = page.text();
+        assert!(
+            !html.contains("<script"),
+            "{path}: raw script tag in\n{html}"
+        );
+        assert!(!html.contains("<img"), "{path}: raw img tag");
+        assert!(
+            !html.contains('\u{1b}') && !html.contains('\u{7}'),
+            "{path}: raw control characters"
+        );
+        assert!(
+            shown(&html, "<script>alert(1)</script> &amp; "),
+            "{path}: the subject is shown as text"
+        );
+        assert!(
+            html.contains("\\e]0;pwn\\x07"),
+            "{path}: controls are shown as escapes"
+        );
+        let csp = page.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            "{csp}"
+        );
+        assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    }
+    let html = admin.get(&format!("/quarantine/{id}")).unwrap().text();
+    assert!(
+        shown(&html, "<script>document.title='pwned'</script>"),
+        "the body's tag is text"
+    );
+    assert!(
+        shown(&html, "Literal &lt;b&gt;entities"),
+        "entities are shown as typed"
+    );
+    let x_long = html
+        .split("<th>X-Long</th>")
+        .nth(1)
+        .unwrap()
+        .split("</td>")
+        .next()
+        .unwrap();
+    assert!(
+        x_long.matches('A').count() >= 10_000,
+        "the whole long header is shown"
+    );
+
+    // Nothing changes without a session, or with a session but without its CSRF token.
+    let csrf = admin.csrf.clone().unwrap();
+    let mut anon = w.web();
+    let api_actions = ["release", "delete", "report", "hold"];
+    for a in api_actions {
+        let r = anon
+            .post_json(
+                &format!("/api/v1/quarantine/{id}/{a}"),
+                &json!({"reason": "x"}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(r.status, 401, "anonymous {a}");
+        let r = admin
+            .post_json(
+                &format!("/api/v1/quarantine/{id}/{a}"),
+                &json!({"reason": "x"}),
+                false,
+            )
+            .unwrap();
+        assert_eq!(r.status, 403, "{a} without X-CSRF-Token");
+        admin.csrf = Some("0".repeat(64));
+        let r = admin
+            .post_json(
+                &format!("/api/v1/quarantine/{id}/{a}"),
+                &json!({"reason": "x"}),
+                true,
+            )
+            .unwrap();
+        assert_eq!(r.status, 403, "{a} with a wrong X-CSRF-Token");
+        admin.csrf = Some(csrf.clone());
+        assert_eq!(
+            admin.get(&format!("/quarantine/{id}/{a}")).unwrap().status,
+            405,
+            "GET {a}"
+        );
+    }
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (format!("/quarantine/{id}/release"), vec![("reason", "x")]),
+        (format!("/quarantine/{id}/delete"), vec![("reason", "x")]),
+        (format!("/quarantine/{id}/report"), vec![("reason", "x")]),
+        (
+            format!("/quarantine/{id}/hold"),
+            vec![("reason", "x"), ("on", "1")],
+        ),
+        (
+            "/users".into(),
+            vec![
+                ("name", "mallory"),
+                ("role", "admin"),
+                ("password", "mallory-password"),
+            ],
+        ),
+        ("/users/clerk/remove".into(), vec![]),
+        ("/logout".into(), vec![]),
+    ];
+    for (path, fields) in &forms {
+        let r = anon.post_form(path, fields, None).unwrap();
+        assert_eq!(r.status, 401, "anonymous POST {path}");
+        let r = admin.post_form(path, fields, None).unwrap();
+        assert_eq!(r.status, 403, "POST {path} without a CSRF token");
+        let mut wrong = fields.clone();
+        wrong.push(("csrf", "not-the-token"));
+        let r = admin.post_form(path, &wrong, None).unwrap();
+        assert_eq!(r.status, 403, "POST {path} with a wrong CSRF token");
+    }
+    // A sign-in form posted without its own token is refused too.
+    let r = anon
+        .post_form("/login", &[("user", "admin"), ("password", PW)], None)
+        .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(anon.session.is_none());
+
+    // So: still held, no hold, not reported, same users, and no action in the log.
+    assert!(w.pf.held().contains(&id));
+    let view = admin
+        .get(&format!("/api/v1/quarantine/{id}"))
+        .unwrap()
+        .json();
+    assert_eq!(view["state"]["legal_hold"], false);
+    assert!(view["state"]["reported"].is_null());
+    let users = String::from_utf8_lossy(&w.palisade(&["user", "list"]).stdout).into_owned();
+    assert!(
+        users.contains("clerk") && !users.contains("mallory"),
+        "{users}"
+    );
+    let log = admin.get("/api/v1/audit").unwrap().json();
+    let acted: Vec<String> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "admin")
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .filter(|a| !["login", "view"].contains(&a.as_str()))
+        .collect();
+    assert!(acted.is_empty(), "{acted:?}");
+
+    // Sign-ins are rate limited: after 3 failures the right password is refused too.
+    let mut guesser = w.web();
+    for _ in 0..3 {
+        assert_eq!(
+            guesser
+                .api_login("auditor", "guess guess guess")
+                .unwrap()
+                .status,
+            401
+        );
+    }
+    assert_eq!(guesser.api_login("auditor", PW).unwrap().status, 429);
+
+    // Signing out ends the session for good.
+    let old = admin.session.clone();
+    let r = admin.post_json("/api/v1/logout", &json!({}), true).unwrap();
+    assert_eq!(r.status, 200);
+    admin.session = old;
+    assert_eq!(admin.get("/api/v1/quarantine").unwrap().status, 401);
+}
+
+/// Whether `text` appears in the page HTML-escaped (named or numeric references).
+fn shown(html: &str, text: &str) -> bool {
+    let numeric: String = text
+        .chars()
+        .map(|c| match c {
+            '<' => "&#60;".to_string(),
+            '>' => "&#62;".to_string(),
+            '&' => "&#38;".to_string(),
+            '"' => "&#34;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    let named = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;");
+    html.contains(&numeric) || html.contains(&named)
+}
+
+fn b64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_required_off_loopback_and_cookies_are_secure_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without a certificate, a non-loopback address is refused at config check.
+    let plain = dir.path().join("plain.toml");
+    std::fs::write(&plain, "[web]\nlisten = \"0.0.0.0:9896\"\n").unwrap();
+    let out = Command::new(palisade_bin().unwrap())
+        .args(["config", "check", "--config"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("web.listen"));
+
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let st = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let mut c = Config::load(&Sources::default()).unwrap();
+    c.milter.listen = "inet:127.0.0.1:0".into();
+    c.http.listen = "127.0.0.1:0".into();
+    c.web.listen = "127.0.0.1:0".into();
+    c.web.database = dir.path().join("p.db").display().to_string();
+    c.web.tls_cert = cert.display().to_string();
+    c.web.tls_key = key.display().to_string();
+    let running = start(c).await.unwrap();
+    let cfg = dir.path().join("p.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[web]\ndatabase = \"{}\"\n",
+            dir.path().join("p.db").display()
+        ),
+    )
+    .unwrap();
+    add_user(&cfg, "clerk", "reviewer", PW).unwrap();
+    let addr = running.web.unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "-i",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+        ])
+        .arg(json!({"user": "clerk", "password": PW}).to_string())
+        .arg(format!("https://{addr}/api/v1/login"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let cookie = text
+        .lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: palisade_session=")
+        })
+        .unwrap();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // Plain HTTP to the TLS port gets no page.
+    let r = Client::new(addr).get("/login");
+    assert!(r.is_err() || r.unwrap().status >= 400);
+    running.shutdown().await.unwrap();
+}
