@@ -935,3 +935,84 @@ async fn tls_is_required_off_loopback_and_cookies_are_secure_under_it() {
     assert!(r.is_err() || r.unwrap().status >= 400);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_works_in_a_real_browser() {
+    palisade_e2e::require_tools(&["chromium", "/usr/bin/python3"]).unwrap();
+    let w = World::new("").await;
+    let scripted = "From: Proud Boys <info@officialproudboys.test>\nTo: clerk@county.example\nSubject: Final notice <script>alert(1)</script>\n\n<script>document.title='pwned'</script>\nWe know where you live. Certify the results or we will burn your office down.\n";
+    assert!(w
+        .send(&["clerk@county.example"], scripted)
+        .starts_with("250"));
+    // Arrival times have one-second resolution: make the 2020 message the newest.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(w
+        .send(&["voter@county.example"], &fixture("proud-boys-2020.eml"))
+        .starts_with("250"));
+    w.pf.wait_held(2, Duration::from_secs(30)).unwrap();
+    let shots = std::env::var_os("PALISADE_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| w.dir.path().join("shots"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/review_ui.py");
+    let addr = w.running.as_ref().unwrap().web.unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(format!("http://{addr}"))
+            .args(["clerk", PW, "Vote for Trump or else!"])
+            .arg(&shots)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["redirected_to_login"], true, "{seen}");
+    assert_eq!(seen["list_has_subject"], true, "{seen}");
+    assert_eq!(seen["list_rows"], 2, "{seen}");
+    assert!(
+        seen["explanation"]
+            .as_str()
+            .unwrap()
+            .starts_with("Held because:"),
+        "{seen}"
+    );
+    assert!(seen["findings"].as_u64().unwrap() >= 2, "{seen}");
+    assert_eq!(
+        seen["page_scripts"], 0,
+        "the page itself carries no script: {seen}"
+    );
+    assert!(!seen["title"].as_str().unwrap().contains("pwned"), "{seen}");
+    assert!(
+        seen["after_release"]
+            .as_str()
+            .unwrap()
+            .starts_with("Released"),
+        "{seen}"
+    );
+    // The newest message (2020's) was on top, opened and released.
+    let released = seen["message_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/quarantine/")
+        .to_string();
+    w.wait_delivered_with("Subject: [SUSPECTED THREAT] Vote for Trump or else!", 1);
+    assert!(!w.pf.held().contains(&released));
+    assert_eq!(w.pf.held().len(), 1, "the other message stays held");
+    let mut auditor = w.web();
+    auditor.api_login("auditor", PW).unwrap();
+    let log = auditor.get("/api/v1/audit").unwrap().json();
+    assert!(log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["actor"] == "clerk"
+            && e["action"] == "release"
+            && e["queue_id"] == released.as_str()
+            && e["reason"] == "Checked with the sender by phone; browser test"));
+}

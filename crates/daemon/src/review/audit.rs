@@ -87,8 +87,10 @@ impl Entry {
 /// Now, RFC 3339 UTC with seconds.
 pub fn timestamp() -> String {
     let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+    now.format(time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+    ))
+    .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// The head file for a database.

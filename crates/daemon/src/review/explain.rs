@@ -56,7 +56,9 @@ fn kind(category: &str) -> &'static str {
         "impersonation" => "Pretends to come from someone else",
         "auth" => "Sender verification",
         "policy" => "Local policy",
-        "evasion" => "Disguised writing",
+        "evasion" | "obfuscation" => "Written to slip past filters",
+        "combination" => "Several warning signs together",
+        "hostility" => "Hostile, abusive language",
         _ => "Other signs",
     }
 }
@@ -261,11 +263,21 @@ pub fn explain(
     let threat = findings
         .iter()
         .any(|f| THREAT_CATEGORIES.contains(&f.category.as_str()));
+    // The summary names what the message does; supporting signs (combinations, sender
+    // checks, odd writing) stay in the list below it unless they are all there is.
     let mut kinds: Vec<&str> = Vec::new();
-    for f in &findings {
-        let k = kind(&f.category);
-        if !kinds.contains(&k) && f.category != "info" {
-            kinds.push(k);
+    for main in [true, false] {
+        for f in &findings {
+            let k = kind(&f.category);
+            let is_main = THREAT_CATEGORIES.contains(&f.category.as_str())
+                || f.category == "impersonation"
+                || f.category == "policy";
+            if is_main == main && !kinds.contains(&k) && f.category != "info" {
+                kinds.push(k);
+            }
+        }
+        if !kinds.is_empty() {
+            break;
         }
     }
     let summary = match kinds.as_slice() {

@@ -82,6 +82,7 @@ struct Row {
 #[template(path = "list.html")]
 struct ListPage {
     nav: Option<Nav>,
+    notice: String,
     rows: Vec<Row>,
     total: usize,
     columns: Vec<Column>,
@@ -532,6 +533,7 @@ async fn list(
         StatusCode::OK,
         ListPage {
             nav: Nav::of(&v),
+            notice: notice_text(q.get("done")).into(),
             rows,
             total,
             columns,
@@ -548,7 +550,8 @@ async fn list(
 
 fn notice_text(done: Option<&String>) -> &'static str {
     match done.map(String::as_str) {
-        Some("released") => "Released: the message is on its way.",
+        Some("released") | Some("release") => "Released: the message is on its way.",
+        Some("delete") => "Deleted from the hold queue.",
         Some("released-some") => {
             "A copy was released to the chosen recipients; the message stays held for the others."
         }
