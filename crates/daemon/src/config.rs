@@ -56,6 +56,8 @@ pub struct QuarantineConfig {
     pub postfix_config: String,
     /// Postfix's sendmail, for partial releases and notifications.
     pub sendmail: String,
+    /// The queue helper's socket; empty = run Postfix's tools directly.
+    pub helper: String,
 }
 
 /// `[state]`

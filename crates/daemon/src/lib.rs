@@ -206,7 +206,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             queue: review::queue(&live.config, None),
             config: live.config.notify.clone(),
             from: reporter.from.clone(),
-            sendmail: std::path::PathBuf::from(&live.config.quarantine.sendmail),
         })
     });
     let shared = Arc::new(server::Shared {

@@ -98,6 +98,11 @@ async fn the_shipped_unit_config_and_main_cf_serve_a_chrooted_postfix() {
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.policy.trusted_networks.clear();
     c.auth.enabled = false;
+    // The shipped review UI listens on a fixed port and keeps its data in /var/lib:
+    // here, a free port and a scratch database.
+    let scratch = tempfile::tempdir().unwrap();
+    c.web.listen = "127.0.0.1:0".into();
+    c.web.database = scratch.path().join("palisade.db").display().to_string();
     let running = start(c).await.unwrap();
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.gid(), postfix_gid, "socket not in group postfix");

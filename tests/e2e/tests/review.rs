@@ -556,9 +556,9 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     let status = Command::new("sqlite3")
         .arg(&db)
         .arg("PRAGMA wal_checkpoint(TRUNCATE);")
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(status.status.success());
     let pristine = dir_copy(&db, &w.dir.path().join("copy"));
     let mut bytes = std::fs::read(&db).unwrap();
     let needle = b"second check: deliver to voter";
@@ -1015,4 +1015,200 @@ async fn the_ui_works_in_a_real_browser() {
             && e["action"] == "release"
             && e["queue_id"] == released.as_str()
             && e["reason"] == "Checked with the sender by phone; browser test"));
+}
+
+/// Runs the palisade binary as `nobody`, as the shipped unit runs it as `palisade`.
+fn as_nobody(args: &[&str], config: &Path, stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = palisade_e2e::uid_gid("nobody").unwrap();
+    let mut child = Command::new(palisade_bin().unwrap())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .uid(uid)
+        .gid(gid)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// The shipped setup: the daemon unprivileged, Postfix's queue reachable only through
+/// the queue helper (root). Without the helper the same user cannot read held mail;
+/// with it, a reviewer lists, reads and releases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
+    use std::os::unix::fs::PermissionsExt;
+    let dns = dns();
+    let port = free_port().unwrap();
+    let pf = Postfix::start(&PostfixConfig::with_milter(&format!(
+        "inet:127.0.0.1:{port}"
+    )))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (nobody, nogroup) = palisade_e2e::uid_gid("nobody").unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(nobody), Some(nogroup)).unwrap();
+    let sock = dir.path().join("queue").join("queue.sock");
+    let web = free_port().unwrap();
+    let base = format!(
+        "[milter]\nlisten = \"inet:127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[dns]\nnameservers = [\"{}\"]\ntimeout = \"500ms\"\n[auth]\nauthserv_id = \"mx.palisade.test\"\n[policy]\ntrusted_networks = []\n[state]\ndir = \"{}\"\n[web]\nlisten = \"127.0.0.1:{web}\"\n[quarantine]\npostfix_config = \"{}\"\n",
+        dns.nameserver(),
+        state.display(),
+        pf.config_dir().display()
+    );
+    let tools_cfg = dir.path().join("tools.toml");
+    std::fs::write(&tools_cfg, &base).unwrap();
+    let helper_cfg = dir.path().join("palisade.toml");
+    std::fs::write(
+        &helper_cfg,
+        format!("{base}helper = \"{}\"\n", sock.display()),
+    )
+    .unwrap();
+    for f in [&tools_cfg, &helper_cfg] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = as_nobody(
+        &[
+            "user",
+            "add",
+            "clerk",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ],
+        &helper_cfg,
+        Some(PW),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The helper runs as root, with the socket in nobody's group.
+    let group = String::from_utf8(
+        Command::new("id")
+            .args(["-gn", "nobody"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mut helper = Command::new(palisade_bin().unwrap())
+        .args(["quarantine", "helper", "--socket"])
+        .arg(&sock)
+        .args(["--group", group.trim(), "--config"])
+        .arg(&tools_cfg)
+        .spawn()
+        .unwrap();
+    palisade_e2e::wait_for(Duration::from_secs(10), || sock.exists()).unwrap();
+    std::fs::set_permissions(
+        sock.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::gid(&meta),
+            meta.permissions().mode() & 0o777
+        ),
+        (nogroup, 0o660)
+    );
+
+    let mut daemon = Command::new(palisade_bin().unwrap());
+    daemon.args(["serve", "--config"]).arg(&helper_cfg);
+    {
+        use std::os::unix::process::CommandExt;
+        // Root's supplementary groups are dropped when uid is set.
+        daemon.uid(nobody).gid(nogroup);
+    }
+    let mut daemon = daemon.stderr(std::process::Stdio::null()).spawn().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{web}").parse().unwrap();
+    palisade_e2e::wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    })
+    .unwrap();
+    palisade_e2e::wait_for(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .unwrap();
+
+    let reply = smtp_session(
+        pf.smtp,
+        &[Outgoing {
+            from: "info@officialproudboys.test".into(),
+            to: "voter@county.example".into(),
+            data: fixture("proud-boys-2020.eml"),
+        }],
+    )
+    .unwrap()
+    .remove(0);
+    assert!(reply.starts_with("250"), "{reply}");
+    let id = pf.wait_held(1, Duration::from_secs(30)).unwrap().remove(0);
+
+    // The same user cannot read held mail with Postfix's tools...
+    let out = as_nobody(&["quarantine", "list"], &tools_cfg, None);
+    assert!(!out.status.success(), "postcat should refuse nobody");
+    // ...but can through the helper, and so can the daemon's review UI.
+    let out = as_nobody(&["quarantine", "list", "--json"], &helper_cfg, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+    let mut clerk = Client::new(addr);
+    assert_eq!(clerk.api_login("clerk", PW).unwrap().status, 200);
+    let view = clerk.get(&format!("/api/v1/quarantine/{id}")).unwrap();
+    assert_eq!(view.status, 200, "{}", view.text());
+    assert!(view.json()["body"][0]
+        .as_str()
+        .unwrap()
+        .contains("come after you"));
+    let r = clerk
+        .get(&format!("/api/v1/quarantine/{id}/export"))
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Messages Palisade did not hold stay out of reach, whatever the daemon asks.
+    let e = palisade::quarantine::helper::call(
+        &sock,
+        &palisade::quarantine::helper::Request::Raw {
+            id: "ABCDEF1234".into(),
+        },
+        &[],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no message ABCDEF1234"), "{e}");
+    let r = clerk
+        .post_json(
+            &format!("/api/v1/quarantine/{id}/release"),
+            &json!({"reason": "checked with the voter"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    palisade_e2e::wait_for(Duration::from_secs(30), || {
+        pf.delivered()
+            .iter()
+            .any(|m| m.contains("Vote for Trump or else!"))
+    })
+    .unwrap();
+    assert!(pf.held().is_empty());
+
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = helper.kill();
+    let _ = helper.wait();
 }

@@ -126,9 +126,18 @@ pub fn database_path(config: &Config) -> PathBuf {
     }
 }
 
-/// The hold queue configured by `[quarantine]`, with `override_dir` (the CLI's
-/// `--postfix-config`) taking precedence.
+/// The hold queue configured by `[quarantine]`: through the queue helper when
+/// `helper` names its socket, else Postfix's tools; `override_dir` (the CLI's
+/// `--postfix-config`) means the tools of that instance.
 pub fn queue(config: &Config, override_dir: Option<PathBuf>) -> Queue {
+    match crate::quarantine::helper::socket_path(&config.quarantine.helper) {
+        Some(socket) if override_dir.is_none() => Queue::Helper(socket),
+        _ => tools(config, override_dir),
+    }
+}
+
+/// Postfix's tools for the configured instance (or `override_dir`).
+pub fn tools(config: &Config, override_dir: Option<PathBuf>) -> Queue {
     let dir = override_dir.or_else(|| {
         (!config.quarantine.postfix_config.is_empty())
             .then(|| PathBuf::from(&config.quarantine.postfix_config))
@@ -298,7 +307,7 @@ impl Review {
         if whole && state.released_to.is_empty() {
             self.queue.release(id)?;
         } else {
-            self.queue.release_copy(id, &held.sender, &targets)?;
+            self.queue.release_copy(id, &targets)?;
             if whole {
                 // Everyone has a copy now: the original has nothing left to wait for.
                 // A legal hold keeps it as evidence (still held, nobody waiting).

@@ -3,13 +3,8 @@
 //! held. The notice names the sender and the time, never the held text: a threat should
 //! not reach its target through the notice about it.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-use anyhow::{bail, Context};
 
 use super::store::{Notified, Store};
 use crate::config::NotifyConfig;
@@ -34,8 +29,6 @@ pub struct Notifier {
     pub config: NotifyConfig,
     /// The From of notifications.
     pub from: String,
-    /// Postfix's sendmail.
-    pub sendmail: PathBuf,
 }
 
 /// One line, no control characters, at most `max` characters.
@@ -60,17 +53,6 @@ fn when(unix: u64) -> String {
 
 impl Notifier {
     fn send(&self, to: &[String], subject: &str, body: &str) -> anyhow::Result<()> {
-        let mut cmd = Command::new(&self.sendmail);
-        if let Some(dir) = self.queue.config_dir() {
-            cmd.arg("-C").arg(dir);
-        }
-        cmd.arg("-i").arg("-f").arg(&self.from).arg("--").args(to);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot run {}", self.sendmail.display()))?;
         let message = format!(
             "From: Palisade <{}>\nTo: {}\nSubject: {}\nDate: {}\nAuto-Submitted: auto-generated\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{}",
             self.from,
@@ -79,17 +61,7 @@ impl Notifier {
             when(super::store::now() as u64),
             body
         );
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(message.as_bytes())?;
-        }
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            bail!(
-                "sendmail failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
+        self.queue.send(&self.from, to, message.as_bytes())
     }
 
     fn notice(&self, h: &Held) -> anyhow::Result<()> {

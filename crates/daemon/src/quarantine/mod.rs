@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use crate::config::{Config, Sources};
 use crate::escape::{block, line};
+
+pub mod helper;
 use crate::review::store::Store;
 use crate::review::{Actor, Released, Review};
 
@@ -82,6 +84,20 @@ enum QuarantineCmd {
         #[arg(long)]
         off: bool,
     },
+    /// Run the queue helper: the privileged side that lets an unprivileged daemon's
+    /// review UI read, release and delete what Palisade held (see docs/quarantine.md).
+    Helper {
+        /// Socket to listen on.
+        #[arg(
+            long,
+            value_name = "PATH",
+            default_value = "/run/palisade-queue/queue.sock"
+        )]
+        socket: PathBuf,
+        /// Group that may connect (the daemon's).
+        #[arg(long, value_name = "GROUP")]
+        group: Option<String>,
+    },
     /// Write the evidence bundle (tar: message, SHA-256, verdict, audit trail, ARF report).
     Export {
         /// Postfix queue id.
@@ -93,7 +109,7 @@ enum QuarantineCmd {
 }
 
 /// One message Palisade held.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Held {
     /// Postfix queue id.
     pub queue_id: String,
@@ -117,26 +133,132 @@ pub struct Held {
     pub result: String,
 }
 
-/// Postfix's hold queue, through Postfix's own tools (`-c DIR` for a non-default
-/// instance). Every call runs a short-lived process: call from blocking threads.
+/// Postfix's hold queue. Either Postfix's own tools run here (`-c DIR` for a
+/// non-default instance), which takes root or the mail owner, or, when the daemon runs
+/// unprivileged, every operation goes to the queue helper (`palisade quarantine
+/// helper`, see [`helper`]) over its socket. Every call may run processes or wait on a
+/// socket: call from blocking threads.
 #[derive(Debug, Clone)]
-pub struct Queue {
+pub enum Queue {
+    /// Run postqueue, postcat, postsuper and sendmail directly.
+    Tools(Tools),
+    /// Ask the queue helper at this socket path.
+    Helper(PathBuf),
+}
+
+/// Postfix's tools for one instance.
+#[derive(Debug, Clone)]
+pub struct Tools {
     config: Option<PathBuf>,
     sendmail: PathBuf,
 }
 
 impl Queue {
-    /// The hold queue of the Postfix instance configured in `dir` (None = default), with
-    /// the sendmail used for partial releases.
+    /// The hold queue of the Postfix instance configured in `dir` (None = default),
+    /// with the sendmail used for partial releases and notifications.
     pub fn new(config: Option<PathBuf>, sendmail: PathBuf) -> Queue {
-        Queue { config, sendmail }
+        Queue::Tools(Tools { config, sendmail })
     }
 
-    /// The instance's configuration directory, when not the default.
-    pub fn config_dir(&self) -> Option<&std::path::Path> {
-        self.config.as_deref()
+    /// Everything Palisade holds, oldest first.
+    pub fn list(&self) -> anyhow::Result<Vec<Held>> {
+        match self {
+            Queue::Tools(t) => t.list(),
+            Queue::Helper(p) => helper::list(p),
+        }
     }
 
+    /// One message Palisade holds.
+    pub fn find(&self, id: &str) -> anyhow::Result<Held> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.find(id),
+            Queue::Helper(p) => helper::find(p, id),
+        }
+    }
+
+    /// The header block of a held message.
+    pub fn headers(&self, id: &str) -> anyhow::Result<String> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.headers(id),
+            Queue::Helper(p) => Ok(String::from_utf8_lossy(&helper::call(
+                p,
+                &helper::Request::Headers { id: id.into() },
+                &[],
+            )?)
+            .into_owned()),
+        }
+    }
+
+    /// The message as Postfix holds it (headers and body, as `postcat -h -b` prints
+    /// them), byte for byte.
+    pub fn raw(&self, id: &str) -> anyhow::Result<Vec<u8>> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.raw(id),
+            Queue::Helper(p) => helper::call(p, &helper::Request::Raw { id: id.into() }, &[]),
+        }
+    }
+
+    /// Releases the whole message to delivery now.
+    pub fn release(&self, id: &str) -> anyhow::Result<()> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.release(id),
+            Queue::Helper(p) => {
+                helper::call(p, &helper::Request::Release { id: id.into() }, &[]).map(drop)
+            }
+        }
+    }
+
+    /// Delivers a copy to some of its recipients (envelope sender kept); the held
+    /// original stays for the others.
+    pub fn release_copy(&self, id: &str, recipients: &[String]) -> anyhow::Result<()> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.release_copy(id, recipients),
+            Queue::Helper(p) => helper::call(
+                p,
+                &helper::Request::Copy {
+                    id: id.into(),
+                    recipients: recipients.to_vec(),
+                },
+                &[],
+            )
+            .map(drop),
+        }
+    }
+
+    /// Deletes a held message.
+    pub fn delete(&self, id: &str) -> anyhow::Result<()> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.delete(id),
+            Queue::Helper(p) => {
+                helper::call(p, &helper::Request::Delete { id: id.into() }, &[]).map(drop)
+            }
+        }
+    }
+
+    /// Sends a notification through the local Postfix.
+    pub fn send(&self, from: &str, to: &[String], message: &[u8]) -> anyhow::Result<()> {
+        match self {
+            Queue::Tools(t) => t.sendmail(from, to, message),
+            Queue::Helper(p) => helper::call(
+                p,
+                &helper::Request::Send {
+                    from: from.into(),
+                    to: to.to_vec(),
+                },
+                message,
+            )
+            .map(drop),
+        }
+    }
+}
+
+impl Tools {
     fn run_bytes(&self, tool: &str, args: &[&str]) -> anyhow::Result<Vec<u8>> {
         let mut cmd = Command::new(tool);
         if let Some(dir) = &self.config {
@@ -179,20 +301,16 @@ impl Queue {
     }
 
     /// The header block of a queued message.
-    pub fn headers(&self, id: &str) -> anyhow::Result<String> {
-        valid_id(id)?;
+    fn headers(&self, id: &str) -> anyhow::Result<String> {
         self.run("postcat", &["-h", "-q", id])
     }
 
-    /// The message as Postfix holds it (headers and body, as `postcat -h -b` prints
-    /// them), byte for byte.
-    pub fn raw(&self, id: &str) -> anyhow::Result<Vec<u8>> {
-        valid_id(id)?;
+    fn raw(&self, id: &str) -> anyhow::Result<Vec<u8>> {
         self.run_bytes("postcat", &["-h", "-b", "-q", id])
     }
 
     /// Everything Palisade holds, oldest first.
-    pub fn list(&self) -> anyhow::Result<Vec<Held>> {
+    fn list(&self) -> anyhow::Result<Vec<Held>> {
         let now = now();
         let mut out = Vec::new();
         for entry in self.hold_queue()? {
@@ -204,9 +322,7 @@ impl Queue {
         Ok(out)
     }
 
-    /// One message Palisade holds.
-    pub fn find(&self, id: &str) -> anyhow::Result<Held> {
-        valid_id(id)?;
+    fn find(&self, id: &str) -> anyhow::Result<Held> {
         let now = now();
         let entry = self
             .hold_queue()?
@@ -218,9 +334,8 @@ impl Queue {
         })
     }
 
-    /// Releases the whole message to delivery now (postsuper -H, then postqueue -i).
-    pub fn release(&self, id: &str) -> anyhow::Result<()> {
-        valid_id(id)?;
+    /// postsuper -H, then postqueue -i.
+    fn release(&self, id: &str) -> anyhow::Result<()> {
         self.run("postsuper", &["-H", id])?;
         // postsuper -H puts it in the deferred queue, which the queue manager scans
         // only every queue_run_delay; ask for delivery now.
@@ -228,28 +343,34 @@ impl Queue {
         Ok(())
     }
 
-    /// Delivers a copy to some recipients through sendmail (envelope sender kept); the
-    /// held original stays for the others.
-    pub fn release_copy(
-        &self,
-        id: &str,
-        sender: &str,
-        recipients: &[String],
-    ) -> anyhow::Result<()> {
-        use std::io::Write;
+    /// A copy through sendmail to recipients of the held message only.
+    fn release_copy(&self, id: &str, recipients: &[String]) -> anyhow::Result<()> {
         if recipients.is_empty() {
             bail!("no recipients to release to");
         }
+        let held = self.find(id)?;
+        for r in recipients {
+            if !held.recipients.iter().any(|h| h.eq_ignore_ascii_case(r)) {
+                bail!("{r} is not a recipient of {id}");
+            }
+        }
         let raw = self.raw(id)?;
+        let sender = if held.sender.is_empty() {
+            "<>"
+        } else {
+            held.sender.as_str()
+        };
+        self.sendmail(sender, recipients, &raw)
+    }
+
+    /// Hands a message to Postfix's sendmail (-i: a lone dot is text).
+    fn sendmail(&self, from: &str, to: &[String], message: &[u8]) -> anyhow::Result<()> {
+        use std::io::Write;
         let mut cmd = Command::new(&self.sendmail);
         if let Some(dir) = &self.config {
             cmd.arg("-C").arg(dir);
         }
-        // -i: a lone dot is text; -f: the original envelope sender (<> stays <>).
-        cmd.arg("-i")
-            .arg("-f")
-            .arg(if sender.is_empty() { "<>" } else { sender });
-        cmd.arg("--").args(recipients);
+        cmd.arg("-i").arg("-f").arg(from).arg("--").args(to);
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
@@ -258,7 +379,7 @@ impl Queue {
             .with_context(|| format!("cannot run {}", self.sendmail.display()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
-                .write_all(&raw)
+                .write_all(message)
                 .context("cannot hand the message to sendmail")?;
         }
         let out = child
@@ -273,9 +394,8 @@ impl Queue {
         Ok(())
     }
 
-    /// Deletes a held message (postsuper -d ID hold).
-    pub fn delete(&self, id: &str) -> anyhow::Result<()> {
-        valid_id(id)?;
+    /// postsuper -d ID hold.
+    fn delete(&self, id: &str) -> anyhow::Result<()> {
         self.run("postsuper", &["-d", id, "hold"])?;
         Ok(())
     }
@@ -323,7 +443,7 @@ fn valid_id(id: &str) -> anyhow::Result<()> {
 }
 
 /// Reads one held message's facts; `None` when Palisade did not hold it.
-fn held(pf: &Queue, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
+fn held(pf: &Tools, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
     let id = entry["queue_id"].as_str().unwrap_or_default().to_string();
     let headers = pf.headers(&id)?;
     let Some(result) = header(&headers, "X-Palisade-Result") else {
@@ -386,6 +506,24 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
     let db = crate::review::database_path(&config);
     // The review database keeps the audit log and legal holds. Reading the queue works
     // without it; acting records into it when it exists (or is needed).
+    if let QuarantineCmd::Helper { socket, group } = &args.action {
+        let gid = match group {
+            None => None,
+            Some(g) => Some(
+                nix::unistd::Group::from_name(g)?
+                    .ok_or_else(|| anyhow!("no group {g} on this system"))?
+                    .gid
+                    .as_raw(),
+            ),
+        };
+        let Queue::Tools(tools) = crate::review::tools(&config, args.postfix_config.clone()) else {
+            bail!("the helper runs Postfix's tools itself");
+        };
+        let listener = helper::bind(socket, 0o660, gid)?;
+        crate::logging::init(&config.logging);
+        tracing::info!(socket = %socket.display(), "queue helper ready");
+        return helper::serve(listener, tools);
+    }
     let needs_db = matches!(
         args.action,
         QuarantineCmd::Report { .. } | QuarantineCmd::Hold { .. } | QuarantineCmd::Export { .. }
@@ -476,17 +614,12 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
                 ),
             },
             None => {
-                let h = queue.find(&id)?;
+                queue.find(&id)?;
                 if to.is_empty() {
                     queue.release(&id)?;
                     report(args.json, "released", &id, "it goes on to delivery now");
                 } else {
-                    for r in &to {
-                        if !h.recipients.iter().any(|x| x.eq_ignore_ascii_case(r)) {
-                            bail!("{r} is not a recipient of {id}");
-                        }
-                    }
-                    queue.release_copy(&id, &h.sender, &to)?;
+                    queue.release_copy(&id, &to)?;
                     report(
                         args.json,
                         "released",
@@ -526,6 +659,7 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
             };
             report(args.json, what, &id, detail);
         }
+        QuarantineCmd::Helper { .. } => {}
         QuarantineCmd::Export { id, output } => {
             if let Some(review) = &review {
                 let reporter = crate::review::export::Reporter {
