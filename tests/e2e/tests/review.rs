@@ -1078,13 +1078,18 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
     for f in [&tools_cfg, &helper_cfg] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
+    // An admin creates the first account as root on a fresh install: the database goes
+    // to the daemon's user (the owner of the state directory), so the daemon can use it.
+    add_user(&helper_cfg, "clerk", "reviewer", PW).unwrap();
+    let db = std::fs::metadata(state.join("palisade.db")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&db), nobody);
     let out = as_nobody(
         &[
             "user",
             "add",
-            "clerk",
+            "auditor",
             "--role",
-            "reviewer",
+            "auditor",
             "--password-stdin",
         ],
         &helper_cfg,

@@ -105,6 +105,14 @@ pub fn write_head(path: &Path, seq: i64, hash: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("audit-head.tmp");
     std::fs::write(&tmp, format!("{seq} {hash}\n"))
         .with_context(|| format!("cannot write {}", tmp.display()))?;
+    // Written by root (the CLI), it stays the daemon's: same owner as the database.
+    if nix::unistd::geteuid().is_root() {
+        use std::os::unix::fs::MetadataExt;
+        let db = path.with_extension("");
+        if let Ok(m) = std::fs::metadata(&db) {
+            let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
+        }
+    }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }

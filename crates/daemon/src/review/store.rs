@@ -202,9 +202,26 @@ impl Store {
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the database {}", path.display()))?;
         if fresh {
-            // Password hashes and session hashes: for the daemon's user only.
-            use std::os::unix::fs::PermissionsExt;
+            // Password hashes and session hashes: for the daemon's user only. Created by
+            // root (`palisade user add` on a fresh install), the file goes to the owner
+            // of its directory, the daemon's state directory; SQLite gives the journal
+            // files it makes later to the database file's owner.
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            if nix::unistd::geteuid().is_root() {
+                if let Some(dir) = path.parent().and_then(|d| {
+                    std::fs::metadata(if d.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        d
+                    })
+                    .ok()
+                }) {
+                    std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid())).with_context(
+                        || format!("cannot give {} to its directory's owner", path.display()),
+                    )?;
+                }
+            }
         }
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")
