@@ -229,6 +229,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             shared: shared.clone(),
             store,
             limiter: web::session::Limiter::default(),
+            passwords: tokio::sync::Semaphore::new(2),
             secure: tls.is_some(),
             reporter,
         });

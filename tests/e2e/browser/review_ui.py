@@ -85,7 +85,10 @@ class Browser:
             except RuntimeError:
                 pass  # mid-navigation
             time.sleep(0.1)
-        raise RuntimeError(f"timed out waiting for {what}; at {self.eval('location.href')}")
+        raise RuntimeError(
+            f"timed out waiting for {what}; at {self.eval('location.href')}: "
+            + str(self.eval("document.body ? document.body.innerText.slice(0, 400) : ''"))
+        )
 
     def goto(self, url):
         self.call("Page.navigate", url=url)

@@ -436,6 +436,37 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
         .unwrap();
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(w.pf.held().contains(&id2));
+    // a@ already has a copy: releasing to a@ again is refused.
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/release"),
+            &json!({"reason": "again", "recipients": ["a@county.example"]}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", r.text());
+    // Under legal hold, releasing to everyone still waiting (b@) sends a copy and
+    // keeps the original as evidence.
+    for who in [&mut clerk_api, &mut officer] {
+        let r = who
+            .post_json(
+                &format!("/api/v1/quarantine/{id2}/release"),
+                &json!({"reason": "b@ asked for it"}),
+                true,
+            )
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    w.wait_delivered_with("Subject: [SUSPECTED THREAT] Second warning", 2);
+    assert!(w.pf.held().contains(&id2), "kept under legal hold");
+    let r = clerk_api
+        .post_json(
+            &format!("/api/v1/quarantine/{id2}/release"),
+            &json!({"reason": "once more"}),
+            true,
+        )
+        .unwrap();
+    assert_eq!(r.status, 409, "everyone has a copy: {}", r.text());
     let r = clerk_api
         .post_json(
             &format!("/api/v1/quarantine/{id2}/report"),
@@ -755,6 +786,50 @@ async fn message_content_is_escaped_and_nothing_changes_without_session_and_csrf
         let r = admin.post_form(path, &wrong, None).unwrap();
         assert_eq!(r.status, 403, "POST {path} with a wrong CSRF token");
     }
+    // What another site's page could make a browser send is refused outright.
+    let r = (|| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let addr = w.running.as_ref().unwrap().web.unwrap();
+        let mut res = agent
+            .post(format!("http://{addr}/api/v1/login"))
+            .header("Content-Type", "text/plain")
+            .send(json!({"user": "admin", "password": PW}).to_string())?;
+        let plain = res.status().as_u16();
+        let _ = res.body_mut().read_to_string();
+        let mut res = agent
+            .post(format!("http://{addr}/api/v1/quarantine/{id}/delete"))
+            .header("Content-Type", "application/json")
+            .header(
+                "Cookie",
+                format!("palisade_session={}", admin.session.clone().unwrap()),
+            )
+            .header("X-CSRF-Token", &csrf)
+            .header("Origin", "https://evil.example")
+            .send(json!({"reason": "x"}).to_string())?;
+        let foreign = res.status().as_u16();
+        let _ = res.body_mut().read_to_string();
+        let mut res = agent
+            .post(format!("http://{addr}/quarantine/{id}/delete"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header(
+                "Cookie",
+                format!("palisade_session={}", admin.session.clone().unwrap()),
+            )
+            .header("Sec-Fetch-Site", "cross-site")
+            .send(format!("csrf={csrf}&reason=x"))?;
+        assert_eq!(res.status().as_u16(), 403, "Sec-Fetch-Site: cross-site");
+        let _ = res.body_mut().read_to_string();
+        Ok::<_, anyhow::Error>((plain, foreign))
+    })();
+    let (plain, foreign) = r.unwrap();
+    assert_eq!(
+        plain, 415,
+        "a text/plain sign-in (a cross-site form) is refused"
+    );
+    assert_eq!(foreign, 403, "a foreign Origin is refused");
     // A sign-in form posted without its own token is refused too.
     let r = anon
         .post_form("/login", &[("user", "admin"), ("password", PW)], None)
@@ -1049,12 +1124,16 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
     use std::os::unix::fs::PermissionsExt;
     let dns = dns();
     let port = free_port().unwrap();
-    let pf = Postfix::start(&PostfixConfig::with_milter(&format!(
-        "inet:127.0.0.1:{port}"
-    )))
-    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Postfix itself holds one harmless message (a header_checks HOLD): held, but not
+    // by Palisade, so out of the helper's reach.
+    let checks = dir.path().join("header_checks");
+    std::fs::write(&checks, "/^Subject: held by the admin/ HOLD\n").unwrap();
+    let mut pfc = PostfixConfig::with_milter(&format!("inet:127.0.0.1:{port}"));
+    pfc.extra
+        .push(format!("header_checks = regexp:{}", checks.display()));
+    let pf = Postfix::start(&pfc).unwrap();
     let (nobody, nogroup) = palisade_e2e::uid_gid("nobody").unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
@@ -1187,15 +1266,48 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     // Messages Palisade did not hold stay out of reach, whatever the daemon asks.
-    let e = palisade::quarantine::helper::call(
-        &sock,
-        &palisade::quarantine::helper::Request::Raw {
-            id: "ABCDEF1234".into(),
-        },
-        &[],
+    let reply = smtp_session(
+        pf.smtp,
+        &[Outgoing {
+            from: "clerk@example.net".into(),
+            to: "voter@county.example".into(),
+            data: "Subject: held by the admin\r\n\r\nminutes attached\r\n".into(),
+        }],
     )
-    .unwrap_err();
-    assert!(e.to_string().contains("no message ABCDEF1234"), "{e}");
+    .unwrap()
+    .remove(0);
+    assert!(reply.starts_with("250"), "{reply}");
+    let admin_held = pf
+        .wait_held(2, Duration::from_secs(30))
+        .unwrap()
+        .into_iter()
+        .find(|h| *h != id)
+        .unwrap();
+    use palisade::quarantine::helper::{call, Request};
+    for request in [
+        Request::Raw {
+            id: admin_held.clone(),
+        },
+        Request::Release {
+            id: admin_held.clone(),
+        },
+        Request::Delete {
+            id: admin_held.clone(),
+        },
+        Request::Copy {
+            id: admin_held.clone(),
+            recipients: vec!["voter@county.example".into()],
+        },
+    ] {
+        let e = call(&sock, &request, &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("Palisade did not hold it"),
+            "{request:?}: {e}"
+        );
+    }
+    assert!(pf.held().contains(&admin_held));
+    let listed = as_nobody(&["quarantine", "list", "--json"], &helper_cfg, None);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&admin_held));
     let r = clerk
         .post_json(
             &format!("/api/v1/quarantine/{id}/release"),
@@ -1210,7 +1322,7 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
             .any(|m| m.contains("Vote for Trump or else!"))
     })
     .unwrap();
-    assert!(pf.held().is_empty());
+    assert_eq!(pf.held(), vec![admin_held]);
 
     let _ = daemon.kill();
     let _ = daemon.wait();

@@ -528,7 +528,15 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
         args.action,
         QuarantineCmd::Report { .. } | QuarantineCmd::Hold { .. } | QuarantineCmd::Export { .. }
     );
-    let store = if db.exists() || needs_db {
+    // A database we cannot see is an error, not a reason to skip legal holds and the
+    // audit log.
+    let exists = db.try_exists().with_context(|| {
+        format!(
+            "cannot check for the review database {} (run as root or the daemon's user)",
+            db.display()
+        )
+    })?;
+    let store = if exists || needs_db {
         Some(std::sync::Arc::new(Store::open(&db)?))
     } else {
         None

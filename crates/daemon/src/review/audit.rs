@@ -86,11 +86,20 @@ impl Entry {
 
 /// Now, RFC 3339 UTC with seconds.
 pub fn timestamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.format(time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))
-    .unwrap_or_else(|_| now.unix_timestamp().to_string())
+    format_time(time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+/// A time as the log writes it (RFC 3339 UTC, seconds): such strings sort as times do.
+pub fn format_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
 }
 
 /// The head file for a database.
@@ -100,9 +109,11 @@ pub fn head_path(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// Replaces the head file (written aside, then renamed: never half a line).
+/// Replaces the head file (written aside, then renamed: never half a line). Called
+/// with the database's write lock held, so heads are written in log order.
 pub fn write_head(path: &Path, seq: i64, hash: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("audit-head.tmp");
+    // A name of its own per writer: two processes never share a temporary file.
+    let tmp = path.with_extension(format!("audit-head.{}.{seq}.tmp", std::process::id()));
     std::fs::write(&tmp, format!("{seq} {hash}\n"))
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     // Written by root (the CLI), it stays the daemon's: same owner as the database.

@@ -162,6 +162,33 @@ pub fn clean_reason(reason: &str) -> Result<String, ReviewError> {
     Ok(r)
 }
 
+/// Messages an action is under way on, in this process: two reviewers approving at the
+/// same moment must not both deliver.
+static BUSY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// One action at a time per message; released on drop.
+struct Busy(String);
+
+impl Busy {
+    fn take(id: &str) -> Result<Busy, ReviewError> {
+        let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+        if busy.iter().any(|b| b == id) {
+            return Err(ReviewError::Conflict(format!(
+                "someone else is acting on {id} right now; reload and try again"
+            )));
+        }
+        busy.push(id.to_string());
+        Ok(Busy(id.to_string()))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+        busy.retain(|b| b != &self.0);
+    }
+}
+
 impl Review {
     fn need_reviewer(actor: &Actor) -> Result<(), ReviewError> {
         if actor.role.can_review() {
@@ -174,10 +201,40 @@ impl Review {
         }
     }
 
+    /// The held message, with any state an earlier message of the same queue id left
+    /// forgotten.
     fn find(&self, id: &str) -> Result<Held, ReviewError> {
-        self.queue
+        let held = self
+            .queue
             .find(id)
-            .map_err(|e| ReviewError::NotFound(format!("{e:#}")))
+            .map_err(|e| ReviewError::NotFound(format!("{e:#}")))?;
+        self.store.settle(id, held.arrival_time as i64)?;
+        Ok(held)
+    }
+
+    /// Does `work` on the queue, with the audit entry written first: the log never
+    /// misses an action that happened. A failure is logged as `<action>-failed`.
+    fn audited(
+        &self,
+        actor: &Actor,
+        action: &str,
+        id: &str,
+        reason: &str,
+        detail: &str,
+        work: impl FnOnce() -> anyhow::Result<()>,
+    ) -> Result<(), ReviewError> {
+        self.store.audit(&actor.name, action, id, reason, detail)?;
+        if let Err(e) = work() {
+            let _ = self.store.audit(
+                &actor.name,
+                &format!("{action}-failed"),
+                id,
+                reason,
+                &format!("{e:#}"),
+            );
+            return Err(ReviewError::Internal(e));
+        }
+        Ok(())
     }
 
     /// Everything held, oldest first.
@@ -202,6 +259,13 @@ impl Review {
         ))
     }
 
+    /// This message's audit entries (since it arrived), newest first.
+    fn history(&self, held: &Held, limit: usize) -> Result<Vec<audit::Entry>, ReviewError> {
+        Ok(self
+            .store
+            .audit_entries(Some((&held.queue_id, held.arrival_time as i64)), limit)?)
+    }
+
     /// Opens a held message for reading; the view is audited.
     pub fn view(
         &self,
@@ -216,7 +280,7 @@ impl Review {
         self.store.audit(&actor.name, "view", id, "", "")?;
         Ok(MessageView {
             state: self.store.state(id)?,
-            audit: self.store.audit_entries(Some(id), 200)?,
+            audit: self.history(&held, 200)?,
             held,
             explanation,
             headers,
@@ -224,9 +288,11 @@ impl Review {
         })
     }
 
-    /// Releases a held message to all its recipients (`recipients` empty) or to some.
-    /// Under dual control a threat needs two different reviewers: the first release is
-    /// recorded as a request, the second (with the same recipients) delivers.
+    /// Releases a held message to all its recipients still waiting (`recipients`
+    /// empty) or to some. Under dual control a threat needs two different reviewers:
+    /// the first release is recorded as a request, the second (with the same
+    /// recipients) delivers. Under legal hold the original stays held: recipients get
+    /// copies.
     pub fn release(
         &self,
         actor: &Actor,
@@ -237,8 +303,18 @@ impl Review {
     ) -> Result<Released, ReviewError> {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
+        let _busy = Busy::take(id)?;
         let held = self.find(id)?;
         let state = self.store.state(id)?;
+        let served = |r: &str| state.released_to.iter().any(|d| d.eq_ignore_ascii_case(r));
+        // Who still waits for the message: a partial release earlier already sent
+        // copies to some.
+        let remaining: Vec<String> = held
+            .recipients
+            .iter()
+            .filter(|r| !served(r))
+            .cloned()
+            .collect();
         let mut chosen: Vec<String> = Vec::new();
         for r in recipients {
             if !held.recipients.iter().any(|h| h.eq_ignore_ascii_case(r)) {
@@ -246,10 +322,25 @@ impl Review {
                     "{r} is not a recipient of {id}"
                 )));
             }
+            if served(r) {
+                return Err(ReviewError::Conflict(format!(
+                    "{r} already has a copy of {id}"
+                )));
+            }
             if !chosen.iter().any(|c| c.eq_ignore_ascii_case(r)) {
                 chosen.push(r.clone());
             }
         }
+        if remaining.is_empty() {
+            return Err(ReviewError::Conflict(format!(
+                "every recipient of {id} already has a copy; delete it instead"
+            )));
+        }
+        let targets: Vec<String> = if chosen.is_empty() {
+            remaining.clone()
+        } else {
+            chosen
+        };
         if self.dual_control && self.explanation(&held, rules)?.threat {
             match &state.pending_release {
                 Some(p) if p.user == actor.name => {
@@ -258,14 +349,14 @@ impl Review {
                         actor.name
                     )));
                 }
-                Some(p) if sorted(&p.recipients) == sorted(&chosen) => {
-                    // The second person agrees: go on and deliver.
+                Some(p) if sorted(&p.recipients) == sorted(&targets) => {
+                    // The second person agrees on the same recipients: deliver.
                 }
                 _ => {
                     let pending = PendingRelease {
                         user: actor.name.clone(),
                         reason: reason.clone(),
-                        recipients: chosen.clone(),
+                        recipients: targets.clone(),
                         time: store::now(),
                     };
                     self.store.set_pending(id, Some(&pending))?;
@@ -274,7 +365,7 @@ impl Review {
                         "release-requested",
                         id,
                         &reason,
-                        &recipient_detail(&chosen),
+                        &recipient_detail(&targets),
                     )?;
                     return Ok(Released::AwaitingSecondReviewer {
                         requested_by: actor.name.clone(),
@@ -282,51 +373,36 @@ impl Review {
                 }
             }
         }
-        // Who still waits for the message: a partial release earlier already sent
-        // copies to some.
-        let remaining: Vec<String> = held
-            .recipients
-            .iter()
-            .filter(|r| !state.released_to.iter().any(|d| d.eq_ignore_ascii_case(r)))
-            .cloned()
-            .collect();
-        let targets: Vec<String> = if chosen.is_empty() {
-            remaining.clone()
-        } else {
-            chosen
-        };
-        let whole = targets.len() == remaining.len()
-            && remaining
-                .iter()
-                .all(|r| targets.iter().any(|t| t.eq_ignore_ascii_case(r)));
-        if targets.is_empty() {
-            return Err(ReviewError::Conflict(format!(
-                "every recipient of {id} already has a copy; delete it instead"
-            )));
-        }
-        if whole && state.released_to.is_empty() {
-            self.queue.release(id)?;
-        } else {
-            self.queue.release_copy(id, &targets)?;
-            if whole {
-                // Everyone has a copy now: the original has nothing left to wait for.
-                // A legal hold keeps it as evidence (still held, nobody waiting).
-                if !state.legal_hold {
-                    self.queue.delete(id)?;
-                }
-            } else {
-                self.store.add_released(id, &targets)?;
-            }
-        }
-        if state.pending_release.is_some() {
-            self.store.set_pending(id, None)?;
-        }
+        let whole = sorted(&targets) == sorted(&remaining);
         let mut detail = recipient_detail(&targets);
         if let Some(p) = &state.pending_release {
             detail.push_str(&format!("; approved after request by {}", p.user));
         }
-        self.store
-            .audit(&actor.name, "release", id, &reason, &detail)?;
+        if whole && !state.legal_hold {
+            detail.push_str("; the message leaves the hold queue");
+        }
+        self.audited(actor, "release", id, &reason, &detail, || {
+            if whole && !state.legal_hold && state.released_to.is_empty() {
+                // The message itself goes, as Postfix would deliver it.
+                self.queue.release(id)
+            } else {
+                self.queue.release_copy(id, &targets)?;
+                if whole && !state.legal_hold {
+                    // Everyone has a copy: the original has nothing left to wait for.
+                    self.queue.delete(id)
+                } else {
+                    Ok(())
+                }
+            }
+        })?;
+        if whole && !state.legal_hold {
+            self.store.forget(id)?;
+        } else {
+            self.store.add_released(id, &targets)?;
+            if state.pending_release.is_some() {
+                self.store.set_pending(id, None)?;
+            }
+        }
         Ok(Released::Released {
             recipients: targets,
             whole,
@@ -337,14 +413,15 @@ impl Review {
     pub fn delete(&self, actor: &Actor, id: &str, reason: &str) -> Result<(), ReviewError> {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
+        let _busy = Busy::take(id)?;
         self.find(id)?;
         if self.store.state(id)?.legal_hold {
             return Err(ReviewError::Conflict(format!(
                 "{id} is under legal hold: lift the hold (with a reason) before deleting"
             )));
         }
-        self.queue.delete(id)?;
-        self.store.audit(&actor.name, "delete", id, &reason, "")?;
+        self.audited(actor, "delete", id, &reason, "", || self.queue.delete(id))?;
+        self.store.forget(id)?;
         Ok(())
     }
 
@@ -353,8 +430,8 @@ impl Review {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
         self.find(id)?;
-        self.store.set_reported(id)?;
         self.store.audit(&actor.name, "report", id, &reason, "")?;
+        self.store.set_reported(id)?;
         Ok(())
     }
 
@@ -368,14 +445,15 @@ impl Review {
     ) -> Result<(), ReviewError> {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
+        let _busy = Busy::take(id)?;
         self.find(id)?;
-        self.store.set_legal_hold(id, on)?;
         let action = if on {
             "legal-hold"
         } else {
             "legal-hold-lifted"
         };
         self.store.audit(&actor.name, action, id, &reason, "")?;
+        self.store.set_legal_hold(id, on)?;
         Ok(())
     }
 
@@ -403,7 +481,7 @@ impl Review {
             explanation: &explanation,
             recorded: recorded.as_ref(),
             state: &self.store.state(id)?,
-            audit: &self.store.audit_entries(Some(id), 10_000)?,
+            audit: &self.history(&held, 10_000)?,
             exported_by: &actor.name,
         };
         Ok(bundle.tar(reporter)?)

@@ -64,25 +64,28 @@ impl Notifier {
         self.queue.send(&self.from, to, message.as_bytes())
     }
 
-    fn notice(&self, h: &Held) -> anyhow::Result<()> {
-        let body =
-            format!(
+    fn notice(&self, h: &Held, recipient: &str) -> anyhow::Result<()> {
+        let body = format!(
             "A message addressed to you is being held for review by your mail administrators.\n\n\
              From:      {}\nReceived:  {}\nReference: {}\n\n\
              You do not need to do anything. If you were expecting this message, tell your\n\
              administrators and quote the reference.\n",
-            clean(if h.sender.is_empty() { "(no sender)" } else { &h.sender }, 200),
+            clean(
+                if h.sender.is_empty() {
+                    "(no sender)"
+                } else {
+                    &h.sender
+                },
+                200
+            ),
             when(h.arrival_time),
             h.queue_id
         );
-        for r in &h.recipients {
-            self.send(
-                std::slice::from_ref(r),
-                "A message to you is being held for review",
-                &body,
-            )?;
-        }
-        Ok(())
+        self.send(
+            &[recipient.to_string()],
+            "A message to you is being held for review",
+            &body,
+        )
     }
 
     fn digest(&self, held: &[&Held]) -> anyhow::Result<()> {
@@ -118,16 +121,31 @@ impl Notifier {
         )
     }
 
-    /// One pass: notices for newly held messages, and the digest when it is due.
+    /// One pass: notices for newly held messages, and the digest when it is due. A
+    /// notice that cannot be sent is logged and not retried (a repeat every round would
+    /// be worse than one lost notice); it never holds up the others or the digest.
     pub fn round(&self) -> anyhow::Result<Round> {
         let mut round = Round::default();
         let held = self.queue.list()?;
+        for h in &held {
+            self.store.settle(&h.queue_id, h.arrival_time as i64)?;
+        }
         if self.config.recipients {
             for h in &held {
-                if !self.store.notified(&h.queue_id, Notified::Notice)? {
-                    self.notice(h)?;
-                    self.store.set_notified(&h.queue_id, Notified::Notice)?;
-                    round.notices += h.recipients.len();
+                if self.store.notified(&h.queue_id, Notified::Notice)? {
+                    continue;
+                }
+                self.store.set_notified(&h.queue_id, Notified::Notice)?;
+                for r in &h.recipients {
+                    match self.notice(h, r) {
+                        Ok(()) => round.notices += 1,
+                        Err(e) => tracing::warn!(
+                            queue_id = %crate::escape::Safe(&h.queue_id),
+                            recipient = %crate::escape::Safe(r),
+                            error = %format!("{e:#}"),
+                            "cannot send a held-message notice"
+                        ),
+                    }
                 }
             }
         }

@@ -150,6 +150,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS messages (
     queue_id TEXT PRIMARY KEY,
+    created INTEGER NOT NULL,
     recorded INTEGER,
     verdict TEXT,
     legal_hold INTEGER NOT NULL DEFAULT 0,
@@ -422,40 +423,54 @@ impl Store {
                     entry.hash
                 ],
             )?;
+            // The head moves while the write lock is held, so writers (threads and
+            // processes alike) move it in log order and it never goes back.
+            audit::write_head(&audit::head_path(&self.path), entry.seq, &entry.hash)?;
             tx.commit()?;
             entry
         };
-        audit::write_head(&audit::head_path(&self.path), entry.seq, &entry.hash)?;
         Ok(entry)
     }
 
-    /// Audit entries, newest first: all of them (up to `limit`), or one message's.
+    /// Audit entries, newest first: all of them (up to `limit`), or those of one
+    /// message since it arrived (`(queue id, arrival)`, seconds since the epoch: Postfix
+    /// reuses queue ids, and an earlier message's history is not this one's).
     pub fn audit_entries(
         &self,
-        queue_id: Option<&str>,
+        queue_id: Option<(&str, i64)>,
         limit: usize,
     ) -> anyhow::Result<Vec<Entry>> {
         let conn = self.conn();
-        let (sql, id) = match queue_id {
-            Some(id) => (
+        let (sql, id, since) = match queue_id {
+            Some((id, since)) => (
                 "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit
-                 WHERE queue_id = ?1 ORDER BY seq DESC LIMIT ?2",
+                 WHERE queue_id = ?1 AND time >= ?2 ORDER BY seq DESC LIMIT ?3",
                 id,
+                audit::format_time(since),
             ),
             None => (
                 "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit
-                 WHERE ?1 = ?1 ORDER BY seq DESC LIMIT ?2",
+                 WHERE ?1 = ?1 AND ?2 = ?2 ORDER BY seq DESC LIMIT ?3",
                 "",
+                String::new(),
             ),
         };
         let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map(params![id, limit as i64], audit::row_to_entry)?;
+        let rows = stmt.query_map(params![id, since, limit as i64], audit::row_to_entry)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Checks the whole chain (and the head file); see [`audit::verify`].
+    ///
+    /// It reads on a connection of its own (WAL readers do not block writers), so a
+    /// long log does not hold up sign-ins and actions.
     pub fn verify_audit(&self) -> anyhow::Result<audit::Verified> {
-        let conn = self.conn();
+        let conn = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open {}", self.path.display()))?;
+        conn.busy_timeout(Duration::from_secs(10))?;
         let mut stmt = conn.prepare(
             "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit ORDER BY seq",
         )?;
@@ -468,12 +483,33 @@ impl Store {
 
     // ---- held messages ----
 
-    /// Keeps the verdict a message was held with (JSON), keyed by queue id.
+    /// Keeps the verdict a message was held with (JSON), keyed by queue id. The
+    /// message has just arrived: whatever an earlier message with the same queue id
+    /// left (flags, releases, pending requests) goes.
     pub fn record_verdict(&self, queue_id: &str, verdict: &str) -> anyhow::Result<()> {
         self.conn().execute(
-            "INSERT INTO messages(queue_id, recorded, verdict) VALUES (?1, ?2, ?3)
-             ON CONFLICT(queue_id) DO UPDATE SET recorded = excluded.recorded, verdict = excluded.verdict",
+            "INSERT OR REPLACE INTO messages(queue_id, created, recorded, verdict) VALUES (?1, ?2, ?2, ?3)",
             params![queue_id, now(), verdict],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets what an earlier message with this queue id left: Postfix reuses queue
+    /// ids, and a row made before the message now held arrived is not about it. Call
+    /// before reading or changing a held message's state.
+    pub fn settle(&self, queue_id: &str, arrival: i64) -> anyhow::Result<()> {
+        self.conn().execute(
+            "DELETE FROM messages WHERE queue_id = ?1 AND created < ?2",
+            params![queue_id, arrival],
+        )?;
+        Ok(())
+    }
+
+    /// Drops the state of a message that left the hold queue.
+    pub fn forget(&self, queue_id: &str) -> anyhow::Result<()> {
+        self.conn().execute(
+            "DELETE FROM messages WHERE queue_id = ?1",
+            params![queue_id],
         )?;
         Ok(())
     }
@@ -530,8 +566,8 @@ impl Store {
 
     fn ensure_row(conn: &Connection, queue_id: &str) -> rusqlite::Result<()> {
         conn.execute(
-            "INSERT INTO messages(queue_id) VALUES (?1) ON CONFLICT(queue_id) DO NOTHING",
-            params![queue_id],
+            "INSERT INTO messages(queue_id, created) VALUES (?1, ?2) ON CONFLICT(queue_id) DO NOTHING",
+            params![queue_id, now()],
         )?;
         Ok(())
     }
@@ -778,6 +814,18 @@ mod tests {
         assert_eq!(st.pending_release.expect("pending").user, "u");
         s.set_pending("ABC", None).expect("clear");
         assert!(s.state("ABC").expect("state").pending_release.is_none());
+        // An earlier message's row is forgotten once a later one holds the id.
+        s.settle("ABC", now() - 10).expect("settle");
+        assert!(
+            s.state("ABC").expect("state").legal_hold,
+            "same message: kept"
+        );
+        s.settle("ABC", now() + 10).expect("settle");
+        assert!(
+            !s.state("ABC").expect("state").legal_hold,
+            "a new message: gone"
+        );
+        s.set_legal_hold("ABC", true).expect("hold");
         s.record_verdict("ABC", r#"{"score":12.5}"#)
             .expect("record");
         assert_eq!(
@@ -785,8 +833,8 @@ mod tests {
             12.5
         );
         assert!(
-            s.state("ABC").expect("state").legal_hold,
-            "recording keeps the flags"
+            !s.state("ABC").expect("state").legal_hold,
+            "a verdict is recorded as a message arrives: nothing earlier is about it"
         );
     }
 

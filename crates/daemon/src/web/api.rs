@@ -249,11 +249,13 @@ async fn audit(
         .get("limit")
         .and_then(|l| l.parse().ok())
         .unwrap_or(1000usize)
-        .min(100_000);
+        .min(10_000);
     let queue_id = q.get("queue_id").cloned();
     let st = state.clone();
     let r = blocking(move || {
-        let entries = st.store.audit_entries(queue_id.as_deref(), limit)?;
+        let entries = st
+            .store
+            .audit_entries(queue_id.as_deref().map(|id| (id, 0)), limit)?;
         let verified = st.store.verify_audit();
         Ok((entries, verified))
     })
@@ -261,7 +263,9 @@ async fn audit(
     match r {
         Ok((entries, verified)) => {
             let chain = match verified {
-                Ok(v) => json!({ "intact": true, "entries": v.entries, "head": v.head }),
+                Ok(v) => {
+                    json!({ "intact": true, "entries": v.entries, "head": v.head, "head_file": v.head_file })
+                }
                 Err(e) => json!({ "intact": false, "error": format!("{e:#}") }),
             };
             Json(json!({ "chain": chain, "entries": entries })).into_response()

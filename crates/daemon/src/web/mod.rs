@@ -150,6 +150,8 @@ pub(crate) struct WebState {
     pub(crate) shared: Arc<Shared>,
     pub(crate) store: Arc<Store>,
     pub(crate) limiter: session::Limiter,
+    /// Password checks (argon2) at once.
+    pub(crate) passwords: tokio::sync::Semaphore,
     /// Cookies get `Secure` (served over TLS).
     pub(crate) secure: bool,
     pub(crate) reporter: Reporter,
@@ -173,7 +175,7 @@ impl WebState {
 }
 
 /// Headers every review response carries: nothing from a message can run, frame, leak
-/// a referrer or be cached.
+/// a referrer to another site or be cached.
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -184,12 +186,62 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         h.insert(name, HeaderValue::from_static(value));
     }
     res
+}
+
+/// Refuses state-changing requests another site's page makes the browser send (on top
+/// of the CSRF tokens): `Sec-Fetch-Site: cross-site`, an `Origin` that is not this
+/// host, and API calls whose body is not declared JSON (a cross-site form can only
+/// send form encodings and text/plain).
+async fn same_origin(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.method() == axum::http::Method::POST {
+        let h = req.headers();
+        let text = |name: header::HeaderName| h.get(name).and_then(|v| v.to_str().ok());
+        // Browsers say where a request comes from; only this origin (or the user
+        // typing the address: `none`) may change anything.
+        match h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            Some("same-origin") | Some("none") => {}
+            Some(_) => {
+                return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
+            }
+            // Older browsers and scripts: the Origin, when there is a usable one.
+            None => {
+                if let (Some(origin), Some(host)) = (text(header::ORIGIN), text(header::HOST)) {
+                    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+                    if origin != "null" && origin_host != host {
+                        return (StatusCode::FORBIDDEN, "cross-origin request refused\n")
+                            .into_response();
+                    }
+                }
+            }
+        }
+        if req.uri().path().starts_with("/api/") {
+            let json = text(header::CONTENT_TYPE).map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
+            let empty = h
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|l| l == "0");
+            if json != Some(true) && !empty {
+                return (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    axum::Json(serde_json::json!({"error": "send Content-Type: application/json"})),
+                )
+                    .into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// The review router: pages, API, static CSS.
@@ -198,6 +250,7 @@ pub(crate) fn review_router(state: Arc<WebState>) -> Router {
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(same_origin))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }

@@ -768,7 +768,16 @@ async fn audit(State(state): St, headers: HeaderMap) -> Response {
     let (verified, verify) = match verify {
         Ok(ok) => (
             true,
-            format!("Chain intact: {} entries, head {}.", ok.entries, ok.head),
+            format!(
+                "Chain intact: {} entries, head {}.{}",
+                ok.entries,
+                ok.head,
+                if ok.head_file {
+                    ""
+                } else {
+                    " No head file to compare with: removal of the newest entries cannot be ruled out."
+                }
+            ),
         ),
         Err(e) => (false, format!("The audit log was tampered with: {e:#}")),
     };

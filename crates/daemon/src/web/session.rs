@@ -93,58 +93,75 @@ pub async fn viewer(state: &Arc<WebState>, headers: &HeaderMap) -> Option<Viewer
     })
 }
 
-/// Counts failed sign-ins.
+/// Counts sign-in attempts that did not succeed, per user name and per client address
+/// (IPv6 by /64: one host has a whole prefix).
 #[derive(Default)]
 pub struct Limiter {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
-/// Entries kept before expired ones are swept (a flood of names cannot grow it forever).
-const LIMITER_SWEEP: usize = 10_000;
+/// Entries kept; past it, expired ones go, then those not (yet) blocking anyone.
+const LIMITER_CAP: usize = 10_000;
 
 impl Limiter {
     fn keys(user: &str, ip: Option<IpAddr>) -> Vec<String> {
         let mut k = vec![format!("user:{}", user.to_lowercase())];
-        if let Some(ip) = ip {
-            k.push(format!("ip:{ip}"));
+        match ip {
+            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                let s = v6.segments();
+                k.push(format!(
+                    "ip:{:x}:{:x}:{:x}:{:x}::/64",
+                    s[0], s[1], s[2], s[3]
+                ));
+            }
+            Some(ip) => k.push(format!("ip:{}", ip.to_canonical())),
+            None => {}
         }
         k
     }
 
-    /// Whether a sign-in for `user` from `ip` is refused for now.
-    pub fn blocked(&self, user: &str, ip: Option<IpAddr>, max: u32, window: Duration) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        Self::keys(user, ip).iter().any(|k| {
+    /// Counts an attempt before the password is checked (so parallel guesses count
+    /// too); false when the user or the address is over the limit for now.
+    pub fn begin(&self, user: &str, ip: Option<IpAddr>, max: u32, window: Duration) -> bool {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let keys = Self::keys(user, ip);
+        let blocked = keys.iter().any(|k| {
             map.get(k)
                 .is_some_and(|(n, since)| *n >= max && since.elapsed() < window)
-        })
-    }
-
-    /// Records a failed sign-in.
-    pub fn failed(&self, user: &str, ip: Option<IpAddr>, window: Duration) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > LIMITER_SWEEP {
-            map.retain(|_, (_, since)| since.elapsed() < window);
+        });
+        if blocked {
+            return false;
         }
-        for k in Self::keys(user, ip) {
+        if map.len() >= LIMITER_CAP {
+            map.retain(|_, (n, since)| since.elapsed() < window && *n >= max);
+        }
+        for k in keys {
             let e = map.entry(k).or_insert((0, Instant::now()));
             if e.1.elapsed() >= window {
                 *e = (0, Instant::now());
             }
             e.0 += 1;
         }
+        true
     }
 
-    /// Forgets the user's failures after a successful sign-in.
-    pub fn succeeded(&self, user: &str) {
+    /// A successful sign-in: the user's count is cleared and the address's attempt
+    /// given back (an office behind one address signs in many people).
+    pub fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("user:{}", user.to_lowercase()));
+        let keys = Self::keys(user, ip);
+        map.remove(&keys[0]);
+        if let Some(k) = keys.get(1) {
+            if let Some(e) = map.get_mut(k) {
+                e.0 = e.0.saturating_sub(1);
+            }
+        }
     }
 }
 
 /// What a sign-in attempt came to.
 pub enum SignIn {
-    /// Signed in: the session token and its CSRF token.
+    /// Signed in.
     Ok {
         /// The session token (the cookie's value).
         token: String,
@@ -159,7 +176,9 @@ pub enum SignIn {
     Limited,
 }
 
-/// Checks a password and starts a session; the attempt is audited either way.
+/// Checks a password and starts a session; the attempt is audited (refusals by the
+/// rate limit are only logged: they cost an attacker nothing and must not fill the
+/// append-only audit log).
 pub async fn sign_in(
     state: &Arc<WebState>,
     user: &str,
@@ -172,39 +191,29 @@ pub async fn sign_in(
         (w.login_attempts, w.login_window, w.session_ttl)
     };
     let user = user.trim().to_string();
-    if state.limiter.blocked(&user, ip, max, window) {
-        let store = state.store.clone();
-        let u = user.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            store.audit(
-                &crate::escape::line(&u),
-                "login-refused",
-                "",
-                "",
-                "too many failed sign-ins",
-            )
-        })
-        .await;
+    if crate::review::store::valid_user_name(&user).is_err() || password.len() > 1024 {
+        // No such account can exist: nothing to check, nothing to record.
+        return Ok(SignIn::Denied);
+    }
+    if !state.limiter.begin(&user, ip, max, window) {
+        tracing::warn!(user = %crate::escape::Safe(&user), client = ?ip, "sign-in refused: too many failed attempts");
         return Ok(SignIn::Limited);
     }
+    // Password hashing is deliberately slow: a few at a time, so a flood of sign-ins
+    // cannot take the blocking threads large scans use.
+    let _permit = state.passwords.acquire().await?;
     let store = state.store.clone();
     let (u, p) = (user.clone(), password.to_string());
     let result =
         tokio::task::spawn_blocking(move || -> anyhow::Result<Option<(Role, String, String)>> {
-            let name_ok = crate::review::store::valid_user_name(&u).is_ok();
             match store.check_password(&u, &p)? {
-                Some(role) if name_ok => {
+                Some(role) => {
                     let (token, csrf) = store.create_session(&u, ttl)?;
                     store.audit(&u, "login", "", "", "")?;
                     Ok(Some((role, token, csrf)))
                 }
-                _ => {
-                    let shown = if name_ok {
-                        u.clone()
-                    } else {
-                        "(invalid name)".into()
-                    };
-                    store.audit(&shown, "login-failed", "", "", "")?;
+                None => {
+                    store.audit(&u, "login-failed", "", "", "")?;
                     Ok(None)
                 }
             }
@@ -212,13 +221,10 @@ pub async fn sign_in(
         .await??;
     Ok(match result {
         Some((role, token, csrf)) => {
-            state.limiter.succeeded(&user);
+            state.limiter.succeeded(&user, ip);
             SignIn::Ok { token, csrf, role }
         }
-        None => {
-            state.limiter.failed(&user, ip, window);
-            SignIn::Denied
-        }
+        None => SignIn::Denied,
     })
 }
 
@@ -245,18 +251,29 @@ mod tests {
         let ip: Option<IpAddr> = "192.0.2.1".parse().ok();
         let w = Duration::from_secs(60);
         for _ in 0..3 {
-            assert!(!l.blocked("Clerk", ip, 3, w));
-            l.failed("Clerk", ip, w);
+            assert!(l.begin("Clerk", ip, 3, w));
         }
-        assert!(l.blocked("clerk", None, 3, w), "names are case-insensitive");
+        assert!(!l.begin("clerk", None, 3, w), "names are case-insensitive");
         assert!(
-            l.blocked("someone-else", ip, 3, w),
+            !l.begin("someone-else", ip, 3, w),
             "the address is blocked too"
         );
-        assert!(!l.blocked("someone-else", "192.0.2.2".parse().ok(), 3, w));
-        l.succeeded("clerk");
-        assert!(!l.blocked("clerk", None, 3, w));
-        assert!(!l.blocked("x", ip, 3, Duration::ZERO), "the window passed");
+        assert!(l.begin("someone-else", "192.0.2.2".parse().ok(), 3, w));
+        l.succeeded("clerk", None);
+        assert!(l.begin("clerk", None, 3, w));
+        assert!(l.begin("x", ip, 3, Duration::ZERO), "the window passed");
+        // One IPv6 host, many addresses: one prefix.
+        let a: Option<IpAddr> = "2001:db8:1:2::1".parse().ok();
+        let b: Option<IpAddr> = "2001:db8:1:2:ffff::9".parse().ok();
+        assert!(l.begin("u1", a, 2, w) && l.begin("u2", b, 2, w));
+        assert!(!l.begin("u3", a, 2, w));
+        // Successful sign-ins give the address its attempt back.
+        let office: Option<IpAddr> = "198.51.100.7".parse().ok();
+        for i in 0..10 {
+            let u = format!("staff{i}");
+            assert!(l.begin(&u, office, 3, w), "{u}");
+            l.succeeded(&u, office);
+        }
     }
 
     #[test]
