@@ -42,6 +42,10 @@ pub struct Metrics {
     pub unscanned: IntCounterVec,
     /// `palisade_forged_headers_removed_total{path}`
     pub forged_removed: IntCounterVec,
+    /// `palisade_review_actions_total{action}`
+    pub review_actions: IntCounterVec,
+    /// `palisade_review_logins_total{result}`
+    pub review_logins: IntCounterVec,
     /// `palisade_dns_resolver_up`
     pub dns_up: IntGauge,
     /// `palisade_scans_waiting`
@@ -62,6 +66,17 @@ pub const ACTIONS: [&str; 6] = [
     "tempfail",
     "skipped",
 ];
+/// `palisade_review_actions_total` label values.
+pub const REVIEW_ACTIONS: [&str; 7] = [
+    "view",
+    "release",
+    "release_requested",
+    "delete",
+    "report",
+    "legal_hold",
+    "export",
+];
+
 /// Milter error kinds.
 /// `negotiate_timeout`: no option negotiation in time; `evicted`: closed while idle to
 /// make room for a new connection; `client_limit`: over the per-client limit; `no_slot`:
@@ -203,6 +218,16 @@ impl Metrics {
             "Inbound copies of Palisade's headers and Authentication-Results with our authserv-id removed, by path (scanned or unscanned mail).",
             &["path"],
         );
+        let review_actions = counters(
+            "review_actions_total",
+            "Quarantine review actions done in the web UI and API, by action.",
+            &["action"],
+        );
+        let review_logins = counters(
+            "review_logins_total",
+            "Sign-ins to the review UI and API, by result (success, failure, limited).",
+            &["result"],
+        );
         let dns_up = register(
             &r,
             IntGauge::with_opts(opts(
@@ -245,6 +270,12 @@ impl Metrics {
         for r in ["success", "error"] {
             reloads.with_label_values(&[r]);
         }
+        for a in REVIEW_ACTIONS {
+            review_actions.with_label_values(&[a]);
+        }
+        for r in ["success", "failure", "limited"] {
+            review_logins.with_label_values(&[r]);
+        }
         for r in ["sent", "cached", "temperror"] {
             dns_queries.with_label_values(&[r]);
         }
@@ -264,6 +295,8 @@ impl Metrics {
             build_info,
             unscanned,
             forged_removed,
+            review_actions,
+            review_logins,
             dns_up,
             scans_waiting,
             dns_skipped,

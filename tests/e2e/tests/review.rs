@@ -580,6 +580,23 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("audit log intact"));
 
+    // Ops see the review work on /metrics.
+    let metrics = Client::new(w.running.as_ref().unwrap().http)
+        .get("/metrics")
+        .unwrap()
+        .text();
+    for line in [
+        "palisade_review_actions_total{action=\"release\"} 3",
+        "palisade_review_actions_total{action=\"release_requested\"} 3",
+        "palisade_review_actions_total{action=\"delete\"} 1",
+        "palisade_review_actions_total{action=\"legal_hold\"} 2",
+        "palisade_review_actions_total{action=\"export\"} 1",
+        "palisade_review_logins_total{result=\"success\"} 4",
+        "palisade_review_logins_total{result=\"failure\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+
     // Stop the daemon, then tamper.
     w.running.take().unwrap().shutdown().await.unwrap();
     let db = w.db();
@@ -1328,4 +1345,36 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
     let _ = daemon.wait();
     let _ = helper.kill();
     let _ = helper.wait();
+}
+
+/// Benchmark (not run by default): how the list scales with the hold queue. Run with
+/// `cargo test -p palisade-e2e --test review list_scales -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn list_scales_with_the_hold_queue() {
+    let n: usize = std::env::var("HELD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let w = World::new("").await;
+    let msgs: Vec<Outgoing> = (0..n)
+        .map(|i| Outgoing {
+            from: "info@officialproudboys.test".into(),
+            to: format!("voter{i}@county.example"),
+            data: fixture("proud-boys-2020.eml"),
+        })
+        .collect();
+    for chunk in msgs.chunks(50) {
+        smtp_session(w.pf.smtp, chunk).unwrap();
+    }
+    w.pf.wait_held(n, Duration::from_secs(300)).unwrap();
+    let mut clerk = w.web();
+    clerk.api_login("clerk", PW).unwrap();
+    for round in ["first", "second", "third"] {
+        let t = std::time::Instant::now();
+        let r = clerk.get("/api/v1/quarantine").unwrap();
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        assert_eq!(r.json()["messages"].as_array().unwrap().len(), n);
+        println!("list of {n} held messages, {round} request: {ms:.0} ms");
+    }
 }

@@ -313,11 +313,28 @@ impl Tools {
     fn list(&self) -> anyhow::Result<Vec<Held>> {
         let now = now();
         let mut out = Vec::new();
-        for entry in self.hold_queue()? {
-            if let Some(h) = held(self, &entry, now)? {
+        let queue = self.hold_queue()?;
+        for entry in &queue {
+            if let Some(h) = held(self, entry, now)? {
                 out.push(h);
             }
         }
+        // Forget messages that left the hold queue.
+        let present: std::collections::HashSet<(&str, u64)> = queue
+            .iter()
+            .map(|e| {
+                (
+                    e["queue_id"].as_str().unwrap_or_default(),
+                    e["arrival_time"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        FACTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(config, id, arrival), _| {
+                config != &self.config || present.contains(&(id.as_str(), *arrival))
+            });
         out.sort_by_key(|h| h.arrival_time);
         Ok(out)
     }
@@ -442,28 +459,67 @@ fn valid_id(id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a queued message's headers say about Palisade's verdict: read once per
+/// message (one `postcat` each), since a held message's headers do not change. `None`
+/// when Palisade did not hold it.
+#[derive(Debug, Clone)]
+struct Facts {
+    subject: String,
+    score: f64,
+    symbols: Vec<String>,
+    result: String,
+}
+
+/// (Postfix instance, queue id, arrival time): queue ids are reused, arrival times
+/// tell the messages apart.
+type FactsKey = (Option<PathBuf>, String, u64);
+
+/// Facts of the messages in the hold queue, pruned to those still there at every list.
+static FACTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<FactsKey, Option<Facts>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn facts(pf: &Tools, id: &str, arrival: u64) -> anyhow::Result<Option<Facts>> {
+    let key = (pf.config.clone(), id.to_string(), arrival);
+    if let Some(f) = FACTS.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(f.clone());
+    }
+    let headers = pf.headers(id)?;
+    let f = header(&headers, "X-Palisade-Result")
+        .filter(|r| r.starts_with("quarantine"))
+        .map(|result| {
+            let mut parts = result.splitn(3, ';');
+            let _action = parts.next();
+            let score = parts
+                .next()
+                .and_then(|s| s.trim().strip_prefix("score="))
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            let symbols = parts
+                .next()
+                .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
+                .unwrap_or_default();
+            Facts {
+                subject: decoded_subject(&headers),
+                score,
+                symbols,
+                result,
+            }
+        });
+    FACTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, f.clone());
+    Ok(f)
+}
+
 /// Reads one held message's facts; `None` when Palisade did not hold it.
 fn held(pf: &Tools, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
     let id = entry["queue_id"].as_str().unwrap_or_default().to_string();
-    let headers = pf.headers(&id)?;
-    let Some(result) = header(&headers, "X-Palisade-Result") else {
+    let arrival = entry["arrival_time"].as_u64().unwrap_or(0);
+    let Some(f) = facts(pf, &id, arrival)? else {
         return Ok(None);
     };
-    if !result.starts_with("quarantine") {
-        return Ok(None);
-    }
-    let mut parts = result.splitn(3, ';');
-    let _action = parts.next();
-    let score = parts
-        .next()
-        .and_then(|s| s.trim().strip_prefix("score="))
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    let symbols = parts
-        .next()
-        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect())
-        .unwrap_or_default();
-    let arrival = entry["arrival_time"].as_u64().unwrap_or(0);
     Ok(Some(Held {
         queue_id: id,
         arrival_time: arrival,
@@ -478,10 +534,10 @@ fn held(pf: &Tools, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
                     .collect()
             })
             .unwrap_or_default(),
-        subject: decoded_subject(&headers),
-        score,
-        symbols,
-        result,
+        subject: f.subject,
+        score: f.score,
+        symbols: f.symbols,
+        result: f.result,
     }))
 }
 

@@ -165,7 +165,10 @@ async fn show(State(state): St, headers: HeaderMap, Path(id): Path<String>) -> R
     };
     let (st, actor) = (state.clone(), v.actor());
     match blocking(move || st.review().view(&actor, &id, &st.rules())).await {
-        Ok(view) => Json(view).into_response(),
+        Ok(view) => {
+            state.count_action("view");
+            Json(view).into_response()
+        }
         Err(e) => review_error(&e),
     }
 }
@@ -222,7 +225,16 @@ async fn act(
     })
     .await;
     match r {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) => {
+            let done = match v["result"].as_str() {
+                Some("awaiting_second_reviewer") => "requested",
+                Some("legal_hold") | Some("legal_hold_lifted") => "hold",
+                Some(other) => other,
+                None => "",
+            };
+            state.count_action(done);
+            Json(v).into_response()
+        }
         Err(e) => review_error(&e),
     }
 }

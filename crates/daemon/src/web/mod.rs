@@ -168,6 +168,25 @@ impl WebState {
         }
     }
 
+    /// Counts a review action that was done (`done` as the pages name outcomes).
+    pub(crate) fn count_action(&self, done: &str) {
+        let label = match done {
+            "released" | "released-some" => "release",
+            "requested" => "release_requested",
+            "deleted" => "delete",
+            "reported" => "report",
+            "hold" | "unhold" => "legal_hold",
+            "view" => "view",
+            "export" => "export",
+            _ => return,
+        };
+        self.shared
+            .metrics
+            .review_actions
+            .with_label_values(&[label])
+            .inc();
+    }
+
     /// The rules in force (explanations quote their descriptions).
     pub(crate) fn rules(&self) -> palisade_engine::RuleSet {
         self.shared.live.load().scanner.rules().clone()

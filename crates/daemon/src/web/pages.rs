@@ -577,7 +577,10 @@ async fn message(
     };
     let (st, actor, qid) = (state.clone(), v.actor(), id.clone());
     let view = match blocking(move || st.review().view(&actor, &qid, &st.rules())).await {
-        Ok(view) => view,
+        Ok(view) => {
+            state.count_action("view");
+            view
+        }
         Err(e) => return review_error(&v, &e, "/quarantine"),
     };
     let h = &view.held;
@@ -709,6 +712,9 @@ async fn act(
         })
     })
     .await;
+    if let Ok(done) = &result {
+        state.count_action(done);
+    }
     match result {
         Ok("deleted") | Ok("released") => {
             Redirect::to(&format!("/quarantine?done={action}")).into_response()
@@ -736,6 +742,7 @@ pub async fn export_response(
 ) -> Result<Response, ReviewError> {
     let (st, actor, qid) = (state.clone(), v.actor(), id.clone());
     let tar = blocking(move || st.review().export(&actor, &qid, &st.rules(), &st.reporter)).await?;
+    state.count_action("export");
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-tar".to_string()),

@@ -191,12 +191,22 @@ pub async fn sign_in(
         (w.login_attempts, w.login_window, w.session_ttl)
     };
     let user = user.trim().to_string();
+    let count = |result: &str| {
+        state
+            .shared
+            .metrics
+            .review_logins
+            .with_label_values(&[result])
+            .inc()
+    };
     if crate::review::store::valid_user_name(&user).is_err() || password.len() > 1024 {
+        count("failure");
         // No such account can exist: nothing to check, nothing to record.
         return Ok(SignIn::Denied);
     }
     if !state.limiter.begin(&user, ip, max, window) {
         tracing::warn!(user = %crate::escape::Safe(&user), client = ?ip, "sign-in refused: too many failed attempts");
+        count("limited");
         return Ok(SignIn::Limited);
     }
     // Password hashing is deliberately slow: a few at a time, so a flood of sign-ins
@@ -222,9 +232,13 @@ pub async fn sign_in(
     Ok(match result {
         Some((role, token, csrf)) => {
             state.limiter.succeeded(&user, ip);
+            count("success");
             SignIn::Ok { token, csrf, role }
         }
-        None => SignIn::Denied,
+        None => {
+            count("failure");
+            SignIn::Denied
+        }
     })
 }
 
