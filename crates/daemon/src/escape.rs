@@ -54,6 +54,18 @@ pub fn block(s: &str) -> Cow<'_, str> {
     escape(s, true)
 }
 
+/// Text for a mail header field or a report line: control characters (CR and LF
+/// included) become spaces, at most `max` characters, trimmed. For text that goes into
+/// mail Palisade writes, where a sender's CR LF must not start a header of its own.
+pub fn one_line(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// `Display` of a string with [`line`] applied, for log fields (`field = %Safe(s)`).
 pub struct Safe<'a>(pub &'a str);
 

@@ -97,6 +97,16 @@ impl Running {
                 tracing::warn!(key, kept = %before, ignored = %after, "cannot change while running; restart to apply");
             }
         }
+        let same_notify = serde_json::to_value(&old.notify).ok()
+            == serde_json::to_value(&config.notify).ok()
+            && old.quarantine.helper == config.quarantine.helper
+            && old.quarantine.postfix_config == config.quarantine.postfix_config;
+        if !same_notify && (old.notify.recipients || !old.notify.digest_to.is_empty()) {
+            tracing::warn!(
+                key = "notify",
+                "notification settings apply at start; restart to apply the new ones"
+            );
+        }
         if old.milter.max_connections != config.milter.max_connections {
             tracing::warn!(
                 key = "milter.max_connections",

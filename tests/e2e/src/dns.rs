@@ -295,3 +295,15 @@ fn probe(addr: SocketAddr, zone: &str) -> bool {
     let mut buf = [0u8; 512];
     matches!(sock.recv_from(&mut buf), Ok((n, _)) if n >= 12 && buf[0] == 0x12 && buf[1] == 0x34)
 }
+
+/// The 2020 case's DNS: the sender's domain publishes SPF for one other server and
+/// DMARC p=reject, so mail from the test client fails both.
+pub fn proud_boys() -> anyhow::Result<DnsServer> {
+    DnsServer::start(
+        &["test", "example", "org", "net", "in-addr.arpa"],
+        &[
+            Record::txt("officialproudboys.test", "v=spf1 ip4:198.51.100.7 -all"),
+            Record::txt("_dmarc.officialproudboys.test", "v=DMARC1; p=reject"),
+        ],
+    )
+}

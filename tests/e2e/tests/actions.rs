@@ -7,20 +7,13 @@ use std::time::Duration;
 
 use palisade::config::{Config, Sources};
 use palisade::{start, Running};
-use palisade_e2e::dns::{DnsServer, Record};
+use palisade_e2e::dns::DnsServer;
 use palisade_e2e::{fixture, palisade_bin, smtp_session, Outgoing, Postfix, PostfixConfig};
 
 /// DNS for the tests: the 2020 sender's domain publishes SPF and DMARC p=reject; the
 /// county's own domain has SPF for nobody but its server.
 fn dns() -> DnsServer {
-    DnsServer::start(
-        &["test", "example", "org", "net", "in-addr.arpa"],
-        &[
-            Record::txt("officialproudboys.test", "v=spf1 ip4:198.51.100.7 -all"),
-            Record::txt("_dmarc.officialproudboys.test", "v=DMARC1; p=reject"),
-        ],
-    )
-    .unwrap()
+    palisade_e2e::dns::proud_boys().unwrap()
 }
 
 async fn daemon(dns: &DnsServer, adjust: impl FnOnce(&mut Config)) -> Running {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use palisade::config::{Config, Sources};
 use palisade::{start, Running};
-use palisade_e2e::dns::{DnsServer, Record};
+use palisade_e2e::dns::DnsServer;
 use palisade_e2e::web::{add_user, hidden, Client};
 use palisade_e2e::{
     fixture, free_port, palisade_bin, smtp_session, Outgoing, Postfix, PostfixConfig,
@@ -24,14 +24,7 @@ use serde_json::json;
 const PW: &str = "correct horse battery staple";
 
 fn dns() -> DnsServer {
-    DnsServer::start(
-        &["test", "example", "org", "net", "in-addr.arpa"],
-        &[
-            Record::txt("officialproudboys.test", "v=spf1 ip4:198.51.100.7 -all"),
-            Record::txt("_dmarc.officialproudboys.test", "v=DMARC1; p=reject"),
-        ],
-    )
-    .unwrap()
+    palisade_e2e::dns::proud_boys().unwrap()
 }
 
 /// A world: DNS, Postfix, a config file, the daemon with the review UI, and users.

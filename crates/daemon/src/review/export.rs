@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 
 use super::audit::Entry;
 use super::explain::Explanation;
+use super::mail_date as rfc2822;
 use super::store::MessageState;
+use crate::escape::one_line;
 use crate::quarantine::{header, Held};
 
 /// Who the reports come from.
@@ -45,26 +47,6 @@ pub struct Bundle<'a> {
 /// SHA-256 as lower-case hex.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
-}
-
-/// Text for a header field or an ARF field: one line, no control characters.
-fn one_line(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
-fn rfc2822(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// The client IP the message came from: recorded, else the newest Received header that

@@ -145,17 +145,21 @@ pub fn tools(config: &Config, override_dir: Option<PathBuf>) -> Queue {
     Queue::new(dir, PathBuf::from(&config.quarantine.sendmail))
 }
 
+/// An RFC 5322 date for mail Palisade writes.
+pub fn mail_date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 /// A reason as typed: trimmed, control characters out, at most 1000 characters; an
 /// empty one is refused.
 pub fn clean_reason(reason: &str) -> Result<String, ReviewError> {
-    let r: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .trim()
-        .chars()
-        .take(1000)
-        .collect();
+    let r = crate::escape::one_line(reason.trim(), 1000);
     if r.is_empty() {
         return Err(ReviewError::BadRequest("a reason is required".into()));
     }

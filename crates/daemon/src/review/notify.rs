@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::store::{Notified, Store};
 use crate::config::NotifyConfig;
+use crate::escape::one_line;
 use crate::quarantine::{Held, Queue};
 
 /// What one round sent.
@@ -31,24 +32,8 @@ pub struct Notifier {
     pub from: String,
 }
 
-/// One line, no control characters, at most `max` characters.
-fn clean(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
 fn when(unix: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
-        .unwrap_or_default()
+    super::mail_date(unix as i64)
 }
 
 impl Notifier {
@@ -70,7 +55,7 @@ impl Notifier {
              From:      {}\nReceived:  {}\nReference: {}\n\n\
              You do not need to do anything. If you were expecting this message, tell your\n\
              administrators and quote the reference.\n",
-            clean(
+            one_line(
                 if h.sender.is_empty() {
                     "(no sender)"
                 } else {
@@ -99,11 +84,11 @@ impl Notifier {
                 "{}  {}\n  from:    {}\n  to:      {}\n  subject: {}\n  score:   {:.2}  {}\n",
                 h.queue_id,
                 when(h.arrival_time),
-                clean(&h.sender, 200),
-                clean(&h.recipients.join(", "), 400),
-                clean(&h.subject, 200),
+                one_line(&h.sender, 200),
+                one_line(&h.recipients.join(", "), 400),
+                one_line(&h.subject, 200),
                 h.score,
-                clean(h.symbols.first().map(String::as_str).unwrap_or(""), 100),
+                one_line(h.symbols.first().map(String::as_str).unwrap_or(""), 100),
             ));
             if !self.config.web_url.is_empty() {
                 body.push_str(&format!(

@@ -82,6 +82,16 @@ fn ops_router(ops: Ops) -> Router {
         .with_state(ops)
 }
 
+/// A client gets 10 s to send its request headers.
+fn limit_header_time(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+}
+
 /// Serves a router on a bound listener until `stop` turns true, with a bounded time
 /// to read request headers (a slow client cannot hold a connection open for free).
 async fn serve_on(
@@ -100,20 +110,12 @@ async fn serve_on(
     let result = match tls {
         Some(tls) => {
             let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
-            server
-                .http_builder()
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10));
+            limit_header_time(server.http_builder());
             server.serve(service).await
         }
         None => {
             let mut server = axum_server::from_tcp(listener).handle(handle);
-            server
-                .http_builder()
-                .http1()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10));
+            limit_header_time(server.http_builder());
             server.serve(service).await
         }
     };
