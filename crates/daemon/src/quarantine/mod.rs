@@ -355,8 +355,11 @@ impl Tools {
     fn release(&self, id: &str) -> anyhow::Result<()> {
         self.run("postsuper", &["-H", id])?;
         // postsuper -H puts it in the deferred queue, which the queue manager scans
-        // only every queue_run_delay; ask for delivery now.
-        self.run("postqueue", &["-i", id])?;
+        // only every queue_run_delay; ask for delivery now. The message is released
+        // either way: a failure here only means it waits for the next queue run.
+        if let Err(e) = self.run("postqueue", &["-i", id]) {
+            tracing::warn!(queue_id = %crate::escape::Safe(id), error = %format!("{e:#}"), "released; it goes out with the next queue run");
+        }
         Ok(())
     }
 
@@ -592,6 +595,17 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
             db.display()
         )
     })?;
+    let acting = matches!(
+        args.action,
+        QuarantineCmd::Release { .. } | QuarantineCmd::Delete { .. }
+    );
+    if !exists && acting {
+        eprintln!(
+            "palisade: no review database at {}: legal holds are not checked and nothing is \
+             audited (give --config the daemon's configuration if it has one)",
+            db.display()
+        );
+    }
     let store = if exists || needs_db {
         Some(std::sync::Arc::new(Store::open(&db)?))
     } else {

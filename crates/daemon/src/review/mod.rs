@@ -391,6 +391,9 @@ impl Review {
                 self.queue.release(id)
             } else {
                 self.queue.release_copy(id, &targets)?;
+                // Recorded at once: if what follows fails, a retry must not send
+                // these recipients a second copy.
+                self.store.add_released(id, &targets)?;
                 if whole && !state.legal_hold {
                     // Everyone has a copy: the original has nothing left to wait for.
                     self.queue.delete(id)
@@ -401,11 +404,8 @@ impl Review {
         })?;
         if whole && !state.legal_hold {
             self.store.forget(id)?;
-        } else {
-            self.store.add_released(id, &targets)?;
-            if state.pending_release.is_some() {
-                self.store.set_pending(id, None)?;
-            }
+        } else if state.pending_release.is_some() {
+            self.store.set_pending(id, None)?;
         }
         Ok(Released::Released {
             recipients: targets,

@@ -16,18 +16,18 @@ use crate::scan::Scanned;
 /// The sending side; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: SyncSender<(String, String)>,
+    tx: SyncSender<(String, String, i64)>,
 }
 
 impl Recorder {
     /// Starts the writer thread on `store`.
     pub fn start(store: Arc<Store>) -> anyhow::Result<Recorder> {
-        let (tx, rx) = sync_channel::<(String, String)>(4096);
+        let (tx, rx) = sync_channel::<(String, String, i64)>(4096);
         std::thread::Builder::new()
             .name("palisade-recorder".into())
             .spawn(move || {
-                for (id, verdict) in rx {
-                    if let Err(e) = store.record_verdict(&id, &verdict) {
+                for (id, verdict, at) in rx {
+                    if let Err(e) = store.record_verdict(&id, &verdict, at) {
                         tracing::warn!(queue_id = %crate::escape::Safe(&id), error = %format!("{e:#}"), "cannot record the verdict of a held message");
                     }
                 }
@@ -54,7 +54,8 @@ impl Recorder {
             },
             "time": super::audit::timestamp(),
         });
-        match self.tx.try_send((id.to_string(), record.to_string())) {
+        let at = super::store::now();
+        match self.tx.try_send((id.to_string(), record.to_string(), at)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
         }

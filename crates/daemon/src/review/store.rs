@@ -462,36 +462,59 @@ impl Store {
 
     /// Checks the whole chain (and the head file); see [`audit::verify`].
     ///
-    /// It reads on a connection of its own (WAL readers do not block writers), so a
-    /// long log does not hold up sign-ins and actions.
+    /// It works on a connection of its own (so sign-ins and actions are not held up by
+    /// the shared one) and takes the write lock for the duration: writers move the head
+    /// file just before they commit, so with the lock held the file and the rows agree.
     pub fn verify_audit(&self) -> anyhow::Result<audit::Verified> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .with_context(|| format!("cannot open {}", self.path.display()))?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let mut stmt = conn.prepare(
-            "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([], audit::row_to_entry)?;
-        audit::verify(
-            rows.map(|r| r.map_err(anyhow::Error::from)),
-            &audit::head_path(&self.path),
-        )
+        let mut conn = Connection::open(&self.path)
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let verified = {
+            let mut stmt = tx.prepare(
+                "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([], audit::row_to_entry)?;
+            audit::verify(
+                rows.map(|r| r.map_err(anyhow::Error::from)),
+                &audit::head_path(&self.path),
+            )
+        };
+        tx.rollback()?;
+        verified
     }
 
     // ---- held messages ----
 
-    /// Keeps the verdict a message was held with (JSON), keyed by queue id. The
-    /// message has just arrived: whatever an earlier message with the same queue id
-    /// left (flags, releases, pending requests) goes.
-    pub fn record_verdict(&self, queue_id: &str, verdict: &str) -> anyhow::Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO messages(queue_id, created, recorded, verdict) VALUES (?1, ?2, ?2, ?3)",
-            params![queue_id, now(), verdict],
+    /// Keeps the verdict a message was held with (JSON), keyed by queue id; `at` is
+    /// when it was judged (end of message). Rows older than that are an earlier
+    /// message's (Postfix reuses queue ids) and go; a row made since (a reviewer or the
+    /// notifier got there before the recorder) keeps its flags.
+    pub fn record_verdict(&self, queue_id: &str, verdict: &str, at: i64) -> anyhow::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM messages WHERE queue_id = ?1 AND created < ?2",
+            params![queue_id, at],
         )?;
+        tx.execute(
+            "INSERT INTO messages(queue_id, created, recorded, verdict) VALUES (?1, ?2, ?2, ?3)
+             ON CONFLICT(queue_id) DO UPDATE SET recorded = excluded.recorded, verdict = excluded.verdict",
+            params![queue_id, at, verdict],
+        )?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Whether an account of this name exists.
+    pub fn user_exists(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(self
+            .conn()
+            .query_row("SELECT 1 FROM users WHERE name = ?1", params![name], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some())
     }
 
     /// Forgets what an earlier message with this queue id left: Postfix reuses queue
@@ -825,16 +848,21 @@ mod tests {
             !s.state("ABC").expect("state").legal_hold,
             "a new message: gone"
         );
+        // A late verdict record keeps what was set on this message since it was judged,
+        // and drops what an earlier message left.
         s.set_legal_hold("ABC", true).expect("hold");
-        s.record_verdict("ABC", r#"{"score":12.5}"#)
+        s.record_verdict("ABC", r#"{"score":12.5}"#, now() - 5)
             .expect("record");
         assert_eq!(
             s.verdict("ABC").expect("verdict").expect("some")["score"],
             12.5
         );
+        assert!(s.state("ABC").expect("state").legal_hold, "set since: kept");
+        s.record_verdict("ABC", r#"{"score":13}"#, now() + 5)
+            .expect("record");
         assert!(
             !s.state("ABC").expect("state").legal_hold,
-            "a verdict is recorded as a message arrives: nothing earlier is about it"
+            "set before this message was judged: an earlier message's"
         );
     }
 

@@ -234,7 +234,9 @@ async fn same_origin(req: axum::extract::Request, next: axum::middleware::Next) 
             None => {
                 if let (Some(origin), Some(host)) = (text(header::ORIGIN), text(header::HOST)) {
                     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-                    if origin != "null" && origin_host != host {
+                    // Behind a proxy that rewrites Host, the host the browser used.
+                    let forwarded = h.get("x-forwarded-host").and_then(|v| v.to_str().ok());
+                    if origin != "null" && origin_host != host && Some(origin_host) != forwarded {
                         return (StatusCode::FORBIDDEN, "cross-origin request refused\n")
                             .into_response();
                     }

@@ -453,6 +453,7 @@ async fn list(
         let held = review.list()?;
         let mut out = Vec::new();
         for h in held {
+            review.store.settle(&h.queue_id, h.arrival_time as i64)?;
             let state = review.store.state(&h.queue_id)?;
             let reason = top_reason(&h, &rules);
             out.push((h, reason, state));

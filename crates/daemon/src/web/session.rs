@@ -100,8 +100,10 @@ pub struct Limiter {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
-/// Entries kept; past it, expired ones go, then those not (yet) blocking anyone.
-const LIMITER_CAP: usize = 10_000;
+/// Entries kept. Past it, expired ones go; if the table is still full, sign-ins are
+/// refused until entries expire (a flood of names and addresses must not wipe the
+/// counts it is meant to keep).
+const LIMITER_CAP: usize = 100_000;
 
 impl Limiter {
     fn keys(user: &str, ip: Option<IpAddr>) -> Vec<String> {
@@ -133,7 +135,10 @@ impl Limiter {
             return false;
         }
         if map.len() >= LIMITER_CAP {
-            map.retain(|_, (n, since)| since.elapsed() < window && *n >= max);
+            map.retain(|_, (_, since)| since.elapsed() < window);
+            if map.len() >= LIMITER_CAP {
+                return false;
+            }
         }
         for k in keys {
             let e = map.entry(k).or_insert((0, Instant::now()));
@@ -204,6 +209,9 @@ pub async fn sign_in(
         // No such account can exist: nothing to check, nothing to record.
         return Ok(SignIn::Denied);
     }
+    // Loopback clients are SSH tunnels and local TLS proxies: their address stands for
+    // everyone behind them, so only the per-user count applies.
+    let ip = ip.filter(|a| !a.to_canonical().is_loopback());
     if !state.limiter.begin(&user, ip, max, window) {
         tracing::warn!(user = %crate::escape::Safe(&user), client = ?ip, "sign-in refused: too many failed attempts");
         count("limited");
@@ -223,7 +231,13 @@ pub async fn sign_in(
                     Ok(Some((role, token, csrf)))
                 }
                 None => {
-                    store.audit(&u, "login-failed", "", "", "")?;
+                    // Failures for real accounts are evidence; guesses at names that
+                    // do not exist would only fill the append-only log.
+                    if store.user_exists(&u)? {
+                        store.audit(&u, "login-failed", "", "", "")?;
+                    } else {
+                        tracing::info!(user = %crate::escape::Safe(&u), "sign-in for an unknown user");
+                    }
                     Ok(None)
                 }
             }
