@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth_symbols;
+pub mod campaign;
 pub mod extract;
 pub mod frames;
 pub mod html;
