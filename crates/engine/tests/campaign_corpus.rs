@@ -9,7 +9,7 @@ use std::path::Path;
 
 use palisade_engine::campaign::{fingerprint, Fingerprint, SAME_TEMPLATE};
 
-fn find(parent: &mut Vec<usize>, i: usize) -> usize {
+fn find(parent: &mut [usize], i: usize) -> usize {
     let mut r = i;
     while parent[r] != r {
         r = parent[r];
@@ -71,8 +71,8 @@ fn campaign_2020_mail_is_grouped_only_within_a_sender() {
         }
     }
     let mut sizes: std::collections::HashMap<usize, usize> = Default::default();
-    for i in 0..messages.len() {
-        if prints[i].is_some() {
+    for (i, p) in prints.iter().enumerate() {
+        if p.is_some() {
             *sizes.entry(find(&mut parent, i)).or_default() += 1;
         }
     }
