@@ -2,13 +2,12 @@
 //! graceful drain at shutdown.
 
 use std::net::SocketAddr;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use ipnet::IpNet;
 use palisade_engine::FromHeader;
 use palisade_milter::session::Step;
@@ -118,27 +117,11 @@ impl Listener {
                 Ok(Listener::Tcp(listener))
             }
             SocketSpec::Unix(path) => {
-                remove_stale_socket(path).await?;
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    if !dir.is_dir() {
-                        bail!(
-                            "cannot listen on {spec}: the directory {} does not exist (Debian's chrooted Postfix needs it under /var/spool/postfix; see docs/install.md)",
-                            dir.display()
-                        );
-                    }
-                }
-                let listener =
-                    UnixListener::bind(path).with_context(|| format!("cannot listen on {spec}"))?;
-                if let Some(gid) = group {
-                    std::os::unix::fs::chown(path, None, Some(gid)).with_context(|| {
-                        format!(
-                            "cannot give {} to group {gid} (milter.socket_group): the user running Palisade must belong to it",
-                            path.display()
-                        )
-                    })?;
-                }
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                    .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))?;
+                let std_listener =
+                    crate::socket::bind_unix(path, mode, group, "milter.socket_group")?;
+                std_listener.set_nonblocking(true)?;
+                let listener = UnixListener::from_std(std_listener)
+                    .with_context(|| format!("cannot listen on {spec}"))?;
                 Ok(Listener::Unix(listener, path.clone()))
             }
         }
@@ -150,21 +133,6 @@ impl Listener {
             Listener::Unix(_, p) => BoundAddr::Unix(p.clone()),
         })
     }
-}
-
-/// A socket file left by a previous run is removed; one that something still listens on,
-/// or a file that is not a socket, is an error rather than something to clobber.
-async fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return Ok(());
-    };
-    if !meta.file_type().is_socket() {
-        bail!("{} exists and is not a socket", path.display());
-    }
-    if tokio::net::UnixStream::connect(path).await.is_ok() {
-        bail!("{} is in use by another process", path.display());
-    }
-    std::fs::remove_file(path).with_context(|| format!("cannot remove stale {}", path.display()))
 }
 
 /// Accepts connections until `shutdown` turns true, then waits for every connection to

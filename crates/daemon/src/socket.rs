@@ -1,8 +1,56 @@
 //! Socket addresses in Postfix's syntax: `inet:HOST:PORT`, `inet6:[ADDR]:PORT`, `unix:/path`.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+use anyhow::{bail, Context};
+
+/// Binds a unix socket at `path` with this mode and group. A socket file left by a
+/// previous run is replaced; one that something still listens on, or a file that is not
+/// a socket, is an error rather than something to clobber. `what` names the setting
+/// for messages (`milter.socket_group`, `--group`).
+pub fn bind_unix(
+    path: &Path,
+    mode: u32,
+    group: Option<u32>,
+    what: &str,
+) -> anyhow::Result<UnixListener> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            bail!("{} exists and is not a socket", path.display());
+        }
+        if UnixStream::connect(path).is_ok() {
+            bail!("{} is in use by another process", path.display());
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove stale {}", path.display()))?;
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            bail!(
+                "cannot listen on {}: the directory {} does not exist (Debian's chrooted Postfix needs it under /var/spool/postfix; see docs/install.md)",
+                path.display(),
+                dir.display()
+            );
+        }
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid)).with_context(|| {
+            format!(
+                "cannot give {} to group {gid} ({what}): the user running Palisade must belong to it",
+                path.display()
+            )
+        })?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))?;
+    Ok(listener)
+}
 
 /// Where a milter listens or a client connects.
 #[derive(Debug, Clone, PartialEq, Eq)]

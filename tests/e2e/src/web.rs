@@ -148,11 +148,9 @@ impl Client {
         fields: &[(&str, &str)],
         extra_cookie: Option<&str>,
     ) -> anyhow::Result<Reply> {
-        let body: String = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter().copied())
+            .finish();
         let mut cookie = self.cookie();
         if let Some(c) = extra_cookie {
             if !cookie.is_empty() {
@@ -171,6 +169,11 @@ impl Client {
         self.finish(res)
     }
 
+    /// `POST /api/v1/quarantine/{id}/{action}` with its CSRF token.
+    pub fn act(&mut self, id: &str, action: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.post_json(&format!("/api/v1/quarantine/{id}/{action}"), body, true)
+    }
+
     /// Signs in through the API; returns the reply (the CSRF token is kept).
     pub fn api_login(&mut self, user: &str, password: &str) -> anyhow::Result<Reply> {
         let r = self.post_json(
@@ -183,21 +186,6 @@ impl Client {
         }
         Ok(r)
     }
-}
-
-/// Percent-encoding for a form field.
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The value of a hidden form field `name` in an HTML page.

@@ -110,7 +110,6 @@ login_attempts = 3
     fn send(&self, to: &[&str], data: &str) -> String {
         let mut replies = Vec::new();
         for t in to {
-            // One recipient per transaction; send_to_two sends one to two.
             replies.push(
                 smtp_session(
                     self.pf.smtp,
@@ -157,46 +156,6 @@ login_attempts = 3
         });
         self.delivered_with(needle)
     }
-}
-
-/// A threat to two recipients in one SMTP transaction.
-fn send_to_two(pf: &Postfix, data: &str, a: &str, b: &str) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let s = std::net::TcpStream::connect(pf.smtp).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
-    let mut reply = || loop {
-        let mut l = String::new();
-        r.read_line(&mut l).unwrap();
-        if l.len() < 4 || l.as_bytes()[3] != b'-' {
-            break l;
-        }
-    };
-    reply();
-    for cmd in [
-        "EHLO relay.foreign.example".to_string(),
-        "MAIL FROM:<info@officialproudboys.test>".into(),
-        format!("RCPT TO:<{a}>"),
-        format!("RCPT TO:<{b}>"),
-        "DATA".into(),
-    ] {
-        w.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
-        reply();
-    }
-    let mut body = String::new();
-    for line in data.lines() {
-        if line.starts_with('.') {
-            body.push('.');
-        }
-        body.push_str(line);
-        body.push_str("\r\n");
-    }
-    body.push_str(".\r\n");
-    w.write_all(body.as_bytes()).unwrap();
-    let end = reply();
-    w.write_all(b"QUIT\r\n").unwrap();
-    end
 }
 
 fn tar_files(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -254,11 +213,7 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     assert!(item["score"].as_f64().unwrap() >= 10.0);
     assert!(!item["symbols"].as_array().unwrap().is_empty());
     let r = auditor
-        .post_json(
-            &format!("/api/v1/quarantine/{id}/release"),
-            &json!({"reason": "x"}),
-            true,
-        )
+        .act(&id, "release", &json!({"reason": "x"}))
         .unwrap();
     assert_eq!(r.status, 403, "{}", r.text());
 
@@ -340,28 +295,18 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
         "one reviewer is not enough for a threat"
     );
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id}/release"),
-            &json!({"reason": "again"}),
-            true,
-        )
+        .act(&id, "release", &json!({"reason": "again"}))
         .unwrap();
     assert_eq!(r.status, 409, "{}", r.text());
     let mut officer = w.web();
     officer.api_login("officer", PW).unwrap();
-    let r = officer
-        .post_json(
-            &format!("/api/v1/quarantine/{id}/release"),
-            &json!({"reason": ""}),
-            true,
-        )
-        .unwrap();
+    let r = officer.act(&id, "release", &json!({"reason": ""})).unwrap();
     assert_eq!(r.status, 400, "a reason is required: {}", r.text());
     let r = officer
-        .post_json(
-            &format!("/api/v1/quarantine/{id}/release"),
+        .act(
+            &id,
+            "release",
             &json!({"reason": "second check: deliver to voter"}),
-            true,
         )
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
@@ -384,18 +329,32 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
 
     // A second threat to two people: a copy to one of them, then legal hold, export,
     // delete refused under hold, allowed once lifted.
-    let reply = send_to_two(
-        &w.pf,
+    let second = palisade_e2e::message_file(
+        w.dir.path(),
+        "second.eml",
         &fixture("proud-boys-2020.eml").replace("Vote for Trump or else!", "Second warning"),
-        "a@county.example",
-        "b@county.example",
+    )
+    .unwrap();
+    let out =
+        w.pf.swaks(&[
+            "--from",
+            "info@officialproudboys.test",
+            "--to",
+            "a@county.example,b@county.example",
+            "--data",
+            second.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
-    assert!(reply.starts_with("250"), "{reply}");
     palisade_e2e::wait_for(Duration::from_secs(30), || w.pf.held().len() == 1).unwrap();
     let id2 = w.pf.held().remove(0);
     for who in [&mut clerk_api, &mut officer] {
         let r = who
-            .post_json(&format!("/api/v1/quarantine/{id2}/release"), &json!({"reason": "a@ is the sheriff's liaison", "recipients": ["a@county.example"]}), true)
+            .act(&id2, "release", &json!({"reason": "a@ is the sheriff's liaison", "recipients": ["a@county.example"]}))
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
     }
@@ -413,28 +372,24 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
         .json();
     assert_eq!(state["state"]["released_to"], json!(["a@county.example"]));
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/hold"),
+        .act(
+            &id2,
+            "hold",
             &json!({"reason": "case 2026-114, sheriff", "on": true}),
-            true,
         )
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/delete"),
-            &json!({"reason": "cleanup"}),
-            true,
-        )
+        .act(&id2, "delete", &json!({"reason": "cleanup"}))
         .unwrap();
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(w.pf.held().contains(&id2));
     // a@ already has a copy: releasing to a@ again is refused.
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/release"),
+        .act(
+            &id2,
+            "release",
             &json!({"reason": "again", "recipients": ["a@county.example"]}),
-            true,
         )
         .unwrap();
     assert_eq!(r.status, 409, "{}", r.text());
@@ -442,30 +397,18 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     // keeps the original as evidence.
     for who in [&mut clerk_api, &mut officer] {
         let r = who
-            .post_json(
-                &format!("/api/v1/quarantine/{id2}/release"),
-                &json!({"reason": "b@ asked for it"}),
-                true,
-            )
+            .act(&id2, "release", &json!({"reason": "b@ asked for it"}))
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
     }
     w.wait_delivered_with("Subject: [SUSPECTED THREAT] Second warning", 2);
     assert!(w.pf.held().contains(&id2), "kept under legal hold");
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/release"),
-            &json!({"reason": "once more"}),
-            true,
-        )
+        .act(&id2, "release", &json!({"reason": "once more"}))
         .unwrap();
     assert_eq!(r.status, 409, "everyone has a copy: {}", r.text());
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/report"),
-            &json!({"reason": "FBI tip line, ref 77"}),
-            true,
-        )
+        .act(&id2, "report", &json!({"reason": "FBI tip line, ref 77"}))
         .unwrap();
     assert_eq!(r.status, 200);
 
@@ -525,18 +468,14 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     );
 
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/hold"),
-            &json!({"reason": "case closed", "on": false}),
-            true,
-        )
+        .act(&id2, "hold", &json!({"reason": "case closed", "on": false}))
         .unwrap();
     assert_eq!(r.status, 200);
     let r = clerk_api
-        .post_json(
-            &format!("/api/v1/quarantine/{id2}/delete"),
+        .act(
+            &id2,
+            "delete",
             &json!({"reason": "case closed; evidence exported"}),
-            true,
         )
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
@@ -669,7 +608,10 @@ async fn message_content_is_escaped_and_nothing_changes_without_session_and_csrf
         .collect();
     let msg = format!(
         "From: Proud Boys <info@officialproudboys.test>\nTo: voter@county.example\nSubject: =?UTF-8?B?{}?=\nX-Long: {long}\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n<script>document.title='pwned'</script>\nLiteral &lt;b&gt;entities&lt;/b&gt; &amp; more.\nYou will vote for Trump on Election Day or we will come after you.\nWe have your home address.\n",
-        b64("<script>alert(1)</script> &amp; \u{1b}]0;pwn\u{7} <img src=x onerror=alert(2)>")
+        base64::engine::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "<script>alert(1)</script> &amp; \u{1b}]0;pwn\u{7} <img src=x onerror=alert(2)>"
+        )
     );
     let reply = w.send(&["voter@county.example"], &msg);
     assert!(reply.starts_with("250"), "{reply}");
@@ -912,25 +854,6 @@ fn shown(html: &str, text: &str) -> bool {
         .replace('"', "&quot;")
         .replace('\'', "&#x27;");
     html.contains(&numeric) || html.contains(&named)
-}
-
-fn b64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1319,11 +1242,7 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
     let listed = as_nobody(&["quarantine", "list", "--json"], &helper_cfg, None);
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(&admin_held));
     let r = clerk
-        .post_json(
-            &format!("/api/v1/quarantine/{id}/release"),
-            &json!({"reason": "checked with the voter"}),
-            true,
-        )
+        .act(&id, "release", &json!({"reason": "checked with the voter"}))
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     palisade_e2e::wait_for(Duration::from_secs(30), || {

@@ -249,25 +249,12 @@ fn serve_one(tools: &Tools, stream: UnixStream) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds the helper's socket (replacing a stale one) with this mode and group.
+/// Binds the helper's socket (creating its directory) with this mode and group.
 pub fn bind(path: &Path, mode: u32, gid: Option<u32>) -> anyhow::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
-    }
-    let listener =
-        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
-    if let Some(gid) = gid {
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .with_context(|| format!("cannot give {} to group {gid}", path.display()))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(listener)
+    crate::socket::bind_unix(path, mode, gid, "--group")
 }
 
 /// Serves requests until the process ends; each connection on its own thread, at most

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
@@ -131,6 +130,22 @@ pub struct Held {
     pub symbols: Vec<String>,
     /// The X-Palisade-Result header value.
     pub result: String,
+}
+
+impl Held {
+    /// The fields scripts and evidence files show for a held message.
+    pub fn summary(&self) -> Value {
+        serde_json::json!({
+            "queue_id": self.queue_id,
+            "received": self.arrival_time,
+            "sender": self.sender,
+            "recipients": self.recipients,
+            "subject": self.subject,
+            "score": self.score,
+            "symbols": self.symbols,
+            "size": self.size,
+        })
+    }
 }
 
 /// Postfix's hold queue. Either Postfix's own tools run here (`-c DIR` for a
@@ -421,25 +436,29 @@ impl Tools {
     }
 }
 
-/// A header's unfolded value from a header block.
-pub fn header(headers: &str, name: &str) -> Option<String> {
-    let mut found: Option<String> = None;
+/// The header fields of a header block, in order, each unfolded onto one line.
+pub fn unfold(headers: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for line in headers.lines() {
-        if let Some(v) = found.as_mut() {
-            if line.starts_with([' ', '\t']) {
-                v.push(' ');
-                v.push_str(line.trim());
-                continue;
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
             }
-            break;
+            continue;
         }
-        if let Some((n, v)) = line.split_once(':') {
-            if n.eq_ignore_ascii_case(name) {
-                found = Some(v.trim().to_string());
-            }
-        }
+        let (n, v) = line.split_once(':').unwrap_or((line, ""));
+        out.push((n.to_string(), v.trim().to_string()));
     }
-    found
+    out
+}
+
+/// A header's unfolded value from a header block (the first field of that name).
+pub fn header(headers: &str, name: &str) -> Option<String> {
+    unfold(headers)
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn decoded_subject(headers: &str) -> String {
@@ -545,9 +564,7 @@ fn held(pf: &Tools, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    crate::review::store::now().max(0) as u64
 }
 
 fn age(s: u64) -> String {

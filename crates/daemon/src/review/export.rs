@@ -162,20 +162,12 @@ impl Bundle<'_> {
 
     /// The verdict file: what was decided and why, as JSON.
     fn verdict_json(&self) -> Value {
-        let h = self.held;
-        json!({
-            "queue_id": h.queue_id,
-            "received": h.arrival_time,
-            "sender": h.sender,
-            "recipients": h.recipients,
-            "subject": h.subject,
-            "score": h.score,
-            "symbols": h.symbols,
-            "x_palisade_result": h.result,
-            "recorded": self.recorded,
-            "explanation": self.explanation,
-            "state": self.state,
-        })
+        let mut v = self.held.summary();
+        v["x_palisade_result"] = json!(self.held.result);
+        v["recorded"] = json!(self.recorded);
+        v["explanation"] = json!(self.explanation);
+        v["state"] = json!(self.state);
+        v
     }
 
     /// The bundle as a tar archive, every file under `palisade-<queue id>/`.

@@ -246,15 +246,16 @@ impl Review {
         Ok(self.queue.list()?)
     }
 
-    /// The explanation of a held message (no audit entry: lists and checks use it).
+    /// The explanation of a held message whose header block is `headers` (no audit
+    /// entry: checks use it).
     pub fn explanation(
         &self,
         held: &Held,
+        headers: &str,
         rules: &palisade_engine::RuleSet,
     ) -> Result<Explanation, ReviewError> {
         let recorded = self.store.verdict(&held.queue_id)?;
-        let headers = self.queue.headers(&held.queue_id)?;
-        let ar = crate::quarantine::header(&headers, "Authentication-Results");
+        let ar = crate::quarantine::header(headers, "Authentication-Results");
         Ok(explain::explain(
             recorded.as_ref(),
             &held.symbols,
@@ -279,7 +280,7 @@ impl Review {
     ) -> Result<MessageView, ReviewError> {
         let held = self.find(id)?;
         let raw = self.queue.raw(id)?;
-        let explanation = self.explanation(&held, rules)?;
+        let explanation = self.explanation(&held, &header_block(&raw), rules)?;
         let (headers, body) = readable(&raw);
         self.store.audit(&actor.name, "view", id, "", "")?;
         Ok(MessageView {
@@ -345,7 +346,11 @@ impl Review {
         } else {
             chosen
         };
-        if self.dual_control && self.explanation(&held, rules)?.threat {
+        if self.dual_control
+            && self
+                .explanation(&held, &self.queue.headers(id)?, rules)?
+                .threat
+        {
             match &state.pending_release {
                 Some(p) if p.user == actor.name => {
                     return Err(ReviewError::Conflict(format!(
@@ -472,8 +477,8 @@ impl Review {
     ) -> Result<Vec<u8>, ReviewError> {
         let held = self.find(id)?;
         let raw = self.queue.raw(id)?;
-        let headers = self.queue.headers(id)?;
-        let explanation = self.explanation(&held, rules)?;
+        let headers = header_block(&raw);
+        let explanation = self.explanation(&held, &headers, rules)?;
         let recorded = self.store.verdict(id)?;
         let sha = export::sha256_hex(&raw);
         self.store
@@ -506,25 +511,19 @@ fn recipient_detail(r: &[String]) -> String {
     }
 }
 
-/// The header fields (unfolded, in order) and the readable body texts of a message.
-pub fn readable(raw: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
+/// The header block of a message (up to the first empty line).
+pub fn header_block(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
-    let head_end = text
+    let end = text
         .find("\n\n")
         .or_else(|| text.find("\r\n\r\n"))
         .unwrap_or(text.len());
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in text[..head_end].lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = headers.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-            continue;
-        }
-        let (n, v) = line.split_once(':').unwrap_or((line, ""));
-        headers.push((n.to_string(), v.trim().to_string()));
-    }
+    text[..end].to_string()
+}
+
+/// The header fields (unfolded, in order) and the readable body texts of a message.
+pub fn readable(raw: &[u8]) -> (Vec<(String, String)>, Vec<String>) {
+    let headers = crate::quarantine::unfold(&header_block(raw));
     let limits = palisade_engine::Limits::default();
     let body = palisade_engine::extract::extract(raw, &limits)
         .texts

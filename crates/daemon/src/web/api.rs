@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::pages::{blocking, export_response, status_of, top_reason};
 use super::session::{self, SignIn, Viewer};
-use super::WebState;
+use super::{Act, WebState};
 use crate::review::ReviewError;
 
 type St = State<Arc<WebState>>;
@@ -125,10 +125,10 @@ async fn list(
     let st = state.clone();
     let r = blocking(move || {
         let review = st.review();
-        let rules = st.rules();
+        let live = st.live();
         let mut out = Vec::new();
         for h in review.list()? {
-            let reason = top_reason(&h, &rules);
+            let reason = top_reason(&h, live.scanner.rules());
             out.push((h, reason));
         }
         Ok(out)
@@ -139,17 +139,9 @@ async fn list(
             let items: Vec<Value> = super::pages::select(held, &q)
                 .into_iter()
                 .map(|(h, reason)| {
-                    json!({
-                        "queue_id": h.queue_id,
-                        "received": h.arrival_time,
-                        "sender": h.sender,
-                        "recipients": h.recipients,
-                        "subject": h.subject,
-                        "score": h.score,
-                        "symbols": h.symbols,
-                        "top_reason": reason,
-                        "size": h.size,
-                    })
+                    let mut v = h.summary();
+                    v["top_reason"] = json!(reason);
+                    v
                 })
                 .collect();
             Json(json!({ "messages": items })).into_response()
@@ -164,9 +156,9 @@ async fn show(State(state): St, headers: HeaderMap, Path(id): Path<String>) -> R
         Err(r) => return r,
     };
     let (st, actor) = (state.clone(), v.actor());
-    match blocking(move || st.review().view(&actor, &id, &st.rules())).await {
+    match blocking(move || st.review().view(&actor, &id, st.live().scanner.rules())).await {
         Ok(view) => {
-            state.count_action("view");
+            state.count("view");
             Json(view).into_response()
         }
         Err(e) => review_error(&e),
@@ -201,39 +193,14 @@ async fn act(
             Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad JSON body: {e}")),
         }
     };
-    let (st, actor) = (state.clone(), v.actor());
-    let r = blocking(move || {
-        let review = st.review();
-        Ok(match action.as_str() {
-            "release" => serde_json::to_value(review.release(&actor, &id, &req.reason, &req.recipients, &st.rules())?)
-                .map_err(|e| ReviewError::Internal(e.into()))?,
-            "delete" => {
-                review.delete(&actor, &id, &req.reason)?;
-                json!({ "result": "deleted", "queue_id": id })
-            }
-            "report" => {
-                review.report(&actor, &id, &req.reason)?;
-                json!({ "result": "reported", "queue_id": id })
-            }
-            "hold" => {
-                let on = req.on.unwrap_or(true);
-                review.legal_hold(&actor, &id, on, &req.reason)?;
-                json!({ "result": if on { "legal_hold" } else { "legal_hold_lifted" }, "queue_id": id })
-            }
-            _ => return Err(ReviewError::NotFound(format!("no action `{action}`"))),
-        })
-    })
-    .await;
-    match r {
-        Ok(v) => {
-            let done = match v["result"].as_str() {
-                Some("awaiting_second_reviewer") => "requested",
-                Some("legal_hold") | Some("legal_hold_lifted") => "hold",
-                Some(other) => other,
-                None => "",
-            };
-            state.count_action(done);
-            Json(v).into_response()
+    let Some(act) = Act::parse(&action, req.reason, req.recipients, req.on.unwrap_or(true)) else {
+        return error(StatusCode::NOT_FOUND, &format!("no action `{action}`"));
+    };
+    match state.perform(&v, id.clone(), act).await {
+        Ok(done) => {
+            let mut body = json!(done);
+            body["queue_id"] = json!(id);
+            Json(body).into_response()
         }
         Err(e) => review_error(&e),
     }
@@ -286,6 +253,28 @@ async fn audit(
     }
 }
 
+/// API calls with a body must declare it JSON: a cross-site form can only send form
+/// encodings and text/plain, so this shuts out forged sign-ins and actions.
+async fn json_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let h = req.headers();
+    let declared_json = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/json"));
+    let no_body = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|l| l == "0");
+    if req.method() == axum::http::Method::POST && !declared_json && !no_body {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send Content-Type: application/json",
+        );
+    }
+    next.run(req).await
+}
+
 /// The API routes (nested under `/api/v1`).
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
@@ -297,4 +286,5 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/quarantine/{id}/{action}", post(act))
         .route("/audit", get(audit))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint") })
+        .layer(axum::middleware::from_fn(json_only))
 }

@@ -170,18 +170,8 @@ impl WebState {
         }
     }
 
-    /// Counts a review action that was done (`done` as the pages name outcomes).
-    pub(crate) fn count_action(&self, done: &str) {
-        let label = match done {
-            "released" | "released-some" => "release",
-            "requested" => "release_requested",
-            "deleted" => "delete",
-            "reported" => "report",
-            "hold" | "unhold" => "legal_hold",
-            "view" => "view",
-            "export" => "export",
-            _ => return,
-        };
+    /// Counts a review action (a `REVIEW_ACTIONS` label).
+    pub(crate) fn count(&self, label: &str) {
         self.shared
             .metrics
             .review_actions
@@ -189,10 +179,114 @@ impl WebState {
             .inc();
     }
 
-    /// The rules in force (explanations quote their descriptions).
-    pub(crate) fn rules(&self) -> palisade_engine::RuleSet {
-        self.shared.live.load().scanner.rules().clone()
+    /// The configuration and rules in force (explanations quote the rules'
+    /// descriptions); a snapshot, not a copy.
+    pub(crate) fn live(&self) -> Arc<crate::server::Live> {
+        self.shared.live.load_full()
     }
+
+    /// Does a state-changing review action for `viewer` off the async threads, and
+    /// counts it. The pages and the API both come through here.
+    pub(crate) async fn perform(
+        self: &Arc<Self>,
+        viewer: &session::Viewer,
+        id: String,
+        act: Act,
+    ) -> Result<Done, crate::review::ReviewError> {
+        use crate::review::Released;
+        let (st, actor) = (self.clone(), viewer.actor());
+        let done = pages::blocking(move || {
+            let review = st.review();
+            Ok(match act {
+                Act::Release { reason, recipients } => {
+                    let live = st.live();
+                    match review.release(&actor, &id, &reason, &recipients, live.scanner.rules())? {
+                        Released::Released { recipients, whole } => {
+                            Done::Released { recipients, whole }
+                        }
+                        Released::AwaitingSecondReviewer { requested_by } => {
+                            Done::Requested { requested_by }
+                        }
+                    }
+                }
+                Act::Delete { reason } => {
+                    review.delete(&actor, &id, &reason)?;
+                    Done::Deleted
+                }
+                Act::Report { reason } => {
+                    review.report(&actor, &id, &reason)?;
+                    Done::Reported
+                }
+                Act::Hold { reason, on } => {
+                    review.legal_hold(&actor, &id, on, &reason)?;
+                    Done::Hold { on }
+                }
+            })
+        })
+        .await?;
+        self.count(match done {
+            Done::Released { .. } => "release",
+            Done::Requested { .. } => "release_requested",
+            Done::Deleted => "delete",
+            Done::Reported => "report",
+            Done::Hold { .. } => "legal_hold",
+        });
+        Ok(done)
+    }
+}
+
+/// A state-changing review action, as a form or an API call asks for it.
+pub(crate) enum Act {
+    /// Release to these recipients (none: everyone still waiting).
+    Release {
+        reason: String,
+        recipients: Vec<String>,
+    },
+    /// Delete.
+    Delete { reason: String },
+    /// Mark as reported.
+    Report { reason: String },
+    /// Place (`on`) or lift the legal hold.
+    Hold { reason: String, on: bool },
+}
+
+impl Act {
+    /// The action a path segment names.
+    pub(crate) fn parse(
+        action: &str,
+        reason: String,
+        recipients: Vec<String>,
+        on: bool,
+    ) -> Option<Act> {
+        Some(match action {
+            "release" => Act::Release { reason, recipients },
+            "delete" => Act::Delete { reason },
+            "report" => Act::Report { reason },
+            "hold" => Act::Hold { reason, on },
+            _ => return None,
+        })
+    }
+}
+
+/// What an action did.
+#[derive(serde::Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub(crate) enum Done {
+    /// Delivered to these recipients; `whole`: everyone still waiting.
+    Released {
+        recipients: Vec<String>,
+        whole: bool,
+    },
+    /// Dual control: recorded, a second reviewer must release too.
+    #[serde(rename = "awaiting_second_reviewer")]
+    Requested { requested_by: String },
+    /// Deleted.
+    Deleted,
+    /// Marked as reported.
+    Reported,
+    /// Legal hold placed or lifted.
+    #[serde(rename = "legal_hold")]
+    Hold { on: bool },
 }
 
 /// Headers every review response carries: nothing from a message can run, frame, leak
@@ -216,9 +310,8 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
 }
 
 /// Refuses state-changing requests another site's page makes the browser send (on top
-/// of the CSRF tokens): `Sec-Fetch-Site: cross-site`, an `Origin` that is not this
-/// host, and API calls whose body is not declared JSON (a cross-site form can only
-/// send form encodings and text/plain).
+/// of the CSRF tokens): `Sec-Fetch-Site` other than same-origin, or an `Origin` that is
+/// not this host.
 async fn same_origin(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if req.method() == axum::http::Method::POST {
         let h = req.headers();
@@ -241,26 +334,6 @@ async fn same_origin(req: axum::extract::Request, next: axum::middleware::Next) 
                             .into_response();
                     }
                 }
-            }
-        }
-        if req.uri().path().starts_with("/api/") {
-            let json = text(header::CONTENT_TYPE).map(|c| {
-                c.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            });
-            let empty = h
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|l| l == "0");
-            if json != Some(true) && !empty {
-                return (
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    axum::Json(serde_json::json!({"error": "send Content-Type: application/json"})),
-                )
-                    .into_response();
             }
         }
     }

@@ -16,11 +16,11 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::session::{self, SignIn, Viewer};
-use super::WebState;
+use super::{Act, Done, WebState};
 use crate::escape::{block, line};
 use crate::quarantine::Held;
 use crate::review::store::{self, Role};
-use crate::review::{Released, ReviewError};
+use crate::review::ReviewError;
 
 type St = State<Arc<WebState>>;
 
@@ -449,13 +449,14 @@ async fn list(
     let st = state.clone();
     let result = blocking(move || {
         let review = st.review();
-        let rules = st.rules();
+        let live = st.live();
+        let rules = live.scanner.rules();
         let held = review.list()?;
         let mut out = Vec::new();
         for h in held {
             review.store.settle(&h.queue_id, h.arrival_time as i64)?;
             let state = review.store.state(&h.queue_id)?;
-            let reason = top_reason(&h, &rules);
+            let reason = top_reason(&h, rules);
             out.push((h, reason, state));
         }
         Ok(out)
@@ -551,7 +552,7 @@ async fn list(
 
 fn notice_text(done: Option<&String>) -> &'static str {
     match done.map(String::as_str) {
-        Some("released") | Some("release") => "Released: the message is on its way.",
+        Some("release") => "Released: the message is on its way.",
         Some("delete") => "Deleted from the hold queue.",
         Some("released-some") => {
             "A copy was released to the chosen recipients; the message stays held for the others."
@@ -577,13 +578,14 @@ async fn message(
         Err(r) => return r,
     };
     let (st, actor, qid) = (state.clone(), v.actor(), id.clone());
-    let view = match blocking(move || st.review().view(&actor, &qid, &st.rules())).await {
-        Ok(view) => {
-            state.count_action("view");
-            view
-        }
-        Err(e) => return review_error(&v, &e, "/quarantine"),
-    };
+    let view =
+        match blocking(move || st.review().view(&actor, &qid, st.live().scanner.rules())).await {
+            Ok(view) => {
+                state.count("view");
+                view
+            }
+            Err(e) => return review_error(&v, &e, "/quarantine"),
+        };
     let h = &view.held;
     let pending = view
         .state
@@ -683,44 +685,24 @@ async fn act(
         .map(|(_, v)| v.clone())
         .collect();
     let on = field(&f, "on") != Some("0");
-    let (st, actor, qid) = (state.clone(), v.actor(), id.clone());
-    let action2 = action.clone();
-    let result = blocking(move || {
-        let review = st.review();
-        Ok(match action2.as_str() {
-            "release" => match review.release(&actor, &qid, &reason, &recipients, &st.rules())? {
-                Released::Released { whole: true, .. } => "released",
-                Released::Released { whole: false, .. } => "released-some",
-                Released::AwaitingSecondReviewer { .. } => "requested",
-            },
-            "delete" => {
-                review.delete(&actor, &qid, &reason)?;
-                "deleted"
-            }
-            "report" => {
-                review.report(&actor, &qid, &reason)?;
-                "reported"
-            }
-            "hold" => {
-                review.legal_hold(&actor, &qid, on, &reason)?;
-                if on {
-                    "hold"
-                } else {
-                    "unhold"
-                }
-            }
-            _ => return Err(ReviewError::NotFound("no such action".into())),
-        })
-    })
-    .await;
-    if let Ok(done) = &result {
-        state.count_action(done);
-    }
-    match result {
-        Ok("deleted") | Ok("released") => {
-            Redirect::to(&format!("/quarantine?done={action}")).into_response()
+    let Some(act) = Act::parse(&action, reason, recipients, on) else {
+        return error_page(Some(&v), StatusCode::NOT_FOUND, "no such action", &back);
+    };
+    match state.perform(&v, id.clone(), act).await {
+        Ok(Done::Deleted) => Redirect::to("/quarantine?done=delete").into_response(),
+        Ok(Done::Released { whole: true, .. }) => {
+            Redirect::to("/quarantine?done=release").into_response()
         }
-        Ok(done) => Redirect::to(&format!("/quarantine/{id}?done={done}")).into_response(),
+        Ok(done) => {
+            let key = match done {
+                Done::Released { .. } => "released-some",
+                Done::Requested { .. } => "requested",
+                Done::Reported => "reported",
+                Done::Hold { on: true } => "hold",
+                _ => "unhold",
+            };
+            Redirect::to(&format!("/quarantine/{id}?done={key}")).into_response()
+        }
         Err(e) => review_error(&v, &e, &back),
     }
 }
@@ -742,8 +724,12 @@ pub async fn export_response(
     id: String,
 ) -> Result<Response, ReviewError> {
     let (st, actor, qid) = (state.clone(), v.actor(), id.clone());
-    let tar = blocking(move || st.review().export(&actor, &qid, &st.rules(), &st.reporter)).await?;
-    state.count_action("export");
+    let tar = blocking(move || {
+        st.review()
+            .export(&actor, &qid, st.live().scanner.rules(), &st.reporter)
+    })
+    .await?;
+    state.count("export");
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-tar".to_string()),
@@ -834,6 +820,19 @@ async fn users_page(state: &Arc<WebState>, v: &Viewer, notice: &str) -> Response
     }
 }
 
+/// The signed-in admin of a form post with the right CSRF token.
+async fn posted_admin(
+    state: &Arc<WebState>,
+    headers: &HeaderMap,
+    f: &[(String, String)],
+) -> Result<Viewer, Response> {
+    let v = posted(state, headers, f).await?;
+    match admin_only(&v) {
+        Some(refused) => Err(refused),
+        None => Ok(v),
+    }
+}
+
 fn admin_only(v: &Viewer) -> Option<Response> {
     (v.role != Role::Admin).then(|| {
         error_page(
@@ -858,13 +857,10 @@ async fn users(State(state): St, headers: HeaderMap) -> Response {
 
 async fn add_user(State(state): St, headers: HeaderMap, body: Bytes) -> Response {
     let f = form(&body);
-    let v = match posted(&state, &headers, &f).await {
+    let v = match posted_admin(&state, &headers, &f).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = admin_only(&v) {
-        return r;
-    }
     let name = field(&f, "name").unwrap_or("").trim().to_string();
     let password = field(&f, "password").unwrap_or("").to_string();
     let Some(role) = Role::parse(field(&f, "role").unwrap_or("")) else {
@@ -898,13 +894,10 @@ async fn remove_user(
     body: Bytes,
 ) -> Response {
     let f = form(&body);
-    let v = match posted(&state, &headers, &f).await {
+    let v = match posted_admin(&state, &headers, &f).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = admin_only(&v) {
-        return r;
-    }
     if name == v.user {
         return error_page(
             Some(&v),
