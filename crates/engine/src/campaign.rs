@@ -30,6 +30,42 @@ pub const MIN_SHINGLES: usize = 12;
 /// Signature similarity from which two messages are one template.
 pub const SAME_TEMPLATE: f64 = 0.6;
 
+/// Symbols the daemon adds from what a campaign store knows, with default scores
+/// (`[scores]` overrides them).
+pub const DEFAULTS: &[(&str, f64)] = &[
+    // The message is a copy of a template sent to many recipients (information).
+    (SYMBOL_CAMPAIGN, 0.0),
+    // ... and some copy of that template carried threat symbols.
+    (SYMBOL_CAMPAIGN_THREAT, 5.0),
+    // The campaign store could not be reached: judged without campaign data.
+    (SYMBOL_STATE_UNAVAILABLE, 0.0),
+];
+/// A copy of a campaign.
+pub const SYMBOL_CAMPAIGN: &str = "CAMPAIGN";
+/// A copy of a campaign some copy of which threatened.
+pub const SYMBOL_CAMPAIGN_THREAT: &str = "CAMPAIGN_THREAT";
+/// The campaign store was unavailable.
+pub const SYMBOL_STATE_UNAVAILABLE: &str = "STATE_UNAVAILABLE";
+
+/// Symbol categories that make a campaign a threat when any copy carries one.
+pub const THREAT_CATEGORIES: &[&str] = &[
+    "threat",
+    "intimidation",
+    "coercion",
+    "extortion",
+    "doxxing",
+];
+
+/// The names of a verdict's symbols that make its campaign a threat (positive score,
+/// threat family).
+pub fn threat_symbols(symbols: &[crate::Symbol]) -> Vec<String> {
+    symbols
+        .iter()
+        .filter(|s| s.score > 0.0 && THREAT_CATEGORIES.contains(&s.category.as_str()))
+        .map(|s| s.name.clone())
+        .collect()
+}
+
 const SEED: u64 = 0x7061_6c69_7361_6465; // "palisade"
 
 /// A message's campaign fingerprint.
@@ -414,5 +450,92 @@ mod tests {
         for x in ["maria", "gonzalez", "smith", "vote", "bob", "lee"] {
             assert!(w.iter().any(|y| y == x), "{x} in {w:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use crate::{Action, Engine, Envelope, Input, Symbol, Thresholds};
+
+    fn engine() -> Engine {
+        Engine::with_default_rules(Thresholds {
+            tag: 5.0,
+            quarantine: 10.0,
+            reject: 0.0,
+        })
+        .expect("default rules compile")
+    }
+
+    fn message(name: &str, street: &str) -> (Vec<u8>, Envelope) {
+        let rcpt = format!("{}@county.example", name.to_lowercase().replace(' ', "."));
+        let raw = format!(
+            "From: a@b.example\r\nTo: \"{name}\" <{rcpt}>\r\nSubject: notice\r\n\r\n\
+             Dear {name}, the records office has updated the file for {street}. The new \
+             assessment notice lists the parcel, the owner of record and the mailing address \
+             we hold. Please review the enclosed summary and tell us of any change before the \
+             end of the month so the roll can be certified on time.\r\n"
+        );
+        let envelope = Envelope {
+            rcpt_to: vec![rcpt],
+            ..Envelope::default()
+        };
+        (raw.into_bytes(), envelope)
+    }
+
+    #[test]
+    fn the_engine_fingerprints_personalised_copies_alike() {
+        let engine = engine();
+        let (a, env_a) = message("Maria Lopez", "12 Oak Street");
+        let (b, env_b) = message("John Smith", "907 Pine Avenue");
+        let mut input = Input::new(&a);
+        input.envelope = env_a;
+        let (_, fa) = engine.scan_with_fingerprint(&input);
+        let mut input = Input::new(&b);
+        input.envelope = env_b;
+        let (_, fb) = engine.scan_with_fingerprint(&input);
+        let (fa, fb) = (fa.expect("long enough"), fb.expect("long enough"));
+        assert!(fa.shares_band(&fb));
+        assert!(fa.similarity(&fb) > super::SAME_TEMPLATE, "{}", fa.similarity(&fb));
+        // Plain scan computes none.
+        assert_eq!(
+            engine.scan(&Input::new(&a)).symbols,
+            engine.scan_with_fingerprint(&Input::new(&a)).0.symbols
+        );
+    }
+
+    #[test]
+    fn rescore_adds_symbols_and_reapplies_thresholds() {
+        let engine = engine();
+        let base = crate::Verdict::from_symbols(
+            vec![Symbol {
+                name: "X".into(),
+                score: 6.0,
+                category: "threat".into(),
+                detail: String::new(),
+            }],
+            &Thresholds {
+                tag: 5.0,
+                quarantine: 10.0,
+                reject: 0.0,
+            },
+        );
+        assert_eq!(base.action, Action::Tag);
+        let extra = Symbol {
+            name: super::SYMBOL_CAMPAIGN_THREAT.into(),
+            score: 5.0,
+            category: "campaign".into(),
+            detail: "campaign".into(),
+        };
+        let held = engine.rescore(base.clone(), vec![extra.clone()], &[]);
+        assert_eq!(held.action, Action::Quarantine);
+        assert_eq!(held.score, 11.0);
+        // [scores] overrides apply to added symbols too.
+        let scores = [(super::SYMBOL_CAMPAIGN_THREAT.to_string(), 1.0)]
+            .into_iter()
+            .collect();
+        let engine = engine.with_scores(&scores).expect("known symbol");
+        let tagged = engine.rescore(base, vec![extra], &[]);
+        assert_eq!(tagged.action, Action::Tag);
+        assert_eq!(tagged.score, 7.0);
     }
 }

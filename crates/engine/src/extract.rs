@@ -64,6 +64,9 @@ pub struct Extracted {
     text_len: usize,
     /// The Reply-To address, if any.
     pub reply_to: Option<String>,
+    /// The display names of the To and Cc recipients (for campaign fingerprints, which
+    /// mask a recipient's own name).
+    pub recipient_names: Vec<String>,
 }
 
 /// Reads a message. Bytes that do not parse as a message are read as plain text.
@@ -84,6 +87,13 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extracted {
                 .and_then(|a| a.first())
                 .and_then(|a| a.address())
                 .map(str::to_string);
+            for list in [message.to(), message.cc()].into_iter().flatten() {
+                for addr in list.iter().take(100) {
+                    if let Some(name) = addr.name() {
+                        out.recipient_names.push(name.to_string());
+                    }
+                }
+            }
             if let Some(subject) = message.subject() {
                 push(&mut out, limits, Source::Subject, subject.to_string());
             }

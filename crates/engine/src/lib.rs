@@ -195,6 +195,7 @@ impl Engine {
             .chain(auth_symbols::DEFAULTS)
             .chain(impersonation::DEFAULTS)
             .chain(lists::DEFAULTS)
+            .chain(campaign::DEFAULTS)
             .chain(&[(SYMBOL_TRUNCATED, TRUNCATED_SCORE)])
             .copied()
     }
@@ -216,7 +217,51 @@ impl Engine {
 
     /// Scores one message.
     pub fn scan(&self, input: &Input<'_>) -> Verdict {
-        let findings = scan::content(input.raw, &self.rules, &self.limits, input.from.as_ref());
+        self.scan_inner(input, false).0
+    }
+
+    /// Scans like [`Engine::scan`], and also computes the message's campaign
+    /// [`campaign::Fingerprint`] (with the envelope recipients' and the To/Cc display
+    /// names' words masked). `None` when the text is too short to tell a template by.
+    pub fn scan_with_fingerprint(
+        &self,
+        input: &Input<'_>,
+    ) -> (Verdict, Option<campaign::Fingerprint>) {
+        self.scan_inner(input, true)
+    }
+
+    /// A verdict with `extra` symbols added (score overrides applied to them), the
+    /// total and the action worked out again under the recipients' thresholds. The
+    /// daemon adds what it learns across messages (campaigns) this way.
+    pub fn rescore(&self, verdict: Verdict, extra: Vec<Symbol>, rcpt_to: &[String]) -> Verdict {
+        if extra.is_empty() {
+            return verdict;
+        }
+        let external = verdict.external;
+        let mut symbols = verdict.symbols;
+        for mut s in extra {
+            if let Some(&score) = self.scores.get(&s.name) {
+                s.score = score;
+            }
+            symbols.push(s);
+        }
+        let mut verdict = Verdict::from_symbols(symbols, &self.thresholds_for(rcpt_to));
+        verdict.external = external;
+        verdict
+    }
+
+    fn scan_inner(
+        &self,
+        input: &Input<'_>,
+        fingerprint: bool,
+    ) -> (Verdict, Option<campaign::Fingerprint>) {
+        let findings = scan::content(
+            input.raw,
+            &self.rules,
+            &self.limits,
+            input.from.as_ref(),
+            fingerprint.then_some(input.envelope.rcpt_to.as_slice()),
+        );
         let mut symbols = findings.symbols;
         symbols.extend(auth_symbols::symbols(&input.auth));
         symbols.extend(impersonation::symbols(
@@ -258,6 +303,6 @@ impl Engine {
             verdict.external =
                 Some(domain.is_empty() || !impersonation::is_protected(&domain, &self.protection));
         }
-        verdict
+        (verdict, findings.fingerprint)
     }
 }

@@ -52,6 +52,8 @@ pub struct ContentFindings {
     pub symbols: Vec<Symbol>,
     /// Who the message says it is from.
     pub identity: Identity,
+    /// The campaign fingerprint, when one was asked for and the text is long enough.
+    pub fingerprint: Option<crate::campaign::Fingerprint>,
 }
 
 /// Symbols the content checks make besides rule hits, with their default scores.
@@ -85,9 +87,16 @@ pub fn content(
     rules: &RuleSet,
     limits: &extract::Limits,
     from: Option<&FromHeader>,
+    campaign_recipients: Option<&[String]>,
 ) -> ContentFindings {
     let extracted = extract::extract(raw, limits);
     let mut findings = score_texts(&extracted, rules, limits.max_work);
+    if let Some(recipients) = campaign_recipients {
+        let personal =
+            crate::campaign::personal_words(recipients, &extracted.recipient_names.join(", "));
+        let text: Vec<&str> = extracted.texts.iter().map(|t| t.text.as_str()).collect();
+        findings.fingerprint = crate::campaign::fingerprint(&text.join("\n"), &personal);
+    }
     let from = match from {
         Some(f) => f.clone(),
         None => FromHeader::parse(raw),
@@ -520,6 +529,7 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
     ContentFindings {
         symbols,
         identity: Identity::default(),
+        fingerprint: None,
     }
 }
 
