@@ -40,6 +40,8 @@ pub enum Cmd {
     User(crate::review::cli::UserArgs),
     /// Check the quarantine audit log.
     Audit(crate::review::cli::AuditArgs),
+    /// Campaigns: copies of one template counted across recipients and hosts.
+    Campaign(crate::campaign::cli::CampaignArgs),
 }
 
 /// `--config FILE`
@@ -137,5 +139,6 @@ pub fn main() -> ExitCode {
         Cmd::Bench(args) => crate::bench::main(args),
         Cmd::User(args) => crate::review::cli::user_main(args),
         Cmd::Audit(args) => crate::review::cli::audit_main(args),
+        Cmd::Campaign(args) => crate::campaign::cli::main(args),
     }
 }

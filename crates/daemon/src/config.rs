@@ -42,6 +42,8 @@ pub struct Config {
     pub quarantine: QuarantineConfig,
     /// Where Palisade keeps its data.
     pub state: StateConfig,
+    /// `[campaign]`
+    pub campaign: CampaignConfig,
     /// The review web UI and JSON API.
     pub web: WebConfig,
     /// Digest and recipient notices.
@@ -66,6 +68,68 @@ pub struct QuarantineConfig {
 pub struct StateConfig {
     /// The data directory.
     pub dir: PathBuf,
+    /// Where campaign state lives.
+    pub backend: StateBackend,
+    /// `redis://host:port[/db]` for the Redis backend.
+    pub url: String,
+    /// The longest a message waits for the campaign store.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// `[state] backend`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    /// In this process, saved to the state directory.
+    Memory,
+    /// Redis or Valkey, shared by a fleet.
+    Redis,
+}
+
+/// `[campaign]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignConfig {
+    /// Whether campaigns are fingerprinted and counted at all.
+    pub enabled: bool,
+    /// How long campaigns, recipients, senders and copies are remembered.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Distinct recipients from which a threatening campaign adds CAMPAIGN_THREAT.
+    pub min_recipients: u64,
+    /// Whether queued copies of a threatening campaign are held afterwards.
+    pub hold_queued: bool,
+    /// How often queued copies of threatening campaigns are looked for.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+    /// The key file; empty = `campaign.key` in the state directory.
+    pub key_file: String,
+    /// Campaigns kept in memory at most.
+    pub max_campaigns: usize,
+    /// Distinct recipients (senders, client addresses) counted per campaign at most.
+    pub max_recipients: usize,
+    /// Copies remembered per campaign at most.
+    pub max_copies: usize,
+    /// How often the memory store is saved.
+    #[serde(with = "humantime_serde")]
+    pub save_interval: Duration,
+}
+
+impl Config {
+    /// The campaign key file.
+    pub fn campaign_key_file(&self) -> PathBuf {
+        if self.campaign.key_file.is_empty() {
+            self.state.dir.join("campaign.key")
+        } else {
+            PathBuf::from(&self.campaign.key_file)
+        }
+    }
+
+    /// Where the memory store is saved.
+    pub fn campaign_store_file(&self) -> PathBuf {
+        self.state.dir.join("campaigns.json")
+    }
 }
 
 /// `[web]`
@@ -713,6 +777,49 @@ impl Config {
         ] {
             if !path.is_empty() && std::fs::metadata(path).is_err() {
                 bad(key, format!("cannot read {path}"));
+            }
+        }
+        if self.state.backend == StateBackend::Redis {
+            if self.state.url.is_empty() {
+                bad(
+                    "state.url",
+                    "backend = \"redis\" needs a url (redis://host:port)".into(),
+                );
+            } else if let Err(e) = redis::Client::open(self.state.url.as_str()) {
+                bad("state.url", format!("`{}`: {e}", self.state.url));
+            }
+        }
+        if self.state.timeout.is_zero() || self.state.timeout > Duration::from_secs(10) {
+            bad(
+                "state.timeout",
+                "must be longer than 0s and at most 10s (mail waits on it)".into(),
+            );
+        }
+        let c = &self.campaign;
+        if c.window < Duration::from_secs(60) {
+            bad("campaign.window", "must be at least 1m".into());
+        }
+        if c.min_recipients < 2 {
+            bad(
+                "campaign.min_recipients",
+                "must be at least 2 (one recipient is no campaign)".into(),
+            );
+        }
+        for (key, v) in [
+            ("campaign.max_campaigns", c.max_campaigns),
+            ("campaign.max_recipients", c.max_recipients),
+            ("campaign.max_copies", c.max_copies),
+        ] {
+            if v == 0 {
+                bad(key, "must be at least 1".into());
+            }
+        }
+        for (key, v) in [
+            ("campaign.sweep_interval", c.sweep_interval),
+            ("campaign.save_interval", c.save_interval),
+        ] {
+            if v.is_zero() {
+                bad(key, "must be longer than 0s".into());
             }
         }
         if self.web.session_ttl.is_zero() {

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod bench;
+pub mod campaign;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -218,11 +219,21 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             from: reporter.from.clone(),
         })
     });
+    let metrics = Arc::new(Metrics::new());
+    let campaigns = if live.config.campaign.enabled {
+        Some(Arc::new(
+            campaign::Campaigns::start(&live.config, metrics.clone())
+                .context("cannot start campaign counting")?,
+        ))
+    } else {
+        None
+    };
     let shared = Arc::new(server::Shared {
         live: ArcSwap::from_pointee(live),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         scan_slots: tokio::sync::Semaphore::new(scans),
         recorder,
+        campaigns: campaigns.clone(),
     });
     let health = Arc::new(web::Health {
         ready: std::sync::atomic::AtomicBool::new(true),
@@ -247,6 +258,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             listener,
             state,
             tls,
+            stopped.clone(),
+        )));
+    }
+    if let Some(c) = campaigns {
+        http_tasks.push(tokio::spawn(campaign::sweep(
+            shared.clone(),
+            c,
             stopped.clone(),
         )));
     }

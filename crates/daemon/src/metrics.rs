@@ -52,9 +52,25 @@ pub struct Metrics {
     pub scans_waiting: IntGauge,
     /// `palisade_auth_dns_skipped_total`
     pub dns_skipped: IntCounter,
+    /// `palisade_campaigns_active`
+    pub campaigns_active: IntGauge,
+    /// `palisade_campaign_recipients` (histogram: distinct recipients of the campaign
+    /// each message belongs to)
+    pub campaign_recipients: prometheus::Histogram,
+    /// `palisade_campaign_store_duration_seconds{op}`
+    pub campaign_store_duration: HistogramVec,
+    /// `palisade_campaign_store_errors_total{op,kind}`
+    pub campaign_store_errors: IntCounterVec,
+    /// `palisade_campaign_holds_total{result}`
+    pub campaign_holds: IntCounterVec,
     dns_cached_seen: AtomicU64,
     dns_sent_seen: AtomicU64,
 }
+
+/// Campaign store operations, for `palisade_campaign_store_*{op}`.
+pub const CAMPAIGN_OPS: [&str; 3] = ["observe", "record", "list"];
+/// Campaign store error kinds.
+pub const CAMPAIGN_ERRORS: [&str; 2] = ["timeout", "unavailable"];
 
 /// Actions counted in `palisade_messages_total` (`skipped`: not scanned, e.g. from an
 /// authenticated sender).
@@ -249,6 +265,51 @@ impl Metrics {
                 "Messages judged without DNS lookups because the resolver was down (results temperror).",
             )),
         );
+        let campaigns_active = register(
+            &r,
+            IntGauge::with_opts(opts(
+                "campaigns_active",
+                "Campaigns (templates seen at least once) within the window, as the store last reported.",
+            )),
+        );
+        let campaign_recipients = register(
+            &r,
+            prometheus::Histogram::with_opts(histogram_opts(
+                "campaign_recipients",
+                "Distinct recipients of the campaign each scanned message belongs to, counted as it arrives.",
+                vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 10000.0],
+            )),
+        );
+        let campaign_store_duration = register(
+            &r,
+            HistogramVec::new(
+                histogram_opts(
+                    "campaign_store_duration_seconds",
+                    "Time of campaign store calls, by operation.",
+                    exponential_buckets(0.000_025, 2.0, 20).unwrap_or_default(),
+                ),
+                &["op"],
+            ),
+        );
+        let campaign_store_errors = counters(
+            "campaign_store_errors_total",
+            "Campaign store calls that failed or timed out (mail was judged without campaign data).",
+            &["op", "kind"],
+        );
+        let campaign_holds = counters(
+            "campaign_holds_total",
+            "Queued copies of threatening campaigns put on hold afterwards, by result (held, gone, failed).",
+            &["result"],
+        );
+        for op in CAMPAIGN_OPS {
+            campaign_store_duration.with_label_values(&[op]);
+            for kind in CAMPAIGN_ERRORS {
+                campaign_store_errors.with_label_values(&[op, kind]);
+            }
+        }
+        for result in ["held", "gone", "failed"] {
+            campaign_holds.with_label_values(&[result]);
+        }
         dns_up.set(1);
         for reason in UNSCANNED_REASONS {
             unscanned.with_label_values(&[reason]);
@@ -299,6 +360,11 @@ impl Metrics {
             review_logins,
             dns_up,
             scans_waiting,
+            campaigns_active,
+            campaign_recipients,
+            campaign_store_duration,
+            campaign_store_errors,
+            campaign_holds,
             dns_skipped,
             dns_cached_seen: AtomicU64::new(0),
             dns_sent_seen: AtomicU64::new(0),

@@ -19,6 +19,8 @@ pub struct Scanner {
     engine: Engine,
     auth: Option<Authenticator>,
     authserv_id: String,
+    /// Whether messages are fingerprinted for campaigns.
+    fingerprints: bool,
 }
 
 /// A verdict and what went into it.
@@ -30,6 +32,8 @@ pub struct Scanned {
     pub auth: AuthReport,
     /// Time the scan took (authentication included).
     pub elapsed: Duration,
+    /// The campaign fingerprint (when campaigns are on and the text is long enough).
+    pub fingerprint: Option<palisade_engine::campaign::Fingerprint>,
 }
 
 /// This host's name, for the authserv-id when none is configured.
@@ -156,7 +160,15 @@ impl Scanner {
             engine,
             auth,
             authserv_id,
+            fingerprints: false,
         })
+    }
+
+    /// Also computes each message's campaign fingerprint (the daemon, with campaigns
+    /// on).
+    pub fn with_fingerprints(mut self, on: bool) -> Scanner {
+        self.fingerprints = on;
+        self
     }
 
     /// The authserv-id written into Authentication-Results.
@@ -250,13 +262,29 @@ impl Scanner {
             auth,
             from,
         };
-        let verdict = self.engine.scan(&input);
+        let (verdict, fingerprint) = if self.fingerprints {
+            self.engine.scan_with_fingerprint(&input)
+        } else {
+            (self.engine.scan(&input), None)
+        };
         let elapsed = start.elapsed() + input.auth.dns.elapsed;
         Scanned {
             verdict,
             auth: input.auth,
             elapsed,
+            fingerprint,
         }
+    }
+
+    /// The verdict with symbols added from outside the message (campaigns), scores and
+    /// thresholds applied as for the message's own.
+    pub fn rescore(
+        &self,
+        verdict: Verdict,
+        extra: Vec<palisade_engine::Symbol>,
+        rcpt_to: &[String],
+    ) -> Verdict {
+        self.engine.rescore(verdict, extra, rcpt_to)
     }
 }
 

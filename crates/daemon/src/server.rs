@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) scan_slots: Semaphore,
     /// Keeps the verdicts of held messages for reviewers (when the web UI is on).
     pub(crate) recorder: Option<crate::review::recorder::Recorder>,
+    /// Campaign counting (when `[campaign] enabled`).
+    pub(crate) campaigns: Option<Arc<crate::campaign::Campaigns>>,
 }
 
 /// Scans at once for `[milter] scan_concurrency` (0: one per CPU).
@@ -69,7 +71,8 @@ impl Live {
             ..SessionConfig::default()
         };
         Ok(Live {
-            scanner: Scanner::reconfigured(&config, false, previous.map(|p| &p.scanner))?,
+            scanner: Scanner::reconfigured(&config, false, previous.map(|p| &p.scanner))?
+                .with_fingerprints(config.campaign.enabled),
             trusted: config.trusted_networks(),
             session,
             config: Arc::new(config),
@@ -538,6 +541,43 @@ async fn end_of_message(
     };
     let env = &message.envelope;
     let queue_id = env.queue_id.as_deref().unwrap_or("-");
+    // Campaigns: what other copies of this template showed, here and across the fleet
+    // (waits at most [state] timeout; the message is judged without it otherwise).
+    let mut campaign = None;
+    let scanned = match (scanned, &shared_state.campaigns) {
+        (Ok(mut scanned), Some(campaigns)) if shared.config.campaign.enabled => {
+            if let Some(fingerprint) = scanned.fingerprint.take() {
+                let from_domain = if scanned.auth.from_domain.is_empty() {
+                    env.mail_from.rsplit_once('@').map_or("", |(_, d)| d)
+                } else {
+                    scanned.auth.from_domain.as_str()
+                };
+                let outcome = campaigns
+                    .observe(
+                        &message,
+                        &scanned.verdict,
+                        &fingerprint,
+                        from_domain,
+                        shared.config.campaign.min_recipients,
+                    )
+                    .await;
+                let threat = outcome
+                    .symbols
+                    .iter()
+                    .any(|s| s.name == palisade_engine::campaign::SYMBOL_CAMPAIGN_THREAT);
+                scanned.verdict =
+                    shared
+                        .scanner
+                        .rescore(scanned.verdict, outcome.symbols, &env.rcpt_to);
+                if threat {
+                    campaigns.turned.notify_one();
+                }
+                campaign = outcome.campaign;
+            }
+            Ok(scanned)
+        }
+        (other, _) => other,
+    };
     let replies = match scanned {
         Ok(scanned) => {
             let (replies, decision) = actions::replies(
@@ -564,6 +604,9 @@ async fn end_of_message(
                 .map(|s| s.name.as_str())
                 .collect();
             metrics.message(decision.applied.as_str(), &scanned.verdict, &scanned.auth);
+            if let (Some(id), Some(campaigns)) = (campaign, &shared_state.campaigns) {
+                campaigns.record(id, &message, decision.applied.as_str());
+            }
             if decision.applied == palisade_engine::Action::Quarantine {
                 if let Some(recorder) = &shared_state.recorder {
                     if !recorder.record(&message, &scanned, decision.applied.as_str()) {

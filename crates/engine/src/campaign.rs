@@ -48,13 +48,8 @@ pub const SYMBOL_CAMPAIGN_THREAT: &str = "CAMPAIGN_THREAT";
 pub const SYMBOL_STATE_UNAVAILABLE: &str = "STATE_UNAVAILABLE";
 
 /// Symbol categories that make a campaign a threat when any copy carries one.
-pub const THREAT_CATEGORIES: &[&str] = &[
-    "threat",
-    "intimidation",
-    "coercion",
-    "extortion",
-    "doxxing",
-];
+pub const THREAT_CATEGORIES: &[&str] =
+    &["threat", "intimidation", "coercion", "extortion", "doxxing"];
 
 /// The names of a verdict's symbols that make its campaign a threat (positive score,
 /// threat family).
@@ -495,7 +490,11 @@ mod engine_tests {
         let (_, fb) = engine.scan_with_fingerprint(&input);
         let (fa, fb) = (fa.expect("long enough"), fb.expect("long enough"));
         assert!(fa.shares_band(&fb));
-        assert!(fa.similarity(&fb) > super::SAME_TEMPLATE, "{}", fa.similarity(&fb));
+        assert!(
+            fa.similarity(&fb) > super::SAME_TEMPLATE,
+            "{}",
+            fa.similarity(&fb)
+        );
         // Plain scan computes none.
         assert_eq!(
             engine.scan(&Input::new(&a)).symbols,

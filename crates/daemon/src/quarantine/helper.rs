@@ -69,6 +69,15 @@ pub enum Request {
         /// Queue id.
         id: String,
     },
+    /// Hold a queued message Palisade scanned (a copy of a threatening campaign).
+    HoldQueued {
+        /// Queue id.
+        id: String,
+        /// When Palisade scanned it.
+        at: u64,
+        /// The campaign.
+        campaign: String,
+    },
     /// Send a notification (the payload) through sendmail.
     Send {
         /// Envelope sender.
@@ -190,6 +199,13 @@ fn answer(tools: &Tools, request: Request, payload: &[u8]) -> anyhow::Result<Vec
             tools.delete(&id)?;
             Vec::new()
         }
+        Request::HoldQueued { id, at, campaign } => {
+            valid_id(&id)?;
+            if campaign.is_empty() || !campaign.chars().all(|c| c.is_ascii_hexdigit()) {
+                bail!("not a campaign id");
+            }
+            serde_json::to_vec(&tools.hold_queued(&id, at, &campaign)?)?
+        }
         Request::Send { from, to } => {
             let bad = |a: &str| {
                 a.is_empty()
@@ -305,6 +321,7 @@ mod tests {
         let tools = Tools {
             config: Some(dir.path().join("no-postfix")),
             sendmail: dir.path().join("no-sendmail"),
+            holds: None,
         };
         std::thread::spawn(move || serve(listener, tools));
         let e = call(

@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::{Config, Sources};
@@ -166,13 +166,74 @@ pub enum Queue {
 pub struct Tools {
     config: Option<PathBuf>,
     sendmail: PathBuf,
+    /// The record of queued messages Palisade put on hold afterwards (campaign copies),
+    /// so they count as Palisade's: `campaign-holds.json` in the state directory.
+    holds: Option<PathBuf>,
 }
+
+/// What became of a request to hold a queued copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldOutcome {
+    /// It was in the queue and is now on hold.
+    Held,
+    /// It is no longer in the queue (delivered, or already on hold), or the queue id
+    /// now names another message.
+    Gone,
+}
+
+/// One queued message Palisade put on hold afterwards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CampaignHold {
+    queue_id: String,
+    arrival_time: u64,
+    campaign: String,
+    held_at: u64,
+}
+
+/// Hold records are kept this long (held messages are reviewed well within it).
+const HOLD_RECORD_DAYS: u64 = 90;
 
 impl Queue {
     /// The hold queue of the Postfix instance configured in `dir` (None = default),
     /// with the sendmail used for partial releases and notifications.
     pub fn new(config: Option<PathBuf>, sendmail: PathBuf) -> Queue {
-        Queue::Tools(Tools { config, sendmail })
+        Queue::Tools(Tools {
+            config,
+            sendmail,
+            holds: None,
+        })
+    }
+
+    /// Where messages put on hold afterwards are recorded (see [`Queue::hold_queued`]).
+    pub fn with_holds(self, path: PathBuf) -> Queue {
+        match self {
+            Queue::Tools(t) => Queue::Tools(Tools {
+                holds: Some(path),
+                ..t
+            }),
+            other => other,
+        }
+    }
+
+    /// Puts a message Palisade scanned and let through on hold, if it is still in the
+    /// queue (not delivered, not held) and still the message that arrived near `at`
+    /// (queue ids are reused). It then counts as held by Palisade, for campaign
+    /// `campaign`.
+    pub fn hold_queued(&self, id: &str, at: u64, campaign: &str) -> anyhow::Result<HoldOutcome> {
+        valid_id(id)?;
+        match self {
+            Queue::Tools(t) => t.hold_queued(id, at, campaign),
+            Queue::Helper(p) => Ok(serde_json::from_slice(&helper::call(
+                p,
+                &helper::Request::HoldQueued {
+                    id: id.into(),
+                    at,
+                    campaign: campaign.into(),
+                },
+                &[],
+            )?)?),
+        }
     }
 
     /// Everything Palisade holds, oldest first.
@@ -301,18 +362,79 @@ impl Tools {
         Ok(String::from_utf8_lossy(&self.run_bytes(tool, args)?).into_owned())
     }
 
-    /// Every message in the hold queue, as postqueue -j describes it.
-    fn hold_queue(&self) -> anyhow::Result<Vec<Value>> {
+    /// Every queued message, as postqueue -j describes it.
+    fn queue(&self) -> anyhow::Result<Vec<Value>> {
         let text = self.run("postqueue", &["-j"])?;
         let mut out = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let v: Value = serde_json::from_str(line)
                 .with_context(|| format!("unexpected postqueue -j output: {line}"))?;
-            if v["queue_name"] == "hold" {
-                out.push(v);
-            }
+            out.push(v);
         }
         Ok(out)
+    }
+
+    /// Every message in the hold queue.
+    fn hold_queue(&self) -> anyhow::Result<Vec<Value>> {
+        let mut all = self.queue()?;
+        all.retain(|v| v["queue_name"] == "hold");
+        Ok(all)
+    }
+
+    fn campaign_holds(&self) -> Vec<CampaignHold> {
+        let Some(path) = &self.holds else {
+            return Vec::new();
+        };
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// The campaign a message in the hold queue was held for afterwards, if it was.
+    fn campaign_hold(&self, id: &str, arrival: u64) -> Option<String> {
+        self.campaign_holds()
+            .into_iter()
+            .find(|h| h.queue_id == id && h.arrival_time == arrival)
+            .map(|h| h.campaign)
+    }
+
+    fn hold_queued(&self, id: &str, at: u64, campaign: &str) -> anyhow::Result<HoldOutcome> {
+        let Some(holds) = self.holds.clone() else {
+            bail!("no state directory to record holds in");
+        };
+        // Still queued, not on hold, and arrived before it was scanned (and not long
+        // before: a queue id reused since names another message).
+        let Some(entry) = self.queue()?.into_iter().find(|e| {
+            let arrival = e["arrival_time"].as_u64().unwrap_or(0);
+            e["queue_id"] == id
+                && e["queue_name"] != "hold"
+                && arrival <= at + 5
+                && arrival + 3600 >= at
+        }) else {
+            return Ok(HoldOutcome::Gone);
+        };
+        // Only mail Palisade scanned.
+        if header(&self.headers(id)?, "X-Palisade-Result").is_none() {
+            return Ok(HoldOutcome::Gone);
+        }
+        let arrival = entry["arrival_time"].as_u64().unwrap_or(0);
+        let mut records = self.campaign_holds();
+        let now = now();
+        records.retain(|h| h.held_at + HOLD_RECORD_DAYS * 86_400 >= now);
+        records.push(CampaignHold {
+            queue_id: id.to_string(),
+            arrival_time: arrival,
+            campaign: campaign.to_string(),
+            held_at: now,
+        });
+        // Recorded before the hold: a message on hold is never one nobody claims.
+        let tmp = holds.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&records)?)
+            .and_then(|_| std::fs::rename(&tmp, &holds))
+            .with_context(|| format!("cannot record the hold in {}", holds.display()))?;
+        self.run("postsuper", &["-h", id])?;
+        Ok(HoldOutcome::Held)
     }
 
     /// The header block of a queued message.
@@ -507,8 +629,18 @@ fn facts(pf: &Tools, id: &str, arrival: u64) -> anyhow::Result<Option<Facts>> {
         return Ok(f.clone());
     }
     let headers = pf.headers(id)?;
+    let campaign = || {
+        pf.campaign_hold(id, arrival).and_then(|c| {
+            header(&headers, "X-Palisade-Result").map(|r| {
+                format!(
+                    "{r}, CAMPAIGN_THREAT (held afterwards: a copy of threatening campaign {c})"
+                )
+            })
+        })
+    };
     let f = header(&headers, "X-Palisade-Result")
         .filter(|r| r.starts_with("quarantine"))
+        .or_else(campaign)
         .map(|result| {
             let mut parts = result.splitn(3, ';');
             let _action = parts.next();

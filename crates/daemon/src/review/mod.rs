@@ -143,6 +143,7 @@ pub fn tools(config: &Config, override_dir: Option<PathBuf>) -> Queue {
             .then(|| PathBuf::from(&config.quarantine.postfix_config))
     });
     Queue::new(dir, PathBuf::from(&config.quarantine.sendmail))
+        .with_holds(config.state.dir.join("campaign-holds.json"))
 }
 
 /// An RFC 5322 date for mail Palisade writes.

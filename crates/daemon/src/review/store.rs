@@ -207,22 +207,9 @@ impl Store {
             // root (`palisade user add` on a fresh install), the file goes to the owner
             // of its directory, the daemon's state directory; SQLite gives the journal
             // files it makes later to the database file's owner.
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-            if nix::unistd::geteuid().is_root() {
-                if let Some(dir) = path.parent().and_then(|d| {
-                    std::fs::metadata(if d.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        d
-                    })
-                    .ok()
-                }) {
-                    std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid())).with_context(
-                        || format!("cannot give {} to its directory's owner", path.display()),
-                    )?;
-                }
-            }
+            give_to_dir_owner(path)?;
         }
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -751,6 +738,25 @@ pub fn valid_user_name(name: &str) -> anyhow::Result<()> {
             .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
     {
         bail!("`{name}` is not a valid user name (1-64 letters, digits, . _ - @)");
+    }
+    Ok(())
+}
+
+/// A file root creates in the daemon's state directory goes to the directory's owner
+/// (the daemon's user), so the daemon can use what `palisade user add` or a first start
+/// as root made. Does nothing when not root.
+pub(crate) fn give_to_dir_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(meta) = std::fs::metadata(dir) {
+        std::os::unix::fs::chown(path, Some(meta.uid()), Some(meta.gid()))
+            .with_context(|| format!("cannot give {} to its directory's owner", path.display()))?;
     }
     Ok(())
 }

@@ -1,0 +1,356 @@
+//! The embedded campaign store: bounded maps in memory, saved to the state directory
+//! (atomically, when something changed) and read back at start, so a restart does not
+//! forget a campaign under way. `palisade campaign` reads the saved file.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use palisade_engine::campaign::{BANDS, SAME_TEMPLATE};
+use serde::{Deserialize, Serialize};
+
+use super::{similarity, Copy, Observation, Seen, Settings, Signature, Summary};
+
+/// One campaign's state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Campaign {
+    id: String,
+    signature: Signature,
+    bands: Vec<u64>,
+    first_seen: u64,
+    last_seen: u64,
+    /// Keyed hashes, with the last time each was seen.
+    recipients: HashMap<String, u64>,
+    senders: HashMap<String, u64>,
+    ips: HashMap<String, u64>,
+    copies: VecDeque<Copy>,
+    copies_seen: u64,
+    threat_symbols: BTreeSet<String>,
+    threat_since: Option<u64>,
+    #[serde(default)]
+    pruned: u64,
+}
+
+impl Campaign {
+    fn summary(&self) -> Summary {
+        Summary {
+            id: self.id.clone(),
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            recipients: self.recipients.len() as u64,
+            senders: self.senders.len() as u64,
+            ips: self.ips.len() as u64,
+            copies: self.copies_seen,
+            threat: self.threat_since.is_some(),
+            threat_since: self.threat_since,
+            symbols: self.threat_symbols.iter().cloned().collect(),
+        }
+    }
+
+    /// Forgets what fell out of the window (at most once a minute: linear in the sets).
+    fn prune(&mut self, now: u64, window: u64) {
+        if now.saturating_sub(self.pruned) < 60 {
+            return;
+        }
+        self.pruned = now;
+        let since = now.saturating_sub(window);
+        for set in [&mut self.recipients, &mut self.senders, &mut self.ips] {
+            set.retain(|_, t| *t >= since);
+        }
+        while self.copies.front().is_some_and(|c| c.at < since) {
+            self.copies.pop_front();
+        }
+    }
+}
+
+/// Adds to a bounded set: when full, the tenth seen longest ago makes room (one sort
+/// per tenth of the bound: amortised logarithmic).
+fn add(set: &mut HashMap<String, u64>, key: &str, now: u64, bound: usize) {
+    if let Some(t) = set.get_mut(key) {
+        *t = now;
+        return;
+    }
+    if set.len() >= bound {
+        let mut by_age: Vec<(u64, String)> = set.iter().map(|(k, t)| (*t, k.clone())).collect();
+        by_age.sort_unstable();
+        for (_, k) in by_age.into_iter().take((bound / 10).max(1)) {
+            set.remove(&k);
+        }
+    }
+    set.insert(key.to_string(), now);
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    campaigns: HashMap<String, Campaign>,
+    /// (band index, band key) -> campaign id.
+    #[serde(skip)]
+    bands: HashMap<(usize, u64), String>,
+    #[serde(skip)]
+    dirty: bool,
+}
+
+impl State {
+    fn index(&mut self, c: &Campaign) {
+        for (b, key) in c.bands.iter().enumerate() {
+            self.bands.entry((b, *key)).or_insert_with(|| c.id.clone());
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(c) = self.campaigns.remove(id) {
+            for (b, key) in c.bands.iter().enumerate() {
+                if self.bands.get(&(b, *key)).is_some_and(|v| v == id) {
+                    self.bands.remove(&(b, *key));
+                }
+            }
+        }
+    }
+
+    /// Drops campaigns last seen before the window, and the least recently seen when
+    /// over the bound (a tenth at once, so the sort is paid rarely).
+    fn expire(&mut self, now: u64, settings: &Settings) {
+        let since = now.saturating_sub(settings.window);
+        let old: Vec<String> = self
+            .campaigns
+            .values()
+            .filter(|c| c.last_seen < since)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in old {
+            self.remove(&id);
+        }
+        if self.campaigns.len() >= settings.max_campaigns {
+            let mut by_age: Vec<(u64, String)> = self
+                .campaigns
+                .values()
+                .map(|c| (c.last_seen, c.id.clone()))
+                .collect();
+            by_age.sort();
+            let drop = (settings.max_campaigns / 10).max(1);
+            for (_, id) in by_age.into_iter().take(drop) {
+                self.remove(&id);
+            }
+        }
+    }
+}
+
+/// The in-memory store.
+#[derive(Debug)]
+pub struct Memory {
+    state: Mutex<State>,
+    settings: Settings,
+    path: Option<PathBuf>,
+    /// When the last expiry pass ran.
+    expired: Mutex<u64>,
+}
+
+impl Memory {
+    /// An empty store, or the one saved at `path` when there is one. A saved file that
+    /// cannot be read is an error (and is left in place for inspection).
+    pub fn open(path: Option<PathBuf>, settings: Settings) -> anyhow::Result<Memory> {
+        let mut state = State::default();
+        if let Some(p) = &path {
+            if let Some(saved) = read(p)? {
+                state = saved;
+            }
+        }
+        let ids: Vec<String> = state.campaigns.keys().cloned().collect();
+        for id in ids {
+            if let Some(c) = state.campaigns.get(&id).cloned() {
+                state.index(&c);
+            }
+        }
+        Ok(Memory {
+            state: Mutex::new(state),
+            settings,
+            path,
+            expired: Mutex::new(0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a message into its campaign (a new one when it matches none).
+    pub fn observe(&self, o: &Observation) -> Seen {
+        let s = &self.settings;
+        let now = o.at;
+        {
+            let mut last = self.expired.lock().unwrap_or_else(|e| e.into_inner());
+            if now.saturating_sub(*last) >= 60 {
+                *last = now;
+                self.lock().expire(now, s);
+            }
+        }
+        let mut state = self.lock();
+        state.dirty = true;
+        // Candidates share a band; the closest whole signature wins.
+        let mut best: Option<(f64, String)> = None;
+        for (b, key) in o.bands.iter().enumerate() {
+            if let Some(id) = state.bands.get(&(b, *key)) {
+                if let Some(c) = state.campaigns.get(id) {
+                    let sim = similarity(&c.signature, &o.signature);
+                    if sim >= SAME_TEMPLATE && best.as_ref().is_none_or(|(bs, _)| sim > *bs) {
+                        best = Some((sim, id.clone()));
+                    }
+                }
+            }
+        }
+        let id = match best {
+            Some((_, id)) => id,
+            None => {
+                if state.campaigns.len() >= s.max_campaigns {
+                    state.expire(now, s);
+                }
+                let mut id = format!("{:016x}", o.bands[0]);
+                // A different template that happens to share the first band key.
+                if state.campaigns.contains_key(&id) {
+                    id = format!("{:016x}", o.bands[BANDS - 1] ^ o.at);
+                }
+                let c = Campaign {
+                    id: id.clone(),
+                    signature: o.signature.clone(),
+                    bands: o.bands.to_vec(),
+                    first_seen: now,
+                    last_seen: now,
+                    recipients: HashMap::new(),
+                    senders: HashMap::new(),
+                    ips: HashMap::new(),
+                    copies: VecDeque::new(),
+                    copies_seen: 0,
+                    threat_symbols: BTreeSet::new(),
+                    threat_since: None,
+                    pruned: now,
+                };
+                state.index(&c);
+                state.campaigns.insert(id.clone(), c);
+                id
+            }
+        };
+        let Some(c) = state.campaigns.get_mut(&id) else {
+            return Seen::default();
+        };
+        c.prune(now, s.window);
+        c.last_seen = c.last_seen.max(now);
+        c.copies_seen += 1;
+        for r in &o.recipients {
+            add(&mut c.recipients, r, now, s.max_recipients);
+        }
+        if !o.sender.is_empty() {
+            add(&mut c.senders, &o.sender, now, s.max_recipients);
+        }
+        if !o.ip.is_empty() {
+            add(&mut c.ips, &o.ip, now, s.max_recipients);
+        }
+        if !o.threat.is_empty() {
+            c.threat_since.get_or_insert(now);
+            for t in o.threat.iter().take(32) {
+                if c.threat_symbols.len() < 32 {
+                    c.threat_symbols.insert(t.clone());
+                }
+            }
+        }
+        Seen {
+            summary: c.summary(),
+        }
+    }
+
+    /// Keeps the record of one copy (the newest `max_copies` per campaign).
+    pub fn record(&self, id: &str, copy: Copy) {
+        let mut state = self.lock();
+        state.dirty = true;
+        if let Some(c) = state.campaigns.get_mut(id) {
+            if c.copies.len() >= self.settings.max_copies {
+                c.copies.pop_front();
+            }
+            c.copies.push_back(copy);
+        }
+    }
+
+    /// Every campaign, most recently seen first.
+    pub fn list(&self) -> Vec<Summary> {
+        let state = self.lock();
+        let mut out: Vec<Summary> = state.campaigns.values().map(Campaign::summary).collect();
+        out.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// One campaign and its copies, oldest first; copies at or after `since` only.
+    pub fn show(&self, id: &str, since: u64) -> Option<(Summary, Vec<Copy>)> {
+        let state = self.lock();
+        state.campaigns.get(id).map(|c| {
+            (
+                c.summary(),
+                c.copies.iter().filter(|x| x.at >= since).cloned().collect(),
+            )
+        })
+    }
+
+    /// Writes the store to its file when it changed (atomically: a crash leaves the old
+    /// or the new file, never half of one).
+    pub fn save(&self) -> anyhow::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let json = {
+            let mut state = self.lock();
+            if !state.dirty {
+                return Ok(());
+            }
+            state.dirty = false;
+            serde_json::to_vec(&*state)?
+        };
+        write_atomic(path, &json)
+    }
+
+    /// Campaign count.
+    pub fn len(&self) -> usize {
+        self.lock().campaigns.len()
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Option<State>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("{} is not a campaign store", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Reads a saved store for the CLI.
+pub fn read_saved(path: &Path, settings: Settings) -> anyhow::Result<Memory> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no campaign store at {} yet (the daemon saves it every few seconds while it runs)",
+            path.display()
+        );
+    }
+    Memory::open(Some(path.to_path_buf()), settings)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
