@@ -75,6 +75,7 @@ remote-control:
         env = dict(os.environ,
                    PALISADE__MILTER__LISTEN=f"inet:127.0.0.1:{port}",
                    PALISADE__HTTP__LISTEN=f"127.0.0.1:{http}",
+                   PALISADE__STATE__DIR=os.path.join(work, "state"),
                    PALISADE__DNS__NAMESERVERS=f"127.0.0.1:{dns_port}")
         log = open(os.path.join(work, "serve.log"), "w")
         daemon = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=log)

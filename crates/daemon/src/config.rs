@@ -114,6 +114,8 @@ pub struct CampaignConfig {
     /// How often the memory store is saved.
     #[serde(with = "humantime_serde")]
     pub save_interval: Duration,
+    /// This host's name in campaign records; empty = the system's host name.
+    pub host: String,
 }
 
 impl Config {
@@ -796,6 +798,16 @@ impl Config {
             );
         }
         let c = &self.campaign;
+        if c.host.len() > 255
+            || c.host
+                .chars()
+                .any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            bad(
+                "campaign.host",
+                "must be a host name (no spaces, at most 255 characters)".into(),
+            );
+        }
         if c.window < Duration::from_secs(60) {
             bad("campaign.window", "must be at least 1m".into());
         }

@@ -13,6 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(listen: &str) -> Config {
     let mut c = Config::load(&Sources::default()).unwrap();
+    // Campaign state (key, saved store) in a directory of its own, not /var/lib.
+    c.state.dir = tempfile::Builder::new()
+        .prefix("palisade-state-")
+        .tempdir()
+        .unwrap()
+        .keep();
     c.milter.listen = listen.into();
     c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
@@ -481,6 +487,7 @@ async fn sigterm_drains_and_exits_zero() {
         .local_addr()
         .unwrap()
         .port();
+    let state = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("serve")
         .env("PALISADE__MILTER__LISTEN", format!("inet:127.0.0.1:{port}"))
@@ -488,6 +495,7 @@ async fn sigterm_drains_and_exits_zero() {
         // No DNS from this test: the machine's resolver is not ours to query.
         .env("PALISADE__AUTH__ENABLED", "false")
         .env("PALISADE__LOGGING__FORMAT", "json")
+        .env("PALISADE__STATE__DIR", state.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -13,6 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config() -> Config {
     let mut c = Config::load(&Sources::default()).unwrap();
+    // Campaign state (key, saved store) in a directory of its own, not /var/lib.
+    c.state.dir = tempfile::Builder::new()
+        .prefix("palisade-state-")
+        .tempdir()
+        .unwrap()
+        .keep();
     c.milter.listen = "inet:127.0.0.1:0".into();
     c.http.listen = "127.0.0.1:0".into();
     c.auth.enabled = false;
@@ -204,6 +210,7 @@ async fn reload_swaps_everything_at_once_or_nothing() {
 async fn sighup_reloads_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.toml");
+    let state = dir.path().join("state");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -217,7 +224,7 @@ async fn sighup_reloads_the_config_file() {
     let write = |tag: &str| {
         std::fs::write(
             &file,
-            format!("[milter]\nlisten = \"inet:127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[auth]\nenabled = false\n[policy]\ntag = {tag}\n"),
+            format!("[milter]\nlisten = \"inet:127.0.0.1:{port}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[auth]\nenabled = false\n[policy]\ntag = {tag}\n[state]\ndir = \"{}\"\n", state.display()),
         )
         .unwrap()
     };

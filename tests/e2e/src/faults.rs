@@ -28,15 +28,27 @@ impl Daemon {
     /// its `[milter]` table and `extra` TOML after it; waits until the milter port
     /// accepts.
     pub fn start(milter: &str, extra: &str) -> anyhow::Result<Daemon> {
+        Self::start_on(free_port()?, milter, extra)
+    }
+
+    /// Like [`Daemon::start`], on a milter port chosen beforehand (so a Postfix can be
+    /// set up to use it first).
+    pub fn start_on(port: u16, milter: &str, extra: &str) -> anyhow::Result<Daemon> {
         let dir = tempfile::Builder::new()
             .prefix("palisade-fault-")
             .tempdir()?;
-        let port = free_port()?;
         let http = free_port()?;
-        let config = format!(
+        let mut config = format!(
             "[milter]\nlisten = \"inet:127.0.0.1:{port}\"\nshutdown_grace = \"5s\"\n{milter}\n\
              [http]\nlisten = \"127.0.0.1:{http}\"\n{extra}\n"
         );
+        if !extra.contains("[state]") {
+            // State of its own, never /var/lib/palisade.
+            config.push_str(&format!(
+                "[state]\ndir = \"{}\"\n",
+                dir.path().join("state").display()
+            ));
+        }
         std::fs::write(dir.path().join("palisade.toml"), config)?;
         let mut d = Daemon {
             dir,
@@ -67,6 +79,11 @@ impl Daemon {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         })
         .with_context(|| format!("palisade did not listen:\n{}", self.log()))
+    }
+
+    /// Its configuration file (for the CLI to read the same settings).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("palisade.toml")
     }
 
     /// The milter address in Postfix's syntax.

@@ -41,6 +41,7 @@ fn records() -> Vec<Record> {
 
 async fn daemon(dns: &DnsServer, trusted_arc: &[&str]) -> Running {
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.milter.listen = "inet:127.0.0.1:0".into();
     c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
@@ -313,6 +314,7 @@ async fn a_slow_dns_answer_holds_back_only_its_own_message() {
     // slow.test never answers (its queries go to a port where nobody listens).
     let dns = DnsServer::start_with(&["test", "in-addr.arpa"], &["slow.test"], &records()).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.milter.listen = "inet:127.0.0.1:0".into();
     c.http.listen = "127.0.0.1:0".into();
     c.dns.nameservers = vec![dns.nameserver()];

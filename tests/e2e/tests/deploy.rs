@@ -103,6 +103,7 @@ async fn the_shipped_unit_config_and_main_cf_serve_a_chrooted_postfix() {
     let scratch = tempfile::tempdir().unwrap();
     c.web.listen = "127.0.0.1:0".into();
     c.web.database = scratch.path().join("palisade.db").display().to_string();
+    c.state.dir = scratch.path().join("state");
     let running = start(c).await.unwrap();
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.gid(), postfix_gid, "socket not in group postfix");

@@ -32,6 +32,7 @@ fn records() -> Vec<Record> {
 
 fn config(nameserver: String, adjust: impl FnOnce(&mut Config)) -> Config {
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.milter.listen = "inet:127.0.0.1:0".into();
     c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);

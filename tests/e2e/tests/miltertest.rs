@@ -7,6 +7,7 @@ use palisade_e2e::miltertest;
 
 async fn run_script(listen: &str) {
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.milter.listen = listen.into();
     c.http.listen = "127.0.0.1:0".into();
     // A protocol test: no DNS (the machine's resolver is not ours to query).

@@ -171,6 +171,7 @@ fn dashboard_and_alerts_only_name_metrics_palisade_exports() {
 async fn prometheus_sees_every_message_counted_by_action() {
     let dns = DnsServer::start(&["test", "example", "org", "net", "in-addr.arpa"], &[]).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.milter.listen = "inet:127.0.0.1:0".into();
     c.http.listen = "127.0.0.1:0".into();
     c.policy.trusted_networks.clear();

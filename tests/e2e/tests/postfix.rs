@@ -16,6 +16,7 @@ use palisade_e2e::{message_file, Postfix, PostfixConfig};
 async fn daemon(listen: &str) -> Running {
     let dns = DnsServer::start(&["test", "example", "org", "net", "in-addr.arpa"], &[]).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.dns.nameservers = vec![dns.nameserver()];
     c.auth.authserv_id = "mx.palisade.test".into();
     // The server lives as long as the test process; dropping it here would stop it.

@@ -895,6 +895,7 @@ async fn tls_is_required_off_loopback_and_cookies_are_secure_under_it() {
         String::from_utf8_lossy(&st.stderr)
     );
     let mut c = Config::load(&Sources::default()).unwrap();
+    c.state.dir = palisade_e2e::state_dir();
     c.milter.listen = "inet:127.0.0.1:0".into();
     c.http.listen = "127.0.0.1:0".into();
     c.web.listen = "127.0.0.1:0".into();

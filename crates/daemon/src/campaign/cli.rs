@@ -75,11 +75,15 @@ fn run(args: CampaignArgs) -> Result<(), ExitCode> {
         eprintln!("palisade: {e}");
         ExitCode::FAILURE
     };
-    let store = Store::open(&config, true).map_err(|e| fail(&format!("{e:#}")))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| fail(&e))?;
+    // The Redis client starts its connection task on this runtime.
+    let store = {
+        let _inside = runtime.enter();
+        Store::open(&config, true).map_err(|e| fail(&format!("{e:#}")))?
+    };
     // The CLI may wait longer than mail does.
     let wait = config.state.timeout.max(Duration::from_secs(10));
     fn call<T>(

@@ -64,18 +64,24 @@ impl Keys {
             }
             let mut secret = [0u8; 32];
             getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            match std::fs::OpenOptions::new()
+            // Written whole under a private name, then linked into place: a daemon
+            // starting at the same moment reads a whole key or makes its own attempt,
+            // never half a file.
+            let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+            let written = std::fs::OpenOptions::new()
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(true)
                 .mode(0o600)
-                .open(path)
-            {
-                Ok(mut f) => {
-                    f.write_all(format!("{}\n", hex::encode(secret)).as_bytes())
-                        .and_then(|_| f.sync_all())
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    crate::review::store::give_to_dir_owner(path)?;
-                }
+                .open(&tmp)
+                .and_then(|mut f| {
+                    f.write_all(format!("{}\n", hex::encode(secret)).as_bytes())?;
+                    f.sync_all()
+                });
+            let linked = written.and_then(|_| std::fs::hard_link(&tmp, path));
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => crate::review::store::give_to_dir_owner(path)?,
                 // Another process made it first: read theirs.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {

@@ -307,7 +307,7 @@ impl Memory {
     }
 
     /// Campaign count.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.lock().campaigns.len()
     }
 }

@@ -258,10 +258,10 @@ impl Store {
     }
 
     /// Campaigns within the window.
-    pub async fn len(&self) -> Result<u64, StoreError> {
+    pub async fn count(&self) -> Result<u64, StoreError> {
         match self {
-            Store::Memory(m) => Ok(m.len() as u64),
-            Store::Redis(r) => r.len().await,
+            Store::Memory(m) => Ok(m.count() as u64),
+            Store::Redis(r) => r.count().await,
         }
     }
 }
@@ -305,7 +305,11 @@ impl Campaigns {
         Ok(Campaigns {
             store,
             keys,
-            host: crate::scan::host_name(),
+            host: if config.campaign.host.is_empty() {
+                crate::scan::host_name()
+            } else {
+                config.campaign.host.clone()
+            },
             timeout: config.state.timeout,
             metrics,
             resting_until: Mutex::new(None),
@@ -449,7 +453,7 @@ impl Campaigns {
 
     /// Refreshes `palisade_campaigns_active`.
     pub async fn refresh_gauge(&self) {
-        if let Ok(n) = self.call("list", self.store.len()).await {
+        if let Ok(n) = self.call("list", self.store.count()).await {
             self.metrics.campaigns_active.set(n as i64);
         }
     }

@@ -236,6 +236,9 @@ impl Redis {
     }
 
     async fn summaries(&self, ids: &[String]) -> Result<Vec<Summary>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut con = self.connection.clone();
         let mut pipe = redis::pipe();
         for id in ids {
@@ -323,7 +326,7 @@ impl Redis {
     }
 
     /// How many campaigns the window holds.
-    pub async fn len(&self) -> Result<u64, StoreError> {
+    pub async fn count(&self) -> Result<u64, StoreError> {
         let mut con = self.connection.clone();
         con.zcard(format!("{PREFIX}index")).await.map_err(failed)
     }

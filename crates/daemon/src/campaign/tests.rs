@@ -19,7 +19,8 @@ fn copy(name: &str, street: &str, at: u64, threat: bool) -> Observation {
          and will comply. Take this seriously, {name}."
     );
     let rcpt = format!("{}@county.example", name.to_lowercase().replace(' ', "."));
-    let fp = fingerprint(&text, &personal_words(&[rcpt.clone()], name)).expect("long enough");
+    let fp = fingerprint(&text, &personal_words(std::slice::from_ref(&rcpt), name))
+        .expect("long enough");
     Observation {
         signature: fp.signature.iter().map(|v| *v as u32).collect(),
         bands: fp.bands,
@@ -75,7 +76,7 @@ fn personalised_copies_count_as_one_campaign_and_unrelated_mail_apart() {
     let other = m.observe(&unrelated(2000)).summary;
     assert_ne!(Some(other.id), id);
     assert_eq!(other.recipients, 1);
-    assert_eq!(m.len(), 2);
+    assert_eq!(m.count(), 2);
     // Symbols: CAMPAIGN from two recipients, CAMPAIGN_THREAT from min_recipients.
     let s = m
         .list()
@@ -203,6 +204,6 @@ fn many_campaigns_stay_within_the_bound() {
                 threat: Vec::new(),
             });
         }
-        assert!(m.len() <= 50, "{}", m.len());
+        assert!(m.count() <= 50, "{}", m.count());
     }
 }
