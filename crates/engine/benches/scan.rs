@@ -119,6 +119,35 @@ fn bench(c: &mut Criterion) {
     });
     stages.finish();
 
+    // Campaign fingerprints: the cost the daemon adds per message with campaigns on.
+    let mut campaign = c.benchmark_group("campaign");
+    let template = "Maria Lopez, we are in possession of all your information: your email, \
+        your address 12 Oak Street, your telephone 555-0100, everything. You are currently \
+        registered as a Democrat. We know this because we have gained access to the entire \
+        voting infrastructure. You will vote for our candidate on Election Day or we will \
+        come after you. Change your party affiliation to let us know you received our \
+        message and will comply. We will know which candidate you voted for. I would take \
+        this seriously if I were you. Good luck Maria.";
+    let personal = palisade_engine::campaign::personal_words(
+        &["maria.lopez@county.example".to_string()],
+        "\"Maria Lopez\" <maria.lopez@county.example>",
+    );
+    campaign.bench_function("fingerprint_template_85w", |b| {
+        b.iter(|| palisade_engine::campaign::fingerprint(template, &personal))
+    });
+    let page = String::from_utf8(plain(2 * 1024)).expect("utf-8");
+    campaign.bench_function("fingerprint_plain_2k", |b| {
+        b.iter(|| palisade_engine::campaign::fingerprint(&page, &personal))
+    });
+    let msg = plain(2 * 1024);
+    campaign.bench_function("scan_plain_2k", |b| {
+        b.iter(|| engine.scan(&Input::new(&msg)))
+    });
+    campaign.bench_function("scan_with_fingerprint_plain_2k", |b| {
+        b.iter(|| engine.scan_with_fingerprint(&Input::new(&msg)))
+    });
+    campaign.finish();
+
     let mut hostile = c.benchmark_group("adversarial_10m");
     hostile.sample_size(10);
     for (name, msg) in adversarial(10 << 20) {

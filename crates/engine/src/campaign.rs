@@ -24,7 +24,7 @@ pub const BANDS: usize = 16;
 pub const HASHES: usize = ROWS * BANDS;
 /// Words of text fingerprinted at most (a template is short; the cost stays linear
 /// and bounded whatever a sender sends).
-pub const MAX_WORDS: usize = 3_000;
+pub const MAX_WORDS: usize = 1_000;
 /// Fewer shingles than this: too little text to call anything a campaign.
 pub const MIN_SHINGLES: usize = 12;
 /// Signature similarity from which two messages are one template.
@@ -102,10 +102,26 @@ impl Fingerprint {
 }
 
 /// SplitMix64's finaliser: one base hash, many independent-looking ones.
-fn mix(mut z: u64) -> u64 {
+const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// Per-slot odd multipliers and addends, fixed (derived from [`SEED`]) so fingerprints
+/// agree across hosts.
+const MULTIPLIERS: [u64; HASHES] = table(1, true);
+const ADDENDS: [u64; HASHES] = table(2, false);
+
+const fn table(salt: u64, odd: bool) -> [u64; HASHES] {
+    let mut out = [0u64; HASHES];
+    let mut i = 0;
+    while i < HASHES {
+        let v = mix(SEED ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64 + 1) << 8);
+        out[i] = if odd { v | 1 } else { v };
+        i += 1;
+    }
+    out
 }
 
 const MONTHS: &[&str] = &[
@@ -187,13 +203,14 @@ fn premask(text: &str) -> String {
 /// short to tell a template by.
 pub fn fingerprint(text: &str, personal: &[String]) -> Option<Fingerprint> {
     let normalized = normalize(&premask(text));
-    let words: Vec<&str> = normalized
+    // One hash per word (placeholders for what differs per copy)...
+    let words: Vec<u64> = normalized
         .text
         .split(' ')
         .filter(|w| !w.is_empty())
         .take(MAX_WORDS)
         .map(|w| {
-            if w.bytes().any(|b| b.is_ascii_digit()) {
+            let w = if w.bytes().any(|b| b.is_ascii_digit()) {
                 "#"
             } else if MONTHS.contains(&w) {
                 "#m"
@@ -201,24 +218,27 @@ pub fn fingerprint(text: &str, personal: &[String]) -> Option<Fingerprint> {
                 "#n"
             } else {
                 w
-            }
+            };
+            xxh3_64_with_seed(w.as_bytes(), SEED)
         })
         .collect();
     if words.len() < 3 {
         return None;
     }
+    // ... one per 3-shingle (order matters: rotations tell the positions apart), and
+    // one MinHash value per slot from a multiply-add of the shingle's hash (the high
+    // bits, which decide the minimum, are well mixed by an odd multiplier).
     let mut signature = [u64::MAX; HASHES];
     let mut shingles = 0usize;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::with_capacity(words.len());
     for w in words.windows(3) {
-        let joined = format!("{} {} {}", w[0], w[1], w[2]);
-        let base = xxh3_64_with_seed(joined.as_bytes(), SEED);
+        let base = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
         if !seen.insert(base) {
             continue;
         }
         shingles += 1;
-        for (i, slot) in signature.iter_mut().enumerate() {
-            let h = mix(base ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        for ((slot, a), b) in signature.iter_mut().zip(&MULTIPLIERS).zip(&ADDENDS) {
+            let h = base.wrapping_mul(*a).wrapping_add(*b);
             if h < *slot {
                 *slot = h;
             }
