@@ -3,8 +3,9 @@
 //!
 //! The text is normalised as for matching ([`crate::normalize`]), then masked: the
 //! recipient's own name parts, numbers, URLs, mail addresses and month names become
-//! placeholders. Word 3-shingles of what remains go into a MinHash signature of
-//! [`HASHES`] values, cut into [`BANDS`] bands of [`ROWS`] for locality-sensitive
+//! placeholders. Word 3-shingles of what remains go into a one-permutation MinHash
+//! signature of [`HASHES`] values (each shingle hashed once into one bin; empty bins
+//! densified from their neighbour), cut into [`BANDS`] bands of [`ROWS`] for locality-sensitive
 //! hashing: two copies whose shingle sets overlap by Jaccard J share at least one band
 //! with probability 1 - (1 - J^6)^16 (J = 0.8: 99%; J = 0.5: 22%; J = 0.3: 1%). A band
 //! match is then confirmed on the whole signature ([`Fingerprint::similarity`]).
@@ -108,22 +109,6 @@ const fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Per-slot odd multipliers and addends, fixed (derived from [`SEED`]) so fingerprints
-/// agree across hosts.
-const MULTIPLIERS: [u64; HASHES] = table(1, true);
-const ADDENDS: [u64; HASHES] = table(2, false);
-
-const fn table(salt: u64, odd: bool) -> [u64; HASHES] {
-    let mut out = [0u64; HASHES];
-    let mut i = 0;
-    while i < HASHES {
-        let v = mix(SEED ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64 + 1) << 8);
-        out[i] = if odd { v | 1 } else { v };
-        i += 1;
-    }
-    out
-}
-
 const MONTHS: &[&str] = &[
     "january",
     "february",
@@ -202,65 +187,113 @@ fn premask(text: &str) -> String {
 /// with `personal` words (see [`personal_words`]) masked. `None` when the text is too
 /// short to tell a template by.
 pub fn fingerprint(text: &str, personal: &[String]) -> Option<Fingerprint> {
-    let normalized = normalize(&premask(text));
-    // One hash per word (placeholders for what differs per copy)...
-    let words: Vec<u64> = normalized
-        .text
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .take(MAX_WORDS)
-        .map(|w| {
-            let w = if w.bytes().any(|b| b.is_ascii_digit()) {
-                "#"
-            } else if MONTHS.contains(&w) {
-                "#m"
-            } else if personal.iter().any(|p| p == w) {
-                "#n"
-            } else {
-                w
-            };
-            xxh3_64_with_seed(w.as_bytes(), SEED)
-        })
-        .collect();
-    if words.len() < 3 {
-        return None;
-    }
-    // ... one per 3-shingle (order matters: rotations tell the positions apart), and
-    // one MinHash value per slot from a multiply-add of the shingle's hash (the high
-    // bits, which decide the minimum, are well mixed by an odd multiplier).
-    let mut signature = [u64::MAX; HASHES];
-    let mut shingles = 0usize;
-    let mut seen = std::collections::HashSet::with_capacity(words.len());
-    for w in words.windows(3) {
-        let base = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
-        if !seen.insert(base) {
-            continue;
+    let mut s = Shingler::new(personal);
+    s.feed(&normalize(&premask(text)).text);
+    s.finish()
+}
+
+/// Builds a fingerprint from text already normalised ([`crate::normalize`]), fed in
+/// pieces (the engine feeds each text as it normalises it for matching).
+#[derive(Debug)]
+pub struct Shingler<'p> {
+    personal: &'p [String],
+    words: Vec<u64>,
+}
+
+impl<'p> Shingler<'p> {
+    /// With these personal words masked.
+    pub fn new(personal: &'p [String]) -> Shingler<'p> {
+        Shingler {
+            personal,
+            words: Vec::new(),
         }
-        shingles += 1;
-        for ((slot, a), b) in signature.iter_mut().zip(&MULTIPLIERS).zip(&ADDENDS) {
-            let h = base.wrapping_mul(*a).wrapping_add(*b);
-            if h < *slot {
-                *slot = h;
+    }
+
+    /// Adds normalised text (words separated by single spaces), up to [`MAX_WORDS`]
+    /// words in all.
+    pub fn feed(&mut self, normalized: &str) {
+        let room = MAX_WORDS.saturating_sub(self.words.len());
+        let personal = self.personal;
+        self.words.extend(
+            normalized
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .take(room)
+                .map(|w| {
+                    // Placeholders for what differs per copy.
+                    let w = if w.bytes().any(|b| b.is_ascii_digit()) {
+                        "#"
+                    } else if MONTHS.contains(&w) {
+                        "#m"
+                    } else if personal.iter().any(|p| p == w) {
+                        "#n"
+                    } else if w.starts_with("http") || w.starts_with("www") {
+                        "#u"
+                    } else {
+                        w
+                    };
+                    xxh3_64_with_seed(w.as_bytes(), SEED)
+                }),
+        );
+    }
+
+    /// The fingerprint; `None` when the text is too short to tell a template by.
+    pub fn finish(self) -> Option<Fingerprint> {
+        let words = self.words;
+        if words.len() < 3 {
+            return None;
+        }
+        // One-permutation MinHash: each 3-shingle's hash (order matters: rotations tell
+        // the positions apart) goes to one of HASHES bins by its high bits, and each bin
+        // keeps its least hash: one hash per shingle instead of one per slot.
+        let mut bins = [u64::MAX; HASHES];
+        let mut shingles = 0usize;
+        let mut seen = std::collections::HashSet::with_capacity(words.len());
+        for w in words.windows(3) {
+            let h = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
+            if !seen.insert(h) {
+                continue;
+            }
+            shingles += 1;
+            let bin = (((h >> 32) * HASHES as u64) >> 32) as usize;
+            if h < bins[bin] {
+                bins[bin] = h;
             }
         }
-    }
-    if shingles < MIN_SHINGLES {
-        return None;
-    }
-    let mut bands = [0u64; BANDS];
-    for (b, key) in bands.iter_mut().enumerate() {
-        let mut bytes = Vec::with_capacity(8 * (ROWS + 1));
-        bytes.extend_from_slice(&(b as u64).to_le_bytes());
-        for v in &signature[b * ROWS..(b + 1) * ROWS] {
-            bytes.extend_from_slice(&v.to_le_bytes());
+        if shingles < MIN_SHINGLES {
+            return None;
         }
-        *key = xxh3_64_with_seed(&bytes, SEED);
+        // Densification: an empty bin takes the value of the next filled bin to its
+        // right (circularly), mixed with the distance, so two texts agree on it exactly
+        // when they agree on that bin and on the gap.
+        let mut signature = bins;
+        let mut next: Option<(usize, usize)> = None;
+        for jj in (0..2 * HASHES).rev() {
+            let j = jj % HASHES;
+            if bins[j] != u64::MAX {
+                next = Some((j, jj));
+            } else if jj < HASHES {
+                if let Some((n, nn)) = next {
+                    signature[j] =
+                        mix(bins[n] ^ ((nn - jj) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                }
+            }
+        }
+        let mut bands = [0u64; BANDS];
+        for (b, key) in bands.iter_mut().enumerate() {
+            let mut bytes = Vec::with_capacity(8 * (ROWS + 1));
+            bytes.extend_from_slice(&(b as u64).to_le_bytes());
+            for v in &signature[b * ROWS..(b + 1) * ROWS] {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            *key = xxh3_64_with_seed(&bytes, SEED);
+        }
+        Some(Fingerprint {
+            signature,
+            bands,
+            shingles,
+        })
     }
-    Some(Fingerprint {
-        signature,
-        bands,
-        shingles,
-    })
 }
 
 #[cfg(test)]

@@ -90,13 +90,14 @@ pub fn content(
     campaign_recipients: Option<&[String]>,
 ) -> ContentFindings {
     let extracted = extract::extract(raw, limits);
-    let mut findings = score_texts(&extracted, rules, limits.max_work);
-    if let Some(recipients) = campaign_recipients {
-        let personal =
-            crate::campaign::personal_words(recipients, &extracted.recipient_names.join(", "));
-        let text: Vec<&str> = extracted.texts.iter().map(|t| t.text.as_str()).collect();
-        findings.fingerprint = crate::campaign::fingerprint(&text.join("\n"), &personal);
-    }
+    // The fingerprint reads the texts as normalised for matching: one normalisation
+    // serves both.
+    let personal = campaign_recipients.map(|recipients| {
+        crate::campaign::personal_words(recipients, &extracted.recipient_names.join(", "))
+    });
+    let mut shingler = personal.as_deref().map(crate::campaign::Shingler::new);
+    let mut findings = score_texts(&extracted, rules, limits.max_work, shingler.as_mut());
+    findings.fingerprint = shingler.and_then(crate::campaign::Shingler::finish);
     let from = match from {
         Some(f) => f.clone(),
         None => FromHeader::parse(raw),
@@ -126,7 +127,12 @@ struct Collected {
     budget_exhausted: bool,
 }
 
-fn score_texts(extracted: &Extracted, rules: &RuleSet, max_work: usize) -> ContentFindings {
+fn score_texts(
+    extracted: &Extracted,
+    rules: &RuleSet,
+    max_work: usize,
+    mut shingler: Option<&mut crate::campaign::Shingler<'_>>,
+) -> ContentFindings {
     let mut c = Collected::default();
     let mut work = 0usize;
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
@@ -142,6 +148,9 @@ fn score_texts(extracted: &Extracted, rules: &RuleSet, max_work: usize) -> Conte
             break;
         }
         let norm = normalize_with(&text.text, rules.vocabulary());
+        if let Some(s) = shingler.as_deref_mut() {
+            s.feed(&norm.text);
+        }
         add_disguise(&mut c.disguise, &norm.disguise);
         let words = Words::of(&norm);
         let hits = rules.class_hits(&norm, &words);

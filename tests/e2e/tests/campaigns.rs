@@ -230,6 +230,8 @@ fn a_campaign_split_across_two_hosts_is_held_on_both_from_the_configured_count()
             })
             .collect();
         assert_eq!(afterwards.len(), 1, "{list:#?}");
+        eprintln!("held on arrival: {}", list.last().unwrap()["result"]);
+        eprintln!("held afterwards: {}", afterwards[0]["result"]);
         assert!(afterwards[0]["recipients"][0]
             .as_str()
             .unwrap()
@@ -285,6 +287,50 @@ fn a_campaign_split_across_two_hosts_is_held_on_both_from_the_configured_count()
     assert!(messages
         .iter()
         .all(|m| !m["queue_id"].as_str().unwrap().is_empty()));
+
+    // The text forms, as an office reads them (printed for docs/campaigns.md).
+    let text = |args: &[&str]| {
+        let out = Command::new(palisade_bin().unwrap())
+            .args(args)
+            .arg("--config")
+            .arg(a.daemon.config_path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed = text(&["campaign", "list", "--threats"]);
+    eprintln!("$ palisade campaign list --threats\n{listed}");
+    assert!(listed.starts_with("ID "), "{listed}");
+    assert_eq!(
+        listed.lines().count(),
+        2,
+        "one threatening campaign: {listed}"
+    );
+    assert!(listed.contains(id), "{listed}");
+    let shown = text(&["campaign", "show", id]);
+    eprintln!("$ palisade campaign show {id}\n{shown}");
+    assert!(shown.contains("recipients        30"), "{shown}");
+    assert!(shown.contains(&expected[0]), "{shown}");
+    assert_eq!(
+        shown.lines().filter(|l| l.contains(" quarantine ")).count(),
+        21
+    );
+    // Without the key, recipients stay sealed.
+    let keyless = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        keyless.path(),
+        std::fs::read_to_string(a.daemon.config_path())
+            .unwrap()
+            .replace(&key.display().to_string(), "/nonexistent/campaign.key"),
+    )
+    .unwrap();
+    let sealed = palisade(&["campaign", "show", id, "--json"], keyless.path());
+    assert!(sealed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["recipients"].is_null() && m["queue_id"].is_string()));
 
     // Nothing in Redis is an address or text in clear.
     let dump = redis.cli(&["--no-raw", "KEYS", "*"]).unwrap();
