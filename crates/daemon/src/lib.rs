@@ -108,6 +108,28 @@ impl Running {
                 "notification settings apply at start; restart to apply the new ones"
             );
         }
+        // The campaign store, its key and its bounds are fixed at start.
+        let fixed = |c: &Config| {
+            serde_json::json!([
+                c.state.backend,
+                c.state.url,
+                c.state.timeout.as_millis() as u64,
+                c.campaign.key_file,
+                c.campaign.host,
+                c.campaign.window.as_secs(),
+                c.campaign.max_campaigns,
+                c.campaign.max_recipients,
+                c.campaign.max_copies,
+            ])
+        };
+        if fixed(old) != fixed(&config)
+            || (config.campaign.enabled && self.shared.campaigns.is_none())
+        {
+            tracing::warn!(
+                key = "state, campaign",
+                "the campaign store, key, host name, window and bounds apply at start; restart to apply the new ones"
+            );
+        }
         if old.milter.max_connections != config.milter.max_connections {
             tracing::warn!(
                 key = "milter.max_connections",

@@ -109,6 +109,29 @@ const fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A hasher for keys that are already well-mixed hashes: passes them through.
+#[derive(Default)]
+struct Mixed(u64);
+
+impl std::hash::Hasher for Mixed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+fn is_month(w: &str) -> bool {
+    // Cheap length test first: most words are not months.
+    (3..=10).contains(&w.len()) && MONTHS.contains(&w)
+}
+
 const MONTHS: &[&str] = &[
     "january",
     "february",
@@ -212,29 +235,44 @@ impl<'p> Shingler<'p> {
     /// Adds normalised text (words separated by single spaces), up to [`MAX_WORDS`]
     /// words in all.
     pub fn feed(&mut self, normalized: &str) {
-        let room = MAX_WORDS.saturating_sub(self.words.len());
-        let personal = self.personal;
-        self.words.extend(
-            normalized
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .take(room)
-                .map(|w| {
-                    // Placeholders for what differs per copy.
-                    let w = if w.bytes().any(|b| b.is_ascii_digit()) {
-                        "#"
-                    } else if MONTHS.contains(&w) {
-                        "#m"
-                    } else if personal.iter().any(|p| p == w) {
-                        "#n"
-                    } else if w.starts_with("http") || w.starts_with("www") {
-                        "#u"
-                    } else {
-                        w
-                    };
-                    xxh3_64_with_seed(w.as_bytes(), SEED)
-                }),
-        );
+        for w in normalized.split(' ').filter(|w| !w.is_empty()) {
+            if !self.push(w) {
+                break;
+            }
+        }
+    }
+
+    /// Adds normalised text already cut into words (as the engine's matcher cuts it).
+    pub fn feed_words(&mut self, normalized: &str, words: &crate::rules::Words) {
+        for (s, e) in words.starts.iter().zip(&words.ends) {
+            let Some(w) = normalized.get(*s as usize..*e as usize) else {
+                continue;
+            };
+            if !w.is_empty() && !self.push(w) {
+                break;
+            }
+        }
+    }
+
+    /// One word; false once [`MAX_WORDS`] are in.
+    fn push(&mut self, w: &str) -> bool {
+        if self.words.len() >= MAX_WORDS {
+            return false;
+        }
+        // Placeholders for what differs per copy.
+        let w = if w.bytes().any(|b| b.is_ascii_digit()) {
+            "#"
+        } else if is_month(w) {
+            "#m"
+        } else if self.personal.iter().any(|p| p == w) {
+            "#n"
+        } else if w.starts_with("http") || w.starts_with("www") {
+            "#u"
+        } else {
+            w
+        };
+        self.words.push(xxh3_64_with_seed(w.as_bytes(), SEED));
+        true
     }
 
     /// The fingerprint; `None` when the text is too short to tell a template by.
@@ -248,7 +286,8 @@ impl<'p> Shingler<'p> {
         // keeps its least hash: one hash per shingle instead of one per slot.
         let mut bins = [u64::MAX; HASHES];
         let mut shingles = 0usize;
-        let mut seen = std::collections::HashSet::with_capacity(words.len());
+        let mut seen: std::collections::HashSet<u64, std::hash::BuildHasherDefault<Mixed>> =
+            std::collections::HashSet::with_capacity_and_hasher(words.len(), Default::default());
         for w in words.windows(3) {
             let h = mix(w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42));
             if !seen.insert(h) {

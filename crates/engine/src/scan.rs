@@ -148,11 +148,11 @@ fn score_texts(
             break;
         }
         let norm = normalize_with(&text.text, rules.vocabulary());
-        if let Some(s) = shingler.as_deref_mut() {
-            s.feed(&norm.text);
-        }
         add_disguise(&mut c.disguise, &norm.disguise);
         let words = Words::of(&norm);
+        if let Some(s) = shingler.as_deref_mut() {
+            s.feed_words(&norm.text, &words);
+        }
         let hits = rules.class_hits(&norm, &words);
         if c.present.len() < rules.classes() {
             c.present.resize(rules.classes(), None);

@@ -189,8 +189,13 @@ impl Memory {
         state.dirty = true;
         // Candidates share a band; the closest whole signature wins.
         let mut best: Option<(f64, String)> = None;
+        let mut tried: Vec<&String> = Vec::new();
         for (b, key) in o.bands.iter().enumerate() {
             if let Some(id) = state.bands.get(&(b, *key)) {
+                if tried.contains(&id) {
+                    continue;
+                }
+                tried.push(id);
                 if let Some(c) = state.campaigns.get(id) {
                     let sim = similarity(&c.signature, &o.signature);
                     if sim >= SAME_TEMPLATE && best.as_ref().is_none_or(|(bs, _)| sim > *bs) {

@@ -401,7 +401,20 @@ impl Campaigns {
             threat: threat_symbols(&verdict.symbols),
         };
         debug_assert_eq!(o.signature.len(), HASHES);
-        match self.call("observe", self.store.observe(&o)).await {
+        let seen = match &self.store {
+            // In memory: no I/O, nothing to time out.
+            Store::Memory(m) => {
+                let started = Instant::now();
+                let seen = m.observe(&o);
+                self.metrics
+                    .campaign_store_duration
+                    .with_label_values(&["observe"])
+                    .observe(started.elapsed().as_secs_f64());
+                Ok(seen)
+            }
+            Store::Redis(_) => self.call("observe", self.store.observe(&o)).await,
+        };
+        match seen {
             Ok(seen) => {
                 let s = &seen.summary;
                 self.metrics
@@ -445,10 +458,16 @@ impl Campaigns {
             action: action.to_string(),
             sealed,
         };
-        let me = self.clone();
-        tokio::spawn(async move {
-            let _ = me.call("record", me.store.record(&id, copy)).await;
-        });
+        match &self.store {
+            // In memory: a push under a lock, no task needed.
+            Store::Memory(m) => m.record(&id, copy),
+            Store::Redis(_) => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let _ = me.call("record", me.store.record(&id, copy)).await;
+                });
+            }
+        }
     }
 
     /// Refreshes `palisade_campaigns_active`.

@@ -27,6 +27,9 @@ pub(crate) async fn sweep(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut done: HashSet<(String, u64)> = HashSet::new();
+    // Per campaign, the newest copy already looked at: later sweeps read only what came
+    // after (less a minute, for copies recorded late).
+    let mut looked: std::collections::HashMap<String, u64> = Default::default();
     let mut last_sweep = std::time::Instant::now();
     let mut last_save = std::time::Instant::now();
     loop {
@@ -59,13 +62,20 @@ pub(crate) async fn sweep(
         if done.len() > DONE_MAX {
             done.clear();
         }
+        looked.retain(|_, t| *t >= since);
         for s in threats.iter().filter(|s| s.recipients >= c.min_recipients) {
+            let from = looked
+                .get(&s.id)
+                .map_or(since, |t| t.saturating_sub(60).max(since));
             let Ok(Some((_, copies))) = campaigns
-                .call("list", campaigns.store.show(&s.id, since))
+                .call("list", campaigns.store.show(&s.id, from))
                 .await
             else {
                 continue;
             };
+            if let Some(newest) = copies.iter().map(|c| c.at).max() {
+                looked.insert(s.id.clone(), newest);
+            }
             for copy in copies {
                 if copy.host != campaigns.host
                     || copy.queue_id.is_empty()

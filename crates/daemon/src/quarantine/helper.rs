@@ -345,6 +345,28 @@ mod tests {
         assert!(e.to_string().contains("plain addresses"), "{e}");
         let e = call(
             &sock,
+            &Request::HoldQueued {
+                id: "ABC123".into(),
+                at: 1,
+                campaign: "../x".into(),
+            },
+            &[],
+        )
+        .expect_err("bad campaign id");
+        assert!(e.to_string().contains("not a campaign id"), "{e}");
+        let e = call(
+            &sock,
+            &Request::HoldQueued {
+                id: "-d".into(),
+                at: 1,
+                campaign: "abc".into(),
+            },
+            &[],
+        )
+        .expect_err("bad queue id");
+        assert!(e.to_string().contains("not a Postfix queue id"), "{e}");
+        let e = call(
+            &sock,
             &Request::Send {
                 from: "a@b".into(),
                 to: vec!["c@d".into()],
