@@ -21,6 +21,7 @@ pub mod memory;
 pub mod redis_store;
 mod sweep;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -214,14 +215,16 @@ impl Store {
         }
     }
 
-    /// Keeps the record of one copy.
-    pub async fn record(&self, id: &str, copy: Copy) -> Result<(), StoreError> {
+    /// Keeps the records of copies: (campaign id, copy).
+    pub async fn record(&self, copies: Vec<(String, Copy)>) -> Result<(), StoreError> {
         match self {
             Store::Memory(m) => {
-                m.record(id, copy);
+                for (id, copy) in copies {
+                    m.record(&id, copy);
+                }
                 Ok(())
             }
-            Store::Redis(r) => r.record(id, &copy).await,
+            Store::Redis(r) => r.record(&copies).await,
         }
     }
 
@@ -287,7 +290,15 @@ pub struct Campaigns {
     resting_until: Mutex<Option<Instant>>,
     /// Woken when a message made a campaign hold-worthy.
     pub(crate) turned: tokio::sync::Notify,
+    /// Copies waiting to be written to Redis, a batch per round trip.
+    pending: Mutex<std::collections::VecDeque<(String, Copy)>>,
+    /// Whether a flush task is on its way.
+    flushing: std::sync::atomic::AtomicBool,
 }
+
+/// Copies waiting for Redis at most; past this the oldest are not recorded (counted as
+/// record errors), so an outage cannot grow memory without bound.
+const PENDING_MAX: usize = 10_000;
 
 /// What the service adds to a message's verdict, and what to record afterwards.
 pub struct Outcome {
@@ -314,6 +325,8 @@ impl Campaigns {
             metrics,
             resting_until: Mutex::new(None),
             turned: tokio::sync::Notify::new(),
+            pending: Mutex::new(std::collections::VecDeque::new()),
+            flushing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -462,11 +475,49 @@ impl Campaigns {
             // In memory: a push under a lock, no task needed.
             Store::Memory(m) => m.record(&id, copy),
             Store::Redis(_) => {
-                let me = self.clone();
-                tokio::spawn(async move {
-                    let _ = me.call("record", me.store.record(&id, copy)).await;
-                });
+                {
+                    let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                    if pending.len() >= PENDING_MAX {
+                        pending.pop_front();
+                        self.metrics
+                            .campaign_store_errors
+                            .with_label_values(&["record", "unavailable"])
+                            .inc();
+                    }
+                    pending.push_back((id, copy));
+                }
+                // One flush task at a time takes everything pending: under load, one
+                // round trip records many copies.
+                if !self.flushing.swap(true, Ordering::AcqRel) {
+                    let me = self.clone();
+                    tokio::spawn(async move { me.flush().await });
+                }
             }
+        }
+    }
+
+    /// Writes pending copies to the store until none are left.
+    async fn flush(&self) {
+        loop {
+            let batch =
+                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+            if batch.is_empty() {
+                self.flushing.store(false, Ordering::Release);
+                // A copy pushed between the take and the store above found the flag
+                // still set: look once more, and go on if nobody else took over.
+                let more = !self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty();
+                if more && !self.flushing.swap(true, Ordering::AcqRel) {
+                    continue;
+                }
+                return;
+            }
+            let _ = self
+                .call("record", self.store.record(Vec::from(batch)))
+                .await;
         }
     }
 

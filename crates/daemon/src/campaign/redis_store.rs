@@ -37,11 +37,13 @@ local function similarity(a, b)
 end
 local id, best = nil, 0
 local held = {}
+local tried = {}
 for i, key in ipairs(bands) do
   local k = P .. 'band:' .. (i - 1) .. ':' .. key
   local other = redis.call('GET', k)
   held[i] = other
-  if other and other ~= id then
+  if other and not tried[other] then
+    tried[other] = true
     local osig = redis.call('HGET', P .. 'c:' .. other, 'sig')
     if osig then
       local s = similarity(sig, osig)
@@ -214,25 +216,32 @@ impl Redis {
         })
     }
 
-    /// Keeps the record of one copy (the newest `max_copies`), in one pipelined round
-    /// trip.
-    pub async fn record(&self, id: &str, copy: &Copy) -> Result<(), StoreError> {
+    /// Keeps the records of copies (the newest `max_copies` per campaign), all in one
+    /// pipelined round trip.
+    pub async fn record(&self, copies: &[(String, Copy)]) -> Result<(), StoreError> {
+        if copies.is_empty() {
+            return Ok(());
+        }
         let mut con = self.connection.clone();
-        let key = format!("{PREFIX}c:{id}:copies");
-        let json =
-            serde_json::to_string(copy).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let keep = self.settings.max_copies as isize;
-        redis::pipe()
-            .atomic()
-            .zadd(&key, json, copy.at)
-            .ignore()
-            .zremrangebyrank(&key, 0, -(keep + 1))
-            .ignore()
-            .expire(&key, self.settings.window.max(1) as i64)
-            .ignore()
-            .query_async::<()>(&mut con)
-            .await
-            .map_err(failed)
+        let mut pipe = redis::pipe();
+        let mut keys: Vec<String> = Vec::new();
+        for (id, copy) in copies {
+            let key = format!("{PREFIX}c:{id}:copies");
+            let json =
+                serde_json::to_string(copy).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            pipe.zadd(&key, json, copy.at).ignore();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        for key in &keys {
+            pipe.zremrangebyrank(key, 0, -(keep + 1))
+                .ignore()
+                .expire(key, self.settings.window.max(1) as i64)
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut con).await.map_err(failed)
     }
 
     async fn summaries(&self, ids: &[String]) -> Result<Vec<Summary>, StoreError> {
