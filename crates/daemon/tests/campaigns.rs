@@ -97,6 +97,16 @@ async fn send(running: &Running, envelope: &Envelope, raw: &[u8]) -> (Reply, Str
     )
 }
 
+/// Runs the palisade binary with `args` and `--config file`.
+fn palisade(args: &[&str], file: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .arg("--config")
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_memory_store_counts_holds_saves_and_resumes() {
     let state = tempfile::tempdir().unwrap();
@@ -151,11 +161,7 @@ async fn the_memory_store_counts_holds_saves_and_resumes() {
         format!("[state]\ndir = \"{}\"\n", state.path().display()),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["campaign", "list", "--threats", "--json", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = palisade(&["campaign", "list", "--threats", "--json"], &file);
     assert!(
         out.status.success(),
         "{}",
@@ -166,11 +172,7 @@ async fn the_memory_store_counts_holds_saves_and_resumes() {
     assert_eq!(list[0]["recipients"], 4);
     assert_eq!(list[0]["copies"], 4);
     let id = list[0]["id"].as_str().unwrap().to_string();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["campaign", "show", &id, "--json", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = palisade(&["campaign", "show", &id, "--json"], &file);
     let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let messages = show["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 4);
@@ -179,11 +181,7 @@ async fn the_memory_store_counts_holds_saves_and_resumes() {
     assert_eq!(messages[0]["recipients"][0], "maria.lopez@county.example");
     // Unknown ids and bad ids: exit 1 and 2.
     for (arg, code) in [("0123456789abcdef", 1), ("../x", 2)] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .args(["campaign", "show", arg, "--config"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let out = palisade(&["campaign", "show", arg], &file);
         assert_eq!(out.status.code(), Some(code), "{arg}");
     }
 
@@ -193,11 +191,7 @@ async fn the_memory_store_counts_holds_saves_and_resumes() {
     let (_, header) = send(&running, &env, &raw).await;
     assert!(header.contains("CAMPAIGN_THREAT"), "{header}");
     running.shutdown().await.unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["campaign", "show", &id, "--json", "--config"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = palisade(&["campaign", "show", &id, "--json"], &file);
     let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(show["recipients"], 5, "{show:#}");
 }
