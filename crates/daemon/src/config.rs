@@ -788,7 +788,13 @@ impl Config {
                     "backend = \"redis\" needs a url (redis://host:port)".into(),
                 );
             } else if let Err(e) = redis::Client::open(self.state.url.as_str()) {
-                bad("state.url", format!("`{}`: {e}", self.state.url));
+                bad(
+                    "state.url",
+                    format!(
+                        "`{}`: {e}",
+                        crate::campaign::redis_store::redact(&self.state.url)
+                    ),
+                );
             }
         }
         if self.state.timeout.is_zero() || self.state.timeout > Duration::from_secs(10) {

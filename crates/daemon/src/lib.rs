@@ -13,6 +13,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod escape;
+pub mod files;
 pub mod logging;
 pub mod metrics;
 pub mod quarantine;

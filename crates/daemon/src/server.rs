@@ -547,29 +547,21 @@ async fn end_of_message(
     let scanned = match (scanned, &shared_state.campaigns) {
         (Ok(mut scanned), Some(campaigns)) if shared.config.campaign.enabled => {
             if let Some(fingerprint) = scanned.fingerprint.take() {
-                let from_domain = if scanned.auth.from_domain.is_empty() {
-                    env.mail_from.rsplit_once('@').map_or("", |(_, d)| d)
-                } else {
-                    scanned.auth.from_domain.as_str()
-                };
+                let from_domain = from_domain(&scanned, env).to_string();
                 let outcome = campaigns
                     .observe(
                         &message,
                         &scanned.verdict,
                         &fingerprint,
-                        from_domain,
+                        &from_domain,
                         shared.config.campaign.min_recipients,
                     )
                     .await;
-                let threat = outcome
-                    .symbols
-                    .iter()
-                    .any(|s| s.name == palisade_engine::campaign::SYMBOL_CAMPAIGN_THREAT);
                 scanned.verdict =
                     shared
                         .scanner
                         .rescore(scanned.verdict, outcome.symbols, &env.rcpt_to);
-                if threat {
+                if outcome.turned {
                     campaigns.turned.notify_one();
                 }
                 campaign = outcome.campaign;
@@ -624,11 +616,7 @@ async fn end_of_message(
             d.with_label_values(&["content"])
                 .observe(total.saturating_sub(auth_done).as_secs_f64());
             d.with_label_values(&["total"]).observe(total.as_secs_f64());
-            let from_domain = if scanned.auth.from_domain.is_empty() {
-                env.mail_from.rsplit_once('@').map_or("", |(_, d)| d)
-            } else {
-                scanned.auth.from_domain.as_str()
-            };
+            let from_domain = from_domain(&scanned, env);
             info!(
                 queue_id = %Safe(queue_id),
                 client = %Safe(&env.client_addr),
@@ -663,6 +651,19 @@ async fn end_of_message(
     };
     for r in replies {
         r.encode(out);
+    }
+}
+
+/// The sender's domain: the From header's as authentication found it, else the
+/// envelope sender's.
+fn from_domain<'a>(
+    scanned: &'a crate::scan::Scanned,
+    env: &'a palisade_milter::session::Envelope,
+) -> &'a str {
+    if scanned.auth.from_domain.is_empty() {
+        env.mail_from.rsplit_once('@').map_or("", |(_, d)| d)
+    } else {
+        scanned.auth.from_domain.as_str()
     }
 }
 

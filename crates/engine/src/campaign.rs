@@ -26,6 +26,8 @@ pub const HASHES: usize = ROWS * BANDS;
 /// Words of text fingerprinted at most (a template is short; the cost stays linear
 /// and bounded whatever a sender sends).
 pub const MAX_WORDS: usize = 1_000;
+/// Personal words masked at most (recipients' names and address parts).
+pub const MAX_PERSONAL: usize = 256;
 /// Fewer shingles than this: too little text to call anything a campaign.
 pub const MIN_SHINGLES: usize = 12;
 /// Signature similarity from which two messages are one template.
@@ -164,19 +166,31 @@ const MONTHS: &[&str] = &[
 /// two letters or more.
 pub fn personal_words(recipients: &[String], to: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut add = |w: &str| {
+        if out.len() >= MAX_PERSONAL {
+            return;
+        }
         let w = normalize(w).text;
         for part in w.split(' ') {
-            if part.chars().count() >= 2 && !out.iter().any(|o| o == part) {
+            if out.len() < MAX_PERSONAL
+                && part.chars().count() >= 2
+                && seen.insert(part.to_string())
+            {
                 out.push(part.to_string());
             }
         }
     };
-    for r in recipients {
+    for r in recipients.iter().take(MAX_PERSONAL) {
         let local = r.rsplit_once('@').map_or(r.as_str(), |(l, _)| l);
         add(&local.replace(['.', '_', '-', '+'], " "));
     }
-    // Display names: what stands outside angle brackets and addresses.
+    // Display names: what stands outside angle brackets and addresses (the first 64 KiB
+    // of them: a sender controls their length).
+    let to = match to.char_indices().nth(64 * 1024) {
+        Some((i, _)) => &to[..i],
+        None => to,
+    };
     for mailbox in to.split(',') {
         let name = mailbox.split('<').next().unwrap_or("");
         if !name.contains('@') {
@@ -219,7 +233,7 @@ pub fn fingerprint(text: &str, personal: &[String]) -> Option<Fingerprint> {
 /// pieces (the engine feeds each text as it normalises it for matching).
 #[derive(Debug)]
 pub struct Shingler<'p> {
-    personal: &'p [String],
+    personal: std::collections::HashSet<&'p str>,
     words: Vec<u64>,
 }
 
@@ -227,7 +241,7 @@ impl<'p> Shingler<'p> {
     /// With these personal words masked.
     pub fn new(personal: &'p [String]) -> Shingler<'p> {
         Shingler {
-            personal,
+            personal: personal.iter().map(String::as_str).collect(),
             words: Vec::new(),
         }
     }
@@ -264,7 +278,7 @@ impl<'p> Shingler<'p> {
             "#"
         } else if is_month(w) {
             "#m"
-        } else if self.personal.iter().any(|p| p == w) {
+        } else if self.personal.contains(w) {
             "#n"
         } else if w.starts_with("http") || w.starts_with("www") {
             "#u"

@@ -79,13 +79,26 @@ fn unrelated(i: usize) -> Outgoing {
     }
 }
 
-/// One MX host: Postfix in front of `palisade serve`.
+/// One MX host: Postfix in front of `palisade serve` (and, when asked, the root queue
+/// helper the daemon reaches the queue through, as the shipped units set it up).
 struct Host {
     pf: Postfix,
     daemon: Daemon,
+    helper: Option<std::process::Child>,
+    state: std::path::PathBuf,
 }
 
-fn host(name: &str, redis: &RedisServer, key: &std::path::Path, extra: &str) -> Host {
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut h) = self.helper.take() {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+fn host(name: &str, redis: &RedisServer, key: &std::path::Path, with_helper: bool) -> Host {
     let port = free_port().unwrap();
     // Mail for slow.example is deferred (its next hop refuses): copies that stay queued.
     let dead = free_port().unwrap();
@@ -100,6 +113,34 @@ fn host(name: &str, redis: &RedisServer, key: &std::path::Path, extra: &str) -> 
         .tempdir()
         .unwrap()
         .keep();
+    // The helper keeps its record of holds in a directory of its own.
+    let (helper, extra) = if with_helper {
+        let sock = state.join("helper/queue.sock");
+        std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        let tools = state.join("tools.toml");
+        std::fs::write(
+            &tools,
+            format!(
+                "[quarantine]\npostfix_config = \"{}\"\n[state]\ndir = \"{}\"\n",
+                pf.config_dir().display(),
+                state.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(palisade_bin().unwrap())
+            .args(["quarantine", "helper", "--socket"])
+            .arg(&sock)
+            .arg("--holds")
+            .arg(state.join("helper/campaign-holds.json"))
+            .arg("--config")
+            .arg(&tools)
+            .spawn()
+            .unwrap();
+        palisade_e2e::wait_for(Duration::from_secs(10), || sock.exists()).unwrap();
+        (Some(child), format!("helper = \"{}\"", sock.display()))
+    } else {
+        (None, String::new())
+    };
     let daemon = Daemon::start_on(
         port,
         "",
@@ -129,7 +170,12 @@ postfix_config = "{pf}"
         ),
     )
     .unwrap();
-    Host { pf, daemon }
+    Host {
+        pf,
+        daemon,
+        helper,
+        state,
+    }
 }
 
 fn send(h: &Host, m: &Outgoing) {
@@ -165,8 +211,9 @@ fn a_campaign_split_across_two_hosts_is_held_on_both_from_the_configured_count()
     let redis = RedisServer::start().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("campaign.key");
-    let a = host("mx1", &redis, &key, "");
-    let b = host("mx2", &redis, &key, "");
+    // mx2's daemon reaches its queue through the root helper.
+    let a = host("mx1", &redis, &key, false);
+    let b = host("mx2", &redis, &key, true);
 
     // Copies 0 and 1 go to a domain whose next hop is down: they wait in the deferred
     // queue. The others are delivered or held as they arrive. Sent one at a time, so
@@ -395,7 +442,7 @@ fn redis_hanging_or_dying_mid_run_delays_no_message_and_loses_none() {
     let mut redis = RedisServer::start().unwrap();
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("campaign.key");
-    let h = host("mx1", &redis, &key, "");
+    let h = host("mx1", &redis, &key, false);
     let recipients = |h: &Host| -> u64 {
         let list = palisade(&["campaign", "list", "--json"], &h.daemon.config_path());
         list.as_array()

@@ -105,12 +105,19 @@ fn run(args: CampaignArgs) -> Result<(), ExitCode> {
             min_recipients,
             limit,
         } => {
-            let all: Vec<Summary> = call(
-                &runtime,
-                wait,
-                store.list(limit.saturating_mul(4).max(limit)),
-            )
+            // Threatening campaigns have an index of their own: none is missed
+            // behind newer, harmless ones.
+            let mut all: Vec<Summary> = if threats {
+                call(&runtime, wait, store.threats(0))
+            } else {
+                call(
+                    &runtime,
+                    wait,
+                    store.list(limit.saturating_mul(4).max(limit)),
+                )
+            }
             .map_err(|e| fail(&format!("campaign store: {e}")))?;
+            all.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then(a.id.cmp(&b.id)));
             let shown: Vec<&Summary> = all
                 .iter()
                 .filter(|s| (!threats || s.threat) && s.recipients >= min_recipients)
@@ -144,7 +151,10 @@ fn run(args: CampaignArgs) -> Result<(), ExitCode> {
             }
         }
         CampaignCmd::Show { id, json } => {
-            if id.is_empty() || id.len() > 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            if id.is_empty()
+                || id.len() > 32
+                || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            {
                 eprintln!("palisade: `{id}` is not a campaign id (16 hex digits)");
                 return Err(ExitCode::from(2));
             }

@@ -81,6 +81,12 @@ fn add(set: &mut HashMap<String, u64>, key: &str, now: u64, bound: usize) {
     set.insert(key.to_string(), now);
 }
 
+/// The saved form of [`State`].
+#[derive(Serialize)]
+struct Saved<'a> {
+    campaigns: &'a HashMap<String, Campaign>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct State {
     campaigns: HashMap<String, Campaign>,
@@ -152,8 +158,18 @@ impl Memory {
     pub fn open(path: Option<PathBuf>, settings: Settings) -> anyhow::Result<Memory> {
         let mut state = State::default();
         if let Some(p) = &path {
-            if let Some(saved) = read(p)? {
-                state = saved;
+            match read(p) {
+                Ok(Some(saved)) => state = saved,
+                Ok(None) => {}
+                // Campaign counts are worth less than mail flowing: a damaged file is
+                // moved aside (kept for inspection) and counting starts afresh.
+                Err(e) if p.exists() => {
+                    let aside = p.with_extension(format!("damaged-{}", super::now()));
+                    std::fs::rename(p, &aside)
+                        .with_context(|| format!("{e:#}; and cannot move it aside"))?;
+                    tracing::error!(error = %format!("{e:#}"), moved_to = %aside.display(), "campaign store unreadable: starting empty");
+                }
+                Err(e) => return Err(e),
             }
         }
         let ids: Vec<String> = state.campaigns.keys().cloned().collect();
@@ -210,10 +226,13 @@ impl Memory {
                 if state.campaigns.len() >= s.max_campaigns {
                     state.expire(now, s);
                 }
-                let mut id = format!("{:016x}", o.bands[0]);
-                // A different template that happens to share the first band key.
-                if state.campaigns.contains_key(&id) {
-                    id = format!("{:016x}", o.bands[BANDS - 1] ^ o.at);
+                // The first band key names it; a different template that happens to
+                // share it takes the next free name.
+                let mut key = o.bands[0];
+                let mut id = format!("{key:016x}");
+                while state.campaigns.contains_key(&id) {
+                    key = key.wrapping_add(o.bands[BANDS - 1] | 1);
+                    id = format!("{key:016x}");
                 }
                 let c = Campaign {
                     id: id.clone(),
@@ -300,15 +319,20 @@ impl Memory {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let json = {
+        // A copy under the lock, the slow part (JSON) outside it: mail waits only for
+        // the copy.
+        let snapshot: HashMap<String, Campaign> = {
             let mut state = self.lock();
             if !state.dirty {
                 return Ok(());
             }
             state.dirty = false;
-            serde_json::to_vec(&*state)?
+            state.campaigns.clone()
         };
-        write_atomic(path, &json)
+        let json = serde_json::to_vec(&Saved {
+            campaigns: &snapshot,
+        })?;
+        crate::files::write_atomic(path, &json, 0o600)
     }
 
     /// Campaign count.
@@ -327,35 +351,24 @@ fn read(path: &Path) -> anyhow::Result<Option<State>> {
     }
 }
 
-/// Reads a saved store for the CLI.
+/// Reads a saved store for the CLI (never moves or writes it).
 pub fn read_saved(path: &Path, settings: Settings) -> anyhow::Result<Memory> {
-    if !path.exists() {
+    let Some(state) = read(path)? else {
         anyhow::bail!(
             "no campaign store at {} yet (the daemon saves it every few seconds while it runs)",
             path.display()
         );
+    };
+    let memory = Memory::open(None, settings)?;
+    {
+        let mut s = memory.lock();
+        *s = state;
+        let ids: Vec<String> = s.campaigns.keys().cloned().collect();
+        for id in ids {
+            if let Some(c) = s.campaigns.get(&id).cloned() {
+                s.index(&c);
+            }
+        }
     }
-    Memory::open(Some(path.to_path_buf()), settings)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
+    Ok(memory)
 }

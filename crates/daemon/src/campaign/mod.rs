@@ -98,8 +98,11 @@ pub struct Copy {
 pub struct Envelope {
     /// Envelope sender.
     pub from: String,
-    /// Envelope recipients.
+    /// Envelope recipients (the first 100).
     pub to: Vec<String>,
+    /// Recipients beyond those.
+    #[serde(default)]
+    pub more: usize,
 }
 
 /// What a store is told about one message.
@@ -280,6 +283,15 @@ pub fn now() -> u64 {
 /// judged at once without campaign data instead of each waiting out the timeout.
 const REST: Duration = Duration::from_secs(1);
 
+/// Timeout of store calls off the message path.
+const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Copies written to Redis per round trip at most.
+const RECORD_BATCH: usize = 500;
+
+/// Recipients sealed with one copy at most (the rest are counted, not kept).
+const SEALED_RECIPIENTS: usize = 100;
+
 /// The daemon's campaign service.
 pub struct Campaigns {
     store: Store,
@@ -306,6 +318,9 @@ pub struct Outcome {
     pub symbols: Vec<Symbol>,
     /// The campaign the message was counted into.
     pub campaign: Option<String>,
+    /// Whether this message made its campaign hold-worthy (threatening, and at
+    /// `min_recipients` now): queued copies are then looked for at once.
+    pub turned: bool,
 }
 
 impl Campaigns {
@@ -340,6 +355,8 @@ impl Campaigns {
         &self.host
     }
 
+    /// A store call on a message's path: at most `[state] timeout`, and none at all
+    /// for a second after a failure.
     async fn call<T>(
         &self,
         op: &str,
@@ -347,11 +364,45 @@ impl Campaigns {
     ) -> Result<T, StoreError> {
         if let Some(until) = *self.resting_until.lock().unwrap_or_else(|e| e.into_inner()) {
             if Instant::now() < until {
+                self.metrics
+                    .campaign_store_errors
+                    .with_label_values(&[op, "unavailable"])
+                    .inc();
                 return Err(StoreError::Resting);
             }
         }
+        let result = self.timed(op, self.timeout, f).await;
+        let mut resting = self.resting_until.lock().unwrap_or_else(|e| e.into_inner());
+        match &result {
+            Ok(_) => *resting = None,
+            Err(e) => {
+                if resting.is_none() {
+                    tracing::warn!(op, error = %e, "campaign store unavailable: judging mail without campaign data");
+                }
+                *resting = Some(Instant::now() + REST);
+            }
+        }
+        result
+    }
+
+    /// A store call off the message path (the sweep, recording copies): a longer
+    /// timeout, and its failures never make mail skip the store.
+    async fn background<T>(
+        &self,
+        op: &str,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.timed(op, BACKGROUND_TIMEOUT, f).await
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &str,
+        timeout: Duration,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, f).await {
+        let result = match tokio::time::timeout(timeout, f).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Timeout),
         };
@@ -359,19 +410,11 @@ impl Campaigns {
             .campaign_store_duration
             .with_label_values(&[op])
             .observe(started.elapsed().as_secs_f64());
-        let mut resting = self.resting_until.lock().unwrap_or_else(|e| e.into_inner());
-        match &result {
-            Ok(_) => *resting = None,
-            Err(e) => {
-                self.metrics
-                    .campaign_store_errors
-                    .with_label_values(&[op, e.kind()])
-                    .inc();
-                if resting.is_none() {
-                    tracing::warn!(op, error = %e, "campaign store unavailable: judging mail without campaign data");
-                }
-                *resting = Some(Instant::now() + REST);
-            }
+        if let Err(e) = &result {
+            self.metrics
+                .campaign_store_errors
+                .with_label_values(&[op, e.kind()])
+                .inc();
         }
         result
     }
@@ -417,13 +460,8 @@ impl Campaigns {
         let seen = match &self.store {
             // In memory: no I/O, nothing to time out.
             Store::Memory(m) => {
-                let started = Instant::now();
-                let seen = m.observe(&o);
-                self.metrics
-                    .campaign_store_duration
-                    .with_label_values(&["observe"])
-                    .observe(started.elapsed().as_secs_f64());
-                Ok(seen)
+                self.timed("observe", self.timeout, async { Ok(m.observe(&o)) })
+                    .await
             }
             Store::Redis(_) => self.call("observe", self.store.observe(&o)).await,
         };
@@ -433,9 +471,14 @@ impl Campaigns {
                 self.metrics
                     .campaign_recipients
                     .observe(s.recipients as f64);
+                let before = s.recipients.saturating_sub(o.recipients.len() as u64);
+                let first_threat = s.threat_since.is_some_and(|t| t >= s.last_seen);
                 Outcome {
                     symbols: symbols(s, min_recipients),
                     campaign: Some(s.id.clone()),
+                    turned: s.threat
+                        && s.recipients >= min_recipients
+                        && (before < min_recipients || first_threat),
                 }
             }
             Err(e) => Outcome {
@@ -446,6 +489,7 @@ impl Campaigns {
                     detail: format!("campaign store: {e}; judged without campaign data"),
                 }],
                 campaign: None,
+                turned: false,
             },
         }
     }
@@ -459,8 +503,10 @@ impl Campaigns {
             to: env
                 .rcpt_to
                 .iter()
+                .take(SEALED_RECIPIENTS)
                 .map(|r| r.trim_matches(['<', '>']).to_string())
                 .collect(),
+            more: env.rcpt_to.len().saturating_sub(SEALED_RECIPIENTS),
         })
         .map(|j| self.keys.seal(&j))
         .unwrap_or_default();
@@ -496,14 +542,19 @@ impl Campaigns {
         }
     }
 
-    /// Writes pending copies to the store until none are left.
+    /// Writes pending copies to the store until none are left, a batch per round
+    /// trip. A batch that fails goes back to the front of the queue (within its bound)
+    /// and the next message's record tries again.
     async fn flush(&self) {
         loop {
-            let batch =
-                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+            let batch: Vec<(String, Copy)> = {
+                let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                let n = pending.len().min(RECORD_BATCH);
+                pending.drain(..n).collect()
+            };
             if batch.is_empty() {
                 self.flushing.store(false, Ordering::Release);
-                // A copy pushed between the take and the store above found the flag
+                // A copy pushed between the drain and the store above found the flag
                 // still set: look once more, and go on if nobody else took over.
                 let more = !self
                     .pending
@@ -515,15 +566,34 @@ impl Campaigns {
                 }
                 return;
             }
-            let _ = self
-                .call("record", self.store.record(Vec::from(batch)))
-                .await;
+            if self
+                .background("record", self.store.record(batch.clone()))
+                .await
+                .is_err()
+            {
+                let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+                for item in batch.into_iter().rev() {
+                    if pending.len() >= PENDING_MAX {
+                        break;
+                    }
+                    pending.push_front(item);
+                }
+                self.flushing.store(false, Ordering::Release);
+                return;
+            }
+        }
+    }
+
+    /// Writes what is pending (at shutdown), within the background timeout.
+    pub async fn drain(&self) {
+        if matches!(self.store, Store::Redis(_)) && !self.flushing.swap(true, Ordering::AcqRel) {
+            let _ = tokio::time::timeout(BACKGROUND_TIMEOUT, self.flush()).await;
         }
     }
 
     /// Refreshes `palisade_campaigns_active`.
     pub async fn refresh_gauge(&self) {
-        if let Ok(n) = self.call("list", self.store.count()).await {
+        if let Ok(n) = self.background("list", self.store.count()).await {
             self.metrics.campaigns_active.set(n as i64);
         }
     }

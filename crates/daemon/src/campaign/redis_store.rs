@@ -14,14 +14,22 @@ use super::{Copy, Observation, Seen, Settings, StoreError, Summary};
 
 const PREFIX: &str = "palisade:campaign:";
 
+/// Seconds a campaign of a single copy is kept (most mail is one of a kind; a second
+/// copy within this time makes it a campaign, kept for the whole window).
+pub const SINGLE_COPY_TTL: u64 = 86_400;
+
 /// Finds the campaign a fingerprint belongs to (or makes one) and counts the message.
-/// KEYS: none. ARGV: prefix, now, window, signature (hex), band keys (comma-separated
-/// hex), bound of each set, sender hash, client hash, threat symbols (comma-separated),
-/// new id, fallback id, similarity threshold, recipient hashes...
+/// Time is the server's (hosts' clocks may differ). KEYS: none. ARGV: prefix, (unused),
+/// window, signature (hex), band keys (comma-separated hex), bound of each set, sender
+/// hash, client hash, threat symbols (comma-separated), new id, (unused), similarity
+/// threshold, campaigns kept at most, lifetime of a one-copy campaign, recipient
+/// hashes...
 const OBSERVE: &str = r#"
 local P = ARGV[1]
-local now = tonumber(ARGV[2])
+local now = tonumber(redis.call('TIME')[1])
 local window = tonumber(ARGV[3])
+local maxcampaigns = tonumber(ARGV[13])
+local single = tonumber(ARGV[14])
 local sig = ARGV[4]
 local bound = tonumber(ARGV[6])
 local threshold = tonumber(ARGV[12])
@@ -53,26 +61,36 @@ for i, key in ipairs(bands) do
 end
 local c
 if not id then
+  -- The first band key names it; a different template that happens to share it
+  -- takes the next free name.
   id = ARGV[10]
-  if redis.call('EXISTS', P .. 'c:' .. id) == 1 then id = ARGV[11] end
+  local n = 0
+  while redis.call('EXISTS', P .. 'c:' .. id) == 1 and n < 64 do
+    n = n + 1
+    id = ARGV[10] .. '-' .. n
+  end
   c = P .. 'c:' .. id
   redis.call('HSET', c, 'sig', sig, 'first', now, 'last', now, 'copies', 0)
 else
   c = P .. 'c:' .. id
 end
+-- A campaign of one copy lives `single` seconds; from the second copy on, the window.
+local copies_before = tonumber(redis.call('HGET', c, 'copies')) or 0
+local ttl = window
+if copies_before == 0 and single < window then ttl = single end
 for i, key in ipairs(bands) do
   local k = P .. 'band:' .. (i - 1) .. ':' .. key
   if not held[i] then
-    redis.call('SET', k, id, 'EX', window)
+    redis.call('SET', k, id, 'EX', ttl)
   elseif held[i] == id then
-    redis.call('EXPIRE', k, window)
+    redis.call('EXPIRE', k, ttl)
   end
 end
 local since = now - window
 local function add(set, member)
   redis.call('ZADD', set, now, member)
 end
-for i = 13, #ARGV do add(c .. ':r', ARGV[i]) end
+for i = 15, #ARGV do add(c .. ':r', ARGV[i]) end
 if ARGV[7] ~= '' then add(c .. ':s', ARGV[7]) end
 if ARGV[8] ~= '' then add(c .. ':i', ARGV[8]) end
 local counts = {}
@@ -84,7 +102,7 @@ for j, suffix in ipairs({':r', ':s', ':i'}) do
     redis.call('ZREMRANGEBYRANK', k, 0, n - bound - 1)
     n = bound
   end
-  if n > 0 then redis.call('EXPIRE', k, window) end
+  if n > 0 then redis.call('EXPIRE', k, ttl) end
   counts[j] = n
 end
 local first = tonumber(redis.call('HGET', c, 'first')) or now
@@ -106,15 +124,21 @@ if ARGV[9] ~= '' then
   end
   redis.call('HSET', c, 'symbols', table.concat(list, ','))
 end
-redis.call('EXPIRE', c, window)
+redis.call('EXPIRE', c, ttl)
 if redis.call('HEXISTS', c, 'threat_since') == 1 then
   redis.call('ZADD', P .. 'threats', now, id)
   redis.call('ZREMRANGEBYSCORE', P .. 'threats', '-inf', '(' .. since)
+  redis.call('EXPIRE', P .. 'threats', window)
 end
 redis.call('ZADD', P .. 'index', now, id)
 redis.call('ZREMRANGEBYSCORE', P .. 'index', '-inf', '(' .. since)
+local listed = redis.call('ZCARD', P .. 'index')
+if listed > maxcampaigns then
+  redis.call('ZREMRANGEBYRANK', P .. 'index', 0, listed - maxcampaigns - 1)
+end
+redis.call('EXPIRE', P .. 'index', window)
 return {id, first, counts[1], counts[2], counts[3], copies,
-  redis.call('HGET', c, 'threat_since') or '', redis.call('HGET', c, 'symbols') or ''}
+  redis.call('HGET', c, 'threat_since') or '', redis.call('HGET', c, 'symbols') or '', now}
 "#;
 
 /// The Redis store.
@@ -128,7 +152,7 @@ pub struct Redis {
 
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Redis({})", self.url)
+        write!(f, "Redis({})", redact(&self.url))
     }
 }
 
@@ -140,23 +164,42 @@ fn failed(e: redis::RedisError) -> StoreError {
     }
 }
 
+/// The items of a comma-separated list.
+fn csv(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Reads a hash field as a number (0 when absent or not a number).
 fn number(fields: &std::collections::HashMap<String, String>, name: &str) -> u64 {
     fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// A Redis URL with any password replaced, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme + 3 => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
 }
 
 impl Redis {
     /// A store at `url` (`redis://host:port[/db]`). Connects lazily, and again after
     /// the server goes away; each call gives up after `timeout`.
     pub fn new(url: &str, timeout: Duration, settings: Settings) -> anyhow::Result<Redis> {
-        let client = Client::open(url).map_err(|e| anyhow::anyhow!("state.url: {e}"))?;
+        let client =
+            Client::open(url).map_err(|e| anyhow::anyhow!("state.url {}: {e}", redact(url)))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| anyhow::anyhow!("state.url: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("state.url {}: {e}", redact(url)))?;
         Ok(Redis {
             connection,
             observe: Script::new(OBSERVE),
@@ -181,12 +224,15 @@ impl Redis {
             .arg(&o.ip)
             .arg(o.threat.join(","))
             .arg(&bands[0])
-            .arg(format!("{:016x}", o.bands[o.bands.len() - 1] ^ o.at))
-            .arg(SAME_TEMPLATE);
+            .arg("")
+            .arg(SAME_TEMPLATE)
+            .arg(self.settings.max_campaigns)
+            .arg(SINGLE_COPY_TTL);
         for r in &o.recipients {
             call.arg(r);
         }
-        let (id, first, recipients, senders, ips, copies, since, symbols): (
+        #[allow(clippy::type_complexity)]
+        let (id, first, recipients, senders, ips, copies, since, symbols, now): (
             String,
             u64,
             u64,
@@ -195,23 +241,20 @@ impl Redis {
             u64,
             String,
             String,
+            u64,
         ) = call.invoke_async(&mut con).await.map_err(failed)?;
         Ok(Seen {
             summary: Summary {
                 id,
                 first_seen: first,
-                last_seen: o.at,
+                last_seen: now,
                 recipients,
                 senders,
                 ips,
                 copies,
                 threat: !since.is_empty(),
                 threat_since: since.parse().ok(),
-                symbols: symbols
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
+                symbols: csv(&symbols),
             },
         })
     }
@@ -235,8 +278,11 @@ impl Redis {
                 keys.push(key);
             }
         }
+        let since = super::now().saturating_sub(self.settings.window);
         for key in &keys {
-            pipe.zremrangebyrank(key, 0, -(keep + 1))
+            pipe.zrembyscore(key, "-inf", format!("({since}"))
+                .ignore()
+                .zremrangebyrank(key, 0, -(keep + 1))
                 .ignore()
                 .expire(key, self.settings.window.max(1) as i64)
                 .ignore();
@@ -278,15 +324,7 @@ impl Redis {
                 copies: number(&fields, "copies"),
                 threat: since.is_some(),
                 threat_since: since,
-                symbols: fields
-                    .get("symbols")
-                    .map(|s| {
-                        s.split(',')
-                            .filter(|x| !x.is_empty())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                symbols: fields.get("symbols").map(|s| csv(s)).unwrap_or_default(),
             });
         }
         Ok(out)

@@ -4,8 +4,9 @@
 //! delivered are listed by `palisade campaign show`, for the people who got them to be
 //! warned. The same task saves the memory store and refreshes the campaign gauge.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -17,46 +18,57 @@ use crate::server::Shared;
 /// Remembered (queue id, time) pairs already handled, at most.
 const DONE_MAX: usize = 100_000;
 
+/// Sweeps at most this often, however many messages wake it.
+const MIN_GAP: Duration = Duration::from_secs(1);
+
 /// Runs until `stop`: holds queued copies of threatening campaigns every
-/// `[campaign] sweep_interval` (and at once when a message makes a campaign
-/// hold-worthy), saves the memory store every `save_interval`, and saves it once more
-/// at the end.
+/// `[campaign] sweep_interval` (and soon after a message makes a campaign
+/// hold-worthy), saves the memory store every `save_interval`, and at the end writes
+/// what is pending and saves once more.
 pub(crate) async fn sweep(
     shared: Arc<Shared>,
     campaigns: Arc<Campaigns>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut done: HashSet<(String, u64)> = HashSet::new();
-    // Per campaign, the newest copy already looked at: later sweeps read only what came
-    // after (less a minute, for copies recorded late).
-    let mut looked: std::collections::HashMap<String, u64> = Default::default();
-    let mut last_sweep = std::time::Instant::now();
-    let mut last_save = std::time::Instant::now();
+    // Per campaign, the newest copy of this host already looked at: later sweeps read
+    // only what came after (less a minute, for copies recorded late).
+    let mut looked: HashMap<String, u64> = HashMap::new();
+    let mut last_sweep = Instant::now();
+    let mut last_save = Instant::now();
+    let mut woken = false;
     loop {
         let live = shared.live.load_full();
         let c = live.config.campaign.clone();
-        let tick = c.sweep_interval.min(c.save_interval);
-        let turned = tokio::select! {
-            _ = tokio::time::sleep(tick) => false,
-            _ = campaigns.turned.notified() => true,
+        let tick = c.sweep_interval.min(c.save_interval).max(MIN_GAP);
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {},
+            _ = campaigns.turned.notified() => { woken = true; }
             _ = stop.changed() => {
-                campaigns.save();
+                campaigns.drain().await;
+                let me = campaigns.clone();
+                let _ = tokio::task::spawn_blocking(move || me.save()).await;
                 return;
             }
-        };
+        }
         if last_save.elapsed() >= c.save_interval {
-            last_save = std::time::Instant::now();
+            last_save = Instant::now();
             let me = campaigns.clone();
             let _ = tokio::task::spawn_blocking(move || me.save()).await;
         }
         campaigns.refresh_gauge().await;
-        if !c.hold_queued || !(turned || last_sweep.elapsed() >= c.sweep_interval) {
+        let due =
+            (woken && last_sweep.elapsed() >= MIN_GAP) || last_sweep.elapsed() >= c.sweep_interval;
+        if !c.enabled || !c.hold_queued || !due {
             continue;
         }
-        last_sweep = std::time::Instant::now();
-        let window = c.window.as_secs();
-        let since = now().saturating_sub(window);
-        let Ok(threats) = campaigns.call("list", campaigns.store.threats(since)).await else {
+        woken = false;
+        last_sweep = Instant::now();
+        let since = now().saturating_sub(c.window.as_secs());
+        let Ok(threats) = campaigns
+            .background("list", campaigns.store.threats(since))
+            .await
+        else {
             continue;
         };
         if done.len() > DONE_MAX {
@@ -68,47 +80,64 @@ pub(crate) async fn sweep(
                 .get(&s.id)
                 .map_or(since, |t| t.saturating_sub(60).max(since));
             let Ok(Some((_, copies))) = campaigns
-                .call("list", campaigns.store.show(&s.id, from))
+                .background("list", campaigns.store.show(&s.id, from))
                 .await
             else {
                 continue;
             };
-            if let Some(newest) = copies.iter().map(|c| c.at).max() {
+            let mine: Vec<_> = copies
+                .into_iter()
+                .filter(|copy| copy.host == campaigns.host && !copy.queue_id.is_empty())
+                .collect();
+            if let Some(newest) = mine.iter().map(|c| c.at).max() {
                 looked.insert(s.id.clone(), newest);
             }
-            for copy in copies {
-                if copy.host != campaigns.host
-                    || copy.queue_id.is_empty()
-                    || matches!(copy.action.as_str(), "quarantine" | "reject" | "tempfail")
-                    || !done.insert((copy.queue_id.clone(), copy.at))
-                {
+            let wanted: Vec<(String, u64)> = mine
+                .iter()
+                .filter(|copy| {
+                    !matches!(copy.action.as_str(), "quarantine" | "reject" | "tempfail")
+                        && !done.contains(&(copy.queue_id.clone(), copy.at))
+                })
+                .map(|copy| (copy.queue_id.clone(), copy.at))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let queue = crate::review::queue(&live.config, None);
+            let (ask, campaign) = (wanted.clone(), s.id.clone());
+            let result =
+                tokio::task::spawn_blocking(move || queue.hold_queued(&ask, &campaign)).await;
+            let outcomes = match result {
+                Ok(Ok(o)) => o,
+                Ok(Err(e)) => {
+                    // Not marked done: the next sweep tries again.
+                    tracing::warn!(campaign = %s.id, error = %format!("{e:#}"), "cannot hold queued copies of a threatening campaign");
+                    campaigns
+                        .metrics
+                        .campaign_holds
+                        .with_label_values(&["failed"])
+                        .inc_by(wanted.len() as u64);
                     continue;
                 }
-                let queue = crate::review::queue(&live.config, None);
-                let (id, at, campaign) = (copy.queue_id.clone(), copy.at, s.id.clone());
-                let result =
-                    tokio::task::spawn_blocking(move || queue.hold_queued(&id, at, &campaign))
-                        .await;
-                let label = match result {
-                    Ok(Ok(HoldOutcome::Held)) => {
-                        tracing::info!(queue_id = %Safe(&copy.queue_id), campaign = %s.id, "queued copy of a threatening campaign put on hold");
+                Err(e) => {
+                    tracing::warn!(error = %e, "hold task failed");
+                    continue;
+                }
+            };
+            for ((id, at), outcome) in wanted.into_iter().zip(outcomes) {
+                let label = match outcome {
+                    HoldOutcome::Held => {
+                        tracing::info!(queue_id = %Safe(&id), campaign = %s.id, "queued copy of a threatening campaign put on hold");
                         "held"
                     }
-                    Ok(Ok(HoldOutcome::Gone)) => "gone",
-                    Ok(Err(e)) => {
-                        tracing::warn!(queue_id = %Safe(&copy.queue_id), campaign = %s.id, error = %format!("{e:#}"), "cannot hold a queued copy of a threatening campaign");
-                        "failed"
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "hold task failed");
-                        "failed"
-                    }
+                    HoldOutcome::Gone => "gone",
                 };
                 campaigns
                     .metrics
                     .campaign_holds
                     .with_label_values(&[label])
                     .inc();
+                done.insert((id, at));
             }
         }
     }

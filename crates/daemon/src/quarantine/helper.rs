@@ -71,10 +71,8 @@ pub enum Request {
     },
     /// Hold a queued message Palisade scanned (a copy of a threatening campaign).
     HoldQueued {
-        /// Queue id.
-        id: String,
-        /// When Palisade scanned it.
-        at: u64,
+        /// Queue ids, each with when Palisade scanned it.
+        copies: Vec<(String, u64)>,
         /// The campaign.
         campaign: String,
     },
@@ -199,12 +197,20 @@ fn answer(tools: &Tools, request: Request, payload: &[u8]) -> anyhow::Result<Vec
             tools.delete(&id)?;
             Vec::new()
         }
-        Request::HoldQueued { id, at, campaign } => {
-            valid_id(&id)?;
-            if campaign.is_empty() || !campaign.chars().all(|c| c.is_ascii_hexdigit()) {
+        Request::HoldQueued { copies, campaign } => {
+            if campaign.is_empty()
+                || campaign.len() > 32
+                || !campaign.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            {
                 bail!("not a campaign id");
             }
-            serde_json::to_vec(&tools.hold_queued(&id, at, &campaign)?)?
+            if copies.len() > 10_000 {
+                bail!("at most 10000 copies per request");
+            }
+            for (id, _) in &copies {
+                valid_id(id)?;
+            }
+            serde_json::to_vec(&tools.hold_queued(&copies, &campaign)?)?
         }
         Request::Send { from, to } => {
             let bad = |a: &str| {
@@ -346,8 +352,7 @@ mod tests {
         let e = call(
             &sock,
             &Request::HoldQueued {
-                id: "ABC123".into(),
-                at: 1,
+                copies: vec![("ABC123".into(), 1)],
                 campaign: "../x".into(),
             },
             &[],
@@ -357,8 +362,7 @@ mod tests {
         let e = call(
             &sock,
             &Request::HoldQueued {
-                id: "-d".into(),
-                at: 1,
+                copies: vec![("-d".into(), 1)],
                 campaign: "abc".into(),
             },
             &[],

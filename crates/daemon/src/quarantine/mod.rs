@@ -96,6 +96,11 @@ enum QuarantineCmd {
         /// Group that may connect (the daemon's).
         #[arg(long, value_name = "GROUP")]
         group: Option<String>,
+        /// Where the helper records queued copies of threatening campaigns it put on
+        /// hold (a directory the helper may write; default: campaign-holds.json in
+        /// [state] dir).
+        #[arg(long, value_name = "FILE")]
+        holds: Option<PathBuf>,
     },
     /// Write the evidence bundle (tar: message, SHA-256, verdict, audit trail, ARF report).
     Export {
@@ -216,19 +221,24 @@ impl Queue {
         }
     }
 
-    /// Puts a message Palisade scanned and let through on hold, if it is still in the
-    /// queue (not delivered, not held) and still the message that arrived near `at`
-    /// (queue ids are reused). It then counts as held by Palisade, for campaign
-    /// `campaign`.
-    pub fn hold_queued(&self, id: &str, at: u64, campaign: &str) -> anyhow::Result<HoldOutcome> {
-        valid_id(id)?;
+    /// Puts messages Palisade scanned and let through on hold, each if it is still in
+    /// the queue (not delivered, not held) and still the message that arrived near its
+    /// `at` (queue ids are reused). They then count as held by Palisade, for campaign
+    /// `campaign`. One outcome per message, in order.
+    pub fn hold_queued(
+        &self,
+        copies: &[(String, u64)],
+        campaign: &str,
+    ) -> anyhow::Result<Vec<HoldOutcome>> {
+        for (id, _) in copies {
+            valid_id(id)?;
+        }
         match self {
-            Queue::Tools(t) => t.hold_queued(id, at, campaign),
+            Queue::Tools(t) => t.hold_queued(copies, campaign),
             Queue::Helper(p) => Ok(serde_json::from_slice(&helper::call(
                 p,
                 &helper::Request::HoldQueued {
-                    id: id.into(),
-                    at,
+                    copies: copies.to_vec(),
                     campaign: campaign.into(),
                 },
                 &[],
@@ -399,42 +409,59 @@ impl Tools {
             .map(|h| h.campaign)
     }
 
-    fn hold_queued(&self, id: &str, at: u64, campaign: &str) -> anyhow::Result<HoldOutcome> {
+    fn hold_queued(
+        &self,
+        copies: &[(String, u64)],
+        campaign: &str,
+    ) -> anyhow::Result<Vec<HoldOutcome>> {
         let Some(holds) = self.holds.clone() else {
             bail!("no state directory to record holds in");
         };
-        // Still queued, not on hold, and arrived before it was scanned (and not long
-        // before: a queue id reused since names another message).
-        let Some(entry) = self.queue()?.into_iter().find(|e| {
-            let arrival = e["arrival_time"].as_u64().unwrap_or(0);
-            e["queue_id"] == id
-                && e["queue_name"] != "hold"
-                && arrival <= at + 5
-                && arrival + 3600 >= at
-        }) else {
-            return Ok(HoldOutcome::Gone);
-        };
-        // Only mail Palisade scanned.
-        if header(&self.headers(id)?, "X-Palisade-Result").is_none() {
-            return Ok(HoldOutcome::Gone);
-        }
-        let arrival = entry["arrival_time"].as_u64().unwrap_or(0);
+        // One look at the queue for all of them.
+        let queue = self.queue()?;
         let mut records = self.campaign_holds();
         let now = now();
         records.retain(|h| h.held_at + HOLD_RECORD_DAYS * 86_400 >= now);
-        records.push(CampaignHold {
-            queue_id: id.to_string(),
-            arrival_time: arrival,
-            campaign: campaign.to_string(),
-            held_at: now,
-        });
+        let mut chosen = Vec::new();
+        let mut out = Vec::new();
+        for (id, at) in copies {
+            // Still queued, not on hold, and arrived before it was scanned (and not
+            // long before: a queue id reused since names another message).
+            let entry = queue.iter().find(|e| {
+                let arrival = e["arrival_time"].as_u64().unwrap_or(0);
+                e["queue_id"] == id.as_str()
+                    && e["queue_name"] != "hold"
+                    && arrival <= at + 5
+                    && arrival + 3600 >= *at
+            });
+            // Only mail Palisade scanned.
+            let scanned = match entry {
+                Some(_) => header(&self.headers(id)?, "X-Palisade-Result").is_some(),
+                None => false,
+            };
+            match entry {
+                Some(e) if scanned => {
+                    records.push(CampaignHold {
+                        queue_id: id.clone(),
+                        arrival_time: e["arrival_time"].as_u64().unwrap_or(0),
+                        campaign: campaign.to_string(),
+                        held_at: now,
+                    });
+                    chosen.push(id.clone());
+                    out.push(HoldOutcome::Held);
+                }
+                _ => out.push(HoldOutcome::Gone),
+            }
+        }
+        if chosen.is_empty() {
+            return Ok(out);
+        }
         // Recorded before the hold: a message on hold is never one nobody claims.
-        let tmp = holds.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(&records)?)
-            .and_then(|_| std::fs::rename(&tmp, &holds))
-            .with_context(|| format!("cannot record the hold in {}", holds.display()))?;
-        self.run("postsuper", &["-h", id])?;
-        Ok(HoldOutcome::Held)
+        crate::files::write_atomic(&holds, &serde_json::to_vec(&records)?, 0o640)?;
+        for id in &chosen {
+            self.run("postsuper", &["-h", id])?;
+        }
+        Ok(out)
     }
 
     /// The header block of a queued message.
@@ -714,7 +741,12 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
     let db = crate::review::database_path(&config);
     // The review database keeps the audit log and legal holds. Reading the queue works
     // without it; acting records into it when it exists (or is needed).
-    if let QuarantineCmd::Helper { socket, group } = &args.action {
+    if let QuarantineCmd::Helper {
+        socket,
+        group,
+        holds,
+    } = &args.action
+    {
         let gid = match group {
             None => None,
             Some(g) => Some(
@@ -724,7 +756,11 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
                     .as_raw(),
             ),
         };
-        let Queue::Tools(tools) = crate::review::tools(&config, args.postfix_config.clone()) else {
+        let mut queue = crate::review::tools(&config, args.postfix_config.clone());
+        if let Some(h) = holds {
+            queue = queue.with_holds(h.clone());
+        }
+        let Queue::Tools(tools) = queue else {
             bail!("the helper runs Postfix's tools itself");
         };
         let listener = helper::bind(socket, 0o660, gid)?;
