@@ -233,15 +233,21 @@ pub fn fingerprint(text: &str, personal: &[String]) -> Option<Fingerprint> {
 /// pieces (the engine feeds each text as it normalises it for matching).
 #[derive(Debug)]
 pub struct Shingler<'p> {
-    personal: std::collections::HashSet<&'p str>,
+    /// The personal words' hashes (a word's hash is computed anyway).
+    personal: std::collections::HashSet<u64, std::hash::BuildHasherDefault<Mixed>>,
     words: Vec<u64>,
+    _personal: std::marker::PhantomData<&'p str>,
 }
 
 impl<'p> Shingler<'p> {
     /// With these personal words masked.
     pub fn new(personal: &'p [String]) -> Shingler<'p> {
         Shingler {
-            personal: personal.iter().map(String::as_str).collect(),
+            personal: personal
+                .iter()
+                .map(|p| xxh3_64_with_seed(p.as_bytes(), SEED))
+                .collect(),
+            _personal: std::marker::PhantomData,
             words: Vec::new(),
         }
     }
@@ -274,18 +280,27 @@ impl<'p> Shingler<'p> {
             return false;
         }
         // Placeholders for what differs per copy.
-        let w = if w.bytes().any(|b| b.is_ascii_digit()) {
-            "#"
+        let placeholder = if w.bytes().any(|b| b.is_ascii_digit()) {
+            Some("#")
         } else if is_month(w) {
-            "#m"
-        } else if self.personal.contains(w) {
-            "#n"
+            Some("#m")
         } else if w.starts_with("http") || w.starts_with("www") {
-            "#u"
+            Some("#u")
         } else {
-            w
+            None
         };
-        self.words.push(xxh3_64_with_seed(w.as_bytes(), SEED));
+        let h = match placeholder {
+            Some(p) => xxh3_64_with_seed(p.as_bytes(), SEED),
+            None => {
+                let h = xxh3_64_with_seed(w.as_bytes(), SEED);
+                if self.personal.contains(&h) {
+                    xxh3_64_with_seed(b"#n", SEED)
+                } else {
+                    h
+                }
+            }
+        };
+        self.words.push(h);
         true
     }
 
