@@ -10,9 +10,20 @@ use crate::config::{Config, Sources};
 /// Exit code for a configuration error (sysexits EX_CONFIG).
 pub const EXIT_CONFIG: u8 = 78;
 
+/// The version and the git commit it was built from, as `--version` prints them.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PALISADE_GIT_COMMIT"),
+    ")"
+);
+
+/// The git commit the binary was built from ("unknown" when built without git).
+pub const COMMIT: &str = env!("PALISADE_GIT_COMMIT");
+
 /// Palisade: a milter for Postfix that stops threatening, coercive and spoofed mail.
 #[derive(Debug, Parser)]
-#[command(name = "palisade", version, about, propagate_version = true)]
+#[command(name = "palisade", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -325,6 +325,7 @@ pub async fn run(config: Config, sources: Sources) -> anyhow::Result<()> {
         http = %running.http,
         web = ?running.web,
         version = env!("CARGO_PKG_VERSION"),
+        commit = cli::COMMIT,
         "palisade ready"
     );
     loop {

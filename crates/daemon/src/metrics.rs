@@ -220,8 +220,11 @@ impl Metrics {
         let build_info = register(
             &r,
             IntGaugeVec::new(
-                opts("build_info", "Always 1; the version is in the label."),
-                &["version"],
+                opts(
+                    "build_info",
+                    "Always 1; the version and git commit are in the labels.",
+                ),
+                &["version", "commit"],
             ),
         );
         let unscanned = counters(
@@ -319,7 +322,7 @@ impl Metrics {
         }
         let registry = r;
         build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), crate::cli::COMMIT])
             .set(1);
         // Known label values start at zero, so rates and alerts work from the first scrape.
         for a in ACTIONS {

@@ -398,3 +398,28 @@ fn quarantine_without_postfix_says_so() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a Postfix queue id"));
 }
+
+#[test]
+fn version_names_the_git_commit() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git (the tests run in a clone)");
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(head.trim().len(), 12, "not a git checkout?");
+    assert!(
+        text.starts_with(&format!(
+            "palisade {} (commit {}",
+            env!("CARGO_PKG_VERSION"),
+            head.trim()
+        )),
+        "{text}"
+    );
+    // Every subcommand says the same.
+    let sub = bin().args(["campaign", "--version"]).output().unwrap();
+    assert!(String::from_utf8(sub.stdout).unwrap().contains(head.trim()));
+}

@@ -125,7 +125,16 @@ async fn every_action_is_counted_and_endpoints_answer() {
     );
     assert_eq!(value(&m, "palisade_milter_connections_active"), 1.0);
     assert_eq!(value(&m, "palisade_milter_connections_total"), 1.0);
-    assert_eq!(value(&m, "palisade_build_info{version=\"0.1.0\"}"), 1.0);
+    assert_eq!(
+        value(
+            &m,
+            &format!(
+                "palisade_build_info{{commit=\"{}\",version=\"0.1.0\"}}",
+                palisade::cli::COMMIT
+            )
+        ),
+        1.0
+    );
     c.quit().await.unwrap();
 
     // A protocol error is counted by kind.
