@@ -22,11 +22,13 @@ pub mod scan;
 mod server;
 mod slots;
 pub mod socket;
+pub mod systemd;
 mod web;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -328,12 +330,19 @@ pub async fn run(config: Config, sources: Sources) -> anyhow::Result<()> {
         commit = cli::COMMIT,
         "palisade ready"
     );
+    systemd::ready(&format!("serving on {}", running.milter.postfix()));
+    // Pings only while this loop runs: a wedged runtime misses them and systemd
+    // restarts the service.
+    let watchdog = systemd::watchdog_interval();
+    let mut ping = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: draining"); break; }
+            _ = ping.tick(), if watchdog.is_some() => systemd::watchdog(),
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading configuration");
+                systemd::reloading();
                 let sources = Sources { file: sources.file.clone(), env: std::env::vars().collect() };
                 match Config::load(&sources) {
                     Ok(config) => { let _ = running.reload(config); }
@@ -344,9 +353,11 @@ pub async fn run(config: Config, sources: Sources) -> anyhow::Result<()> {
                         }
                     }
                 }
+                systemd::ready("reloaded");
             }
         }
     }
+    systemd::stopping();
     running.shutdown().await?;
     tracing::info!("stopped");
     Ok(())

@@ -719,3 +719,76 @@ async fn header_count_is_capped_per_message() {
     );
     running.shutdown().await.unwrap();
 }
+
+/// The real binary under `Type=notify`: READY=1 once listening, WATCHDOG=1 at half of
+/// WATCHDOG_USEC, RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM.
+#[test]
+fn systemd_hears_ready_watchdog_reload_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&notify).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("serve")
+        .env("NOTIFY_SOCKET", &notify)
+        .env("WATCHDOG_USEC", "200000")
+        .env("PALISADE__MILTER__LISTEN", format!("inet:127.0.0.1:{port}"))
+        .env("PALISADE__HTTP__LISTEN", "127.0.0.1:0")
+        .env("PALISADE__AUTH__ENABLED", "false")
+        .env("PALISADE__STATE__DIR", dir.path().join("state"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut next = || {
+        let n = sock.recv(&mut buf).expect("a notification in time");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = next();
+    assert!(first.lines().any(|l| l == "READY=1"), "{first}");
+    // It listens by then.
+    std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut pings = 0;
+    while pings < 2 {
+        let m = next();
+        if m.lines().any(|l| l == "WATCHDOG=1") {
+            pings += 1;
+        }
+    }
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success());
+    };
+    signal("HUP");
+    let mut seen = Vec::new();
+    while !seen
+        .iter()
+        .any(|m: &String| m.lines().any(|l| l == "READY=1"))
+    {
+        let m = next();
+        if !m.contains("WATCHDOG=1") {
+            seen.push(m);
+        }
+    }
+    assert!(seen[0].lines().any(|l| l == "RELOADING=1"), "{seen:?}");
+    assert!(seen[0].contains("MONOTONIC_USEC="), "{seen:?}");
+    signal("TERM");
+    loop {
+        let m = next();
+        if m.lines().any(|l| l == "STOPPING=1") {
+            break;
+        }
+    }
+    assert!(child.wait().unwrap().success());
+}

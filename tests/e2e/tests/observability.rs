@@ -243,6 +243,8 @@ async fn prometheus_sees_every_message_counted_by_action() {
 fn systemd_unit_is_hardened_and_reloads_with_sighup() {
     let unit = std::fs::read_to_string(deploy("systemd/palisade.service")).unwrap();
     for line in [
+        "Type=notify",
+        "WatchdogSec=30s",
         "User=palisade",
         "SupplementaryGroups=postfix",
         "ProtectSystem=strict",
