@@ -53,6 +53,12 @@ pub enum Cmd {
     Audit(crate::review::cli::AuditArgs),
     /// Campaigns: copies of one template counted across recipients and hosts.
     Campaign(crate::campaign::cli::CampaignArgs),
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory (man/ and completions/ are made in it).
+        dir: PathBuf,
+    },
 }
 
 /// `--config FILE`
@@ -151,5 +157,17 @@ pub fn main() -> ExitCode {
         Cmd::User(args) => crate::review::cli::user_main(args),
         Cmd::Audit(args) => crate::review::cli::audit_main(args),
         Cmd::Campaign(args) => crate::campaign::cli::main(args),
+        Cmd::GenerateAssets { dir } => match crate::assets::generate(&dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("palisade: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

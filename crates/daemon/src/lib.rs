@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod assets;
 pub mod bench;
 pub mod campaign;
 pub mod check;

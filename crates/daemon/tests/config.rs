@@ -423,3 +423,82 @@ fn version_names_the_git_commit() {
     let sub = bin().args(["campaign", "--version"]).output().unwrap();
     assert!(String::from_utf8(sub.stdout).unwrap().contains(head.trim()));
 }
+
+#[test]
+fn man_pages_and_completions_come_from_the_cli_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .arg("generate-assets")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let man = dir.path().join("man");
+    // One page for the command and for every subcommand, at every level.
+    for page in [
+        "palisade",
+        "palisade-serve",
+        "palisade-check",
+        "palisade-config-check",
+        "palisade-quarantine-release",
+        "palisade-quarantine-helper",
+        "palisade-user-add",
+        "palisade-audit-verify",
+        "palisade-campaign-show",
+        "palisade-bench",
+    ] {
+        let path = man.join(format!("{page}.1"));
+        let rendered = std::process::Command::new("man")
+            .arg("-l")
+            .arg(&path)
+            .env("MANWIDTH", "100")
+            .output()
+            .expect("man (tests/run installs man-db)");
+        assert!(rendered.status.success(), "{page}");
+        // Overstrike (bold as X, backspace, X) undone.
+        let mut text = String::new();
+        for c in String::from_utf8_lossy(&rendered.stdout).chars() {
+            if c == '\u{8}' {
+                text.pop();
+            } else {
+                text.push(c);
+            }
+        }
+        assert!(
+            text.contains("NAME") && text.contains("SYNOPSIS"),
+            "{page}: {text}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&rendered.stderr).contains("warning"),
+            "{page}"
+        );
+    }
+    // The hidden packaging command has no page of its own.
+    assert!(!man.join("palisade-generate-assets.1").exists());
+    let page = std::fs::read_to_string(man.join("palisade-campaign-show.1")).unwrap();
+    assert!(page.contains("\\-\\-json"), "{page}");
+    // Completions for bash, zsh and fish; bash's loads and registers.
+    let completions = dir.path().join("completions");
+    for f in ["palisade.bash", "_palisade", "palisade.fish"] {
+        let text = std::fs::read_to_string(completions.join(f)).unwrap();
+        assert!(text.contains("campaign"), "{f}");
+    }
+    let bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && complete -p palisade",
+            completions.join("palisade.bash").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        bash.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bash.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("palisade"));
+}
