@@ -247,10 +247,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     });
     let metrics = Arc::new(Metrics::new());
     let campaigns = if live.config.campaign.enabled {
-        Some(Arc::new(
+        let c = Arc::new(
             campaign::Campaigns::start(&live.config, metrics.clone())
                 .context("cannot start campaign counting")?,
-        ))
+        );
+        c.start_writer();
+        Some(c)
     } else {
         None
     };

@@ -21,9 +21,11 @@ pub mod memory;
 pub mod redis_store;
 mod sweep;
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use palisade_engine::campaign::{
     threat_symbols, Fingerprint, BANDS, HASHES, SYMBOL_CAMPAIGN, SYMBOL_CAMPAIGN_THREAT,
@@ -272,11 +274,9 @@ impl Store {
     }
 }
 
-/// Seconds since the epoch.
+/// Seconds since the epoch (the review store's clock, unsigned).
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    crate::review::store::now().max(0) as u64
 }
 
 /// After a failure, the store is left alone this long: every message meanwhile is
@@ -302,15 +302,19 @@ pub struct Campaigns {
     resting_until: Mutex<Option<Instant>>,
     /// Woken when a message made a campaign hold-worthy.
     pub(crate) turned: tokio::sync::Notify,
-    /// Copies waiting to be written to Redis, a batch per round trip.
-    pending: Mutex<std::collections::VecDeque<(String, Copy)>>,
-    /// Whether a flush task is on its way.
-    flushing: std::sync::atomic::AtomicBool,
+    /// The queue of copies to write to Redis, and the task that writes them.
+    writer: Mutex<Option<Writer>>,
 }
 
-/// Copies waiting for Redis at most; past this the oldest are not recorded (counted as
+/// The queue of copies to write (campaign id, copy) and the task that writes them.
+type Writer = (mpsc::Sender<(String, Copy)>, tokio::task::JoinHandle<()>);
+
+/// Copies waiting for Redis at most; past this new ones are not recorded (counted as
 /// record errors), so an outage cannot grow memory without bound.
 const PENDING_MAX: usize = 10_000;
+
+/// Tries of one batch before it is given up (a second apart).
+const RECORD_TRIES: usize = 30;
 
 /// What the service adds to a message's verdict, and what to record afterwards.
 pub struct Outcome {
@@ -340,9 +344,36 @@ impl Campaigns {
             metrics,
             resting_until: Mutex::new(None),
             turned: tokio::sync::Notify::new(),
-            pending: Mutex::new(std::collections::VecDeque::new()),
-            flushing: std::sync::atomic::AtomicBool::new(false),
+            writer: Mutex::new(None),
         })
+    }
+
+    /// Starts the task that writes copies to Redis (nothing to start for memory).
+    pub fn start_writer(self: &Arc<Self>) {
+        if let Store::Redis(_) = self.store {
+            let (tx, rx) = mpsc::channel(PENDING_MAX);
+            let task = tokio::spawn(self.clone().write(rx));
+            *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx, task));
+        }
+    }
+
+    /// Writes queued copies, up to [`RECORD_BATCH`] per pipelined round trip. A batch
+    /// that fails is tried again a second later (copies arriving meanwhile wait in the
+    /// queue); after [`RECORD_TRIES`] it is given up.
+    async fn write(self: Arc<Self>, mut rx: mpsc::Receiver<(String, Copy)>) {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            for _ in 0..RECORD_TRIES {
+                let written = self
+                    .background("record", self.store.record(batch.clone()))
+                    .await;
+                if written.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(REST).await;
+            }
+            batch.clear();
+        }
     }
 
     /// The store.
@@ -402,9 +433,13 @@ impl Campaigns {
         f: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let result = match tokio::time::timeout(timeout, f).await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Timeout),
+        let result = match &self.store {
+            // In process, no I/O: ready at once, so no timer to arm.
+            Store::Memory(_) => f.await,
+            Store::Redis(_) => match tokio::time::timeout(timeout, f).await {
+                Ok(r) => r,
+                Err(_) => Err(StoreError::Timeout),
+            },
         };
         self.count(op, started, &result);
         result
@@ -462,17 +497,7 @@ impl Campaigns {
             threat: threat_symbols(&verdict.symbols),
         };
         debug_assert_eq!(o.signature.len(), HASHES);
-        let seen = match &self.store {
-            // In memory: no I/O, so no timer either.
-            Store::Memory(m) => {
-                let started = Instant::now();
-                let seen = Ok(m.observe(&o));
-                self.count("observe", started, &seen);
-                seen
-            }
-            Store::Redis(_) => self.call("observe", self.store.observe(&o)).await,
-        };
-        match seen {
+        match self.call("observe", self.store.observe(&o)).await {
             Ok(seen) => {
                 let s = &seen.summary;
                 self.metrics
@@ -525,76 +550,30 @@ impl Campaigns {
             sealed,
         };
         match &self.store {
-            // In memory: a push under a lock, no task needed.
+            // In memory: a push under a lock.
             Store::Memory(m) => m.record(&id, copy),
             Store::Redis(_) => {
-                {
-                    let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                    if pending.len() >= PENDING_MAX {
-                        pending.pop_front();
-                        self.metrics
-                            .campaign_store_errors
-                            .with_label_values(&["record", "unavailable"])
-                            .inc();
-                    }
-                    pending.push_back((id, copy));
-                }
-                // One flush task at a time takes everything pending: under load, one
-                // round trip records many copies.
-                if !self.flushing.swap(true, Ordering::AcqRel) {
-                    let me = self.clone();
-                    tokio::spawn(async move { me.flush().await });
+                let queued = match &*self.writer.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Some((tx, _)) => tx.try_send((id, copy)).is_ok(),
+                    None => false,
+                };
+                if !queued {
+                    self.metrics
+                        .campaign_store_errors
+                        .with_label_values(&["record", "unavailable"])
+                        .inc();
                 }
             }
         }
     }
 
-    /// Writes pending copies to the store until none are left, a batch per round
-    /// trip. A batch that fails goes back to the front of the queue (within its bound)
-    /// and the next message's record tries again.
-    async fn flush(&self) {
-        loop {
-            let batch: Vec<(String, Copy)> = {
-                let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                let n = pending.len().min(RECORD_BATCH);
-                pending.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                self.flushing.store(false, Ordering::Release);
-                // A copy pushed between the drain and the store above found the flag
-                // still set: look once more, and go on if nobody else took over.
-                let more = !self
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .is_empty();
-                if more && !self.flushing.swap(true, Ordering::AcqRel) {
-                    continue;
-                }
-                return;
-            }
-            if self
-                .background("record", self.store.record(batch.clone()))
-                .await
-                .is_err()
-            {
-                let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-                for item in batch.into_iter().rev() {
-                    if pending.len() >= PENDING_MAX {
-                        break;
-                    }
-                    pending.push_front(item);
-                }
-                self.flushing.store(false, Ordering::Release);
-                return;
-            }
-        }
-    }
-
-    /// Writes what is pending (at shutdown), within the background timeout.
+    /// At shutdown: closes the queue and waits (within the background timeout) for
+    /// what it holds to be written.
     pub async fn drain(&self) {
-        if matches!(self.store, Store::Redis(_)) && !self.flushing.swap(true, Ordering::AcqRel) {
-            let _ = tokio::time::timeout(BACKGROUND_TIMEOUT, self.flush()).await;
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((tx, task)) = writer {
+            drop(tx);
+            let _ = tokio::time::timeout(BACKGROUND_TIMEOUT, task).await;
         }
     }
 
