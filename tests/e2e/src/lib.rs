@@ -460,6 +460,15 @@ pub fn palisade_bin() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
+/// Runs the palisade binary with `args` and `--config config`.
+pub fn palisade_cli(args: &[&str], config: &Path) -> anyhow::Result<Output> {
+    Ok(Command::new(palisade_bin()?)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()?)
+}
+
 /// One message for [`smtp_session`].
 #[derive(Debug, Clone)]
 pub struct Outgoing {

@@ -184,12 +184,7 @@ fn send(h: &Host, m: &Outgoing) {
 }
 
 fn palisade(args: &[&str], config: &std::path::Path) -> Value {
-    let out = Command::new(palisade_bin().unwrap())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap();
+    let out = palisade_e2e::palisade_cli(args, config).unwrap();
     assert!(
         out.status.success(),
         "palisade {args:?}: {}",
@@ -337,12 +332,7 @@ fn a_campaign_split_across_two_hosts_is_held_on_both_from_the_configured_count()
 
     // The text forms, as an office reads them (printed for docs/campaigns.md).
     let text = |args: &[&str]| {
-        let out = Command::new(palisade_bin().unwrap())
-            .args(args)
-            .arg("--config")
-            .arg(a.daemon.config_path())
-            .output()
-            .unwrap();
+        let out = palisade_e2e::palisade_cli(args, &a.daemon.config_path()).unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };

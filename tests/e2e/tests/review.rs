@@ -127,12 +127,7 @@ login_attempts = 3
     }
 
     fn palisade(&self, args: &[&str]) -> std::process::Output {
-        Command::new(palisade_bin().unwrap())
-            .args(args)
-            .arg("--config")
-            .arg(&self.config)
-            .output()
-            .unwrap()
+        palisade_e2e::palisade_cli(args, &self.config).unwrap()
     }
 
     /// Delivered messages whose text contains `needle`.
