@@ -329,7 +329,10 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
-    /// Globs of extra rule packs.
+    /// Whether the packs built into the binary are compiled. The Debian package turns
+    /// this off and names its copies of them in /etc/palisade/rules instead.
+    pub builtin: bool,
+    /// Globs of rule packs read from files (extra packs, or copies of the built-in ones).
     pub paths: Vec<String>,
 }
 

@@ -288,14 +288,18 @@ impl Scanner {
     }
 }
 
-/// Compiles the default packs and every file matched by `[rules] paths`. A pattern that
-/// matches nothing, an unreadable file and a broken rule are configuration errors naming
-/// the file (and the rule).
+/// Compiles the built-in packs (unless `[rules] builtin = false`) and every file matched
+/// by `[rules] paths`. A pattern that matches nothing, an unreadable file, a broken rule
+/// and no pack at all are configuration errors naming the file (and the rule).
 pub fn load_rules(config: &Config) -> Result<RuleSet, ConfigError> {
-    let mut packs: Vec<(String, String)> = DEFAULT_PACKS
-        .iter()
-        .map(|(f, t)| (format!("(built in) {f}"), t.to_string()))
-        .collect();
+    let mut packs: Vec<(String, String)> = if config.rules.builtin {
+        DEFAULT_PACKS
+            .iter()
+            .map(|(f, t)| (format!("(built in) {f}"), t.to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut issues = Vec::new();
     let issue = |message: String| ConfigIssue {
         key: "rules.paths".into(),
@@ -325,6 +329,11 @@ pub fn load_rules(config: &Config) -> Result<RuleSet, ConfigError> {
         if matched == 0 {
             issues.push(issue(format!("`{pattern}` matches no file")));
         }
+    }
+    if packs.is_empty() && issues.is_empty() {
+        issues.push(issue(
+            "no rule pack: `rules.builtin` is false and `rules.paths` is empty".into(),
+        ));
     }
     if !issues.is_empty() {
         return Err(ConfigError { issues });
