@@ -2,7 +2,9 @@
 //! themselves (clap_mangen, clap_complete), so they never drift from the binary.
 //! `palisade generate-assets DIR` writes them for packaging: `DIR/man/palisade.1`,
 //! one page per subcommand (`palisade-quarantine-release.1`, …), and
-//! `DIR/completions/{palisade.bash,_palisade,palisade.fish}`.
+//! `DIR/completions/{palisade.bash,_palisade,palisade.fish}`. The Debian package ships
+//! the copies in deploy/debian (`generate-assets deploy/debian` refreshes them; a test
+//! fails when they are stale).
 
 use std::path::Path;
 
@@ -17,7 +19,9 @@ pub fn generate(dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let mut written = Vec::new();
     let man = dir.join("man");
     std::fs::create_dir_all(&man).with_context(|| format!("cannot create {}", man.display()))?;
-    let mut cmd = Cli::command();
+    // The pages name the release only, not the commit: the copies committed in
+    // deploy/debian change when the command line does, not with every commit.
+    let mut cmd = Cli::command().version(env!("CARGO_PKG_VERSION"));
     cmd.build();
     pages(&cmd, "", &man, &mut written)?;
     let completions = dir.join("completions");

@@ -21,7 +21,7 @@ pub const VERSION: &str = concat!(
 /// The git commit the binary was built from ("unknown" when built without git).
 pub const COMMIT: &str = env!("PALISADE_GIT_COMMIT");
 
-/// Palisade: a milter for Postfix that stops threatening, coercive and spoofed mail.
+/// Palisade, a milter for Postfix that stops threatening, coercive and spoofed mail.
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
