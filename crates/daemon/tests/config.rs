@@ -290,6 +290,65 @@ fn extra_rule_packs_load_and_broken_ones_are_config_errors() {
 }
 
 #[test]
+fn the_packs_copied_to_files_judge_as_the_built_in_ones() {
+    // The Debian package compiles its copies in /etc/palisade/rules instead of the
+    // built-in packs (`rules.builtin = false`): the same files give the same verdicts.
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let rules = format!("{}/config/rules/*.toml", repo.display());
+    let mut messages: Vec<PathBuf> = std::fs::read_dir(repo.join("tests/fixtures/messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    messages.sort();
+    assert!(messages.len() >= 20);
+    let judge = |builtin: bool| {
+        let mut cmd = bin();
+        if !builtin {
+            cmd.env("PALISADE__RULES__BUILTIN", "false")
+                .env("PALISADE__RULES__PATHS", &rules);
+        }
+        let out = cmd
+            .args(["check", "--json", "--offline"])
+            .args(&messages)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Each verdict without its timing.
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("elapsed_us");
+                v
+            })
+            .collect::<Vec<_>>()
+    };
+    let from_files = judge(false);
+    assert_eq!(judge(true), from_files);
+    assert_eq!(from_files.len(), messages.len());
+    assert!(from_files.iter().any(|v| v["action"] == "quarantine"));
+
+    // Neither built-in packs nor files: nothing to judge with, a configuration error.
+    let out = bin()
+        .env("PALISADE__RULES__BUILTIN", "false")
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no rule pack"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn recipient_domain_thresholds_and_sender_lists() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("p.toml");
@@ -501,4 +560,35 @@ fn man_pages_and_completions_come_from_the_cli_itself() {
         String::from_utf8_lossy(&bash.stderr)
     );
     assert!(String::from_utf8_lossy(&bash.stdout).contains("palisade"));
+
+    // The package ships the copies committed in deploy/debian (so that `cargo deb`
+    // needs no step of its own): they are exactly what this binary generates.
+    let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/debian");
+    let listing = |root: &std::path::Path| {
+        let mut files = Vec::new();
+        for sub in ["man", "completions"] {
+            for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+                let path = entry.unwrap().path();
+                files.push((
+                    format!("{sub}/{}", path.file_name().unwrap().to_string_lossy()),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+        files.sort();
+        files
+    };
+    let (generated, shipped) = (listing(dir.path()), listing(&committed));
+    let names = |l: &[(String, Vec<u8>)]| l.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&generated),
+        names(&shipped),
+        "deploy/debian is stale: run `cargo run -p palisade -- generate-assets deploy/debian`"
+    );
+    for ((name, new), (_, old)) in generated.iter().zip(&shipped) {
+        assert!(
+            new == old,
+            "deploy/debian/{name} is stale: run `cargo run -p palisade -- generate-assets deploy/debian`"
+        );
+    }
 }

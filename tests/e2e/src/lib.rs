@@ -90,6 +90,10 @@ pub struct PostfixConfig {
     /// Run smtpd and cleanup chrooted in the queue directory, as Debian's master.cf
     /// does (milter socket paths are then relative to it).
     pub chroot: bool,
+    /// An existing queue directory to use instead of a fresh one: the package test
+    /// runs on Debian's /var/spool/postfix, the chroot the package prepared. The mail
+    /// the test leaves there is deleted when this Postfix stops.
+    pub queue_directory: Option<PathBuf>,
 }
 
 impl PostfixConfig {
@@ -100,6 +104,7 @@ impl PostfixConfig {
             default_action: "tempfail".into(),
             extra: Vec::new(),
             chroot: false,
+            queue_directory: None,
         }
     }
 }
@@ -107,6 +112,10 @@ impl PostfixConfig {
 /// A running throwaway Postfix.
 pub struct Postfix {
     root: tempfile::TempDir,
+    /// The queue directory: in `root`, or the one the configuration named.
+    queue: PathBuf,
+    /// Whether `queue` belongs to someone else (its mail is deleted at the end).
+    shared_queue: bool,
     /// Where its smtpd listens.
     pub smtp: SocketAddr,
     sink: Child,
@@ -157,12 +166,16 @@ impl Postfix {
         for d in ["data", "sink"] {
             std::os::unix::fs::chown(root.path().join(d), Some(uid), Some(gid))?;
         }
+        let queue = cfg
+            .queue_directory
+            .clone()
+            .unwrap_or_else(|| root.path().join("queue"));
         let smtp_port = free_port()?;
         let sink_port = free_port()?;
         let r = root.path().display();
         let mut main_cf = format!(
             "compatibility_level = 3.6
-queue_directory = {r}/queue
+queue_directory = {q}
 data_directory = {r}/data
 maillog_file = {r}/maillog
 maillog_file_prefixes = {r}
@@ -185,6 +198,7 @@ smtpd_milters = {milter}
 ",
             action = cfg.default_action,
             milter = cfg.milter,
+            q = queue.display(),
         );
         for line in &cfg.extra {
             main_cf.push_str(line);
@@ -202,7 +216,7 @@ smtpd_milters = {milter}
             ] {
                 let src = Path::new("/").join(f);
                 if src.exists() {
-                    let dst = root.path().join("queue").join(f);
+                    let dst = queue.join(f);
                     if let Some(d) = dst.parent() {
                         std::fs::create_dir_all(d)?;
                     }
@@ -231,6 +245,8 @@ smtpd_milters = {milter}
             .context("cannot start smtp-sink")?;
         let pf = Postfix {
             root,
+            queue,
+            shared_queue: cfg.queue_directory.is_some(),
             smtp: SocketAddr::from(([127, 0, 0, 1], smtp_port)),
             sink,
             stopped: false,
@@ -253,7 +269,7 @@ smtpd_milters = {milter}
 
     /// The queue directory (the chroot, when smtpd runs chrooted).
     pub fn queue_dir(&self) -> PathBuf {
-        self.root.path().join("queue")
+        self.queue.clone()
     }
 
     /// The config directory (for `postfix -c`, `postqueue -c`, …).
@@ -379,10 +395,17 @@ smtpd_milters = {milter}
         let _ = self.sink.kill();
         let _ = self.sink.wait();
         // master exits asynchronously; give it a moment before the directory goes.
-        let pid = self.root.path().join("queue/pid/master.pid");
+        let pid = self.queue.join("pid/master.pid");
         let _ = wait_for(Duration::from_secs(10), || {
             !pid.exists() || master_gone(&pid)
         });
+        if self.shared_queue {
+            let _ = Command::new("postsuper")
+                .arg("-c")
+                .arg(self.config_dir())
+                .args(["-d", "ALL"])
+                .output();
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The shipped deployment works as shipped: the systemd unit's socket directory, the
-//! Debian example configuration and the main.cf lines, with Postfix's smtpd and cleanup
+//! Debian configuration and the main.cf lines, with Postfix's smtpd and cleanup
 //! chrooted as on Debian. The test reads those three files and maps /var/spool/postfix
-//! onto its own Postfix's queue directory; nothing else is changed.
+//! onto its own Postfix's queue directory and /etc/palisade/rules onto config/rules;
+//! nothing else is changed. tests/package/run checks the same with the installed .deb.
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -94,6 +95,10 @@ async fn the_shipped_unit_config_and_main_cf_serve_a_chrooted_postfix() {
         "main.cf and the configuration name different sockets"
     );
     c.milter.listen = format!("unix:{}", path.display());
+    // The package's rule packs in /etc/palisade/rules are config/rules here.
+    assert!(!c.rules.builtin);
+    assert_eq!(c.rules.paths, ["/etc/palisade/rules/*.toml"]);
+    c.rules.paths = vec![repo("config/rules").join("*.toml").display().to_string()];
     c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.policy.trusted_networks.clear();

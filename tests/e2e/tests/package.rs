@@ -1,0 +1,227 @@
+//! The installed Debian package serves a real Postfix. Run by tests/package/run after
+//! `dpkg -i` (ignored otherwise: it needs the package installed on this machine).
+//!
+//! Postfix runs chrooted in Debian's own /var/spool/postfix, the chroot in which the
+//! package made /var/spool/postfix/palisade, and names the socket as the installed
+//! main.cf example does. Palisade runs as the installed unit says: its ExecStartPre and
+//! ExecStart lines, as its User, Group and SupplementaryGroups, with the installed
+//! /etc/palisade/palisade.toml. Only what a test machine needs is set from the
+//! environment: ports picked here, the test's DNS server, and no trusted network (the
+//! test's mail comes from 127.0.0.1).
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use palisade_e2e::{dns, PostfixConfig};
+use palisade_e2e::{fixture, free_port, smtp_session, uid_gid, wait_for, Outgoing, Postfix};
+
+const UNIT: &str = "/usr/lib/systemd/system/palisade.service";
+const SOCKET: &str = "/var/spool/postfix/palisade/milter.sock";
+
+/// The values of `key=` lines in the installed unit, in order.
+fn unit(key: &str) -> Vec<String> {
+    std::fs::read_to_string(UNIT)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A command line of the unit, run as root (`+`) or as the unit's user and groups.
+fn unit_command(line: &str, env: &[(String, String)]) -> Command {
+    let (privileged, line) = match line.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, line),
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let mut cmd = if privileged {
+        Command::new(words[0])
+    } else {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", unit("User")[0]))
+            .arg(format!("--regid={}", unit("Group")[0]))
+            .arg(format!(
+                "--groups={}",
+                unit("SupplementaryGroups").join(",")
+            ))
+            .arg("--")
+            .arg(words[0]);
+        c
+    };
+    cmd.args(&words[1..]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "run by tests/package/run once the .deb is installed"]
+fn the_installed_package_serves_a_chrooted_postfix() {
+    // The main.cf lines as installed with the package's documentation.
+    let main_cf = std::fs::read_to_string("/usr/share/doc/palisade/examples/main.cf").unwrap();
+    let get = |key: &str| {
+        main_cf
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap()
+    };
+    let milter = get("smtpd_milters");
+    assert_eq!(milter, "unix:/palisade/milter.sock");
+    let mut pfc = PostfixConfig::with_milter(&milter);
+    pfc.default_action = get("milter_default_action");
+    pfc.chroot = true;
+    pfc.queue_directory = Some("/var/spool/postfix".into());
+    let pf = Postfix::start(&pfc).unwrap();
+
+    let dns = dns::proud_boys().unwrap();
+    let http = free_port().unwrap();
+    let env: Vec<(String, String)> = [
+        ("PALISADE__HTTP__LISTEN", format!("127.0.0.1:{http}")),
+        (
+            "PALISADE__WEB__LISTEN",
+            format!("127.0.0.1:{}", free_port().unwrap()),
+        ),
+        ("PALISADE__DNS__NAMESERVERS", dns.nameserver()),
+        ("PALISADE__POLICY__TRUSTED_NETWORKS", String::new()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+
+    // ExecStartPre: the socket directory (as root), then the configuration check.
+    for line in unit("ExecStartPre") {
+        let out = unit_command(&line, &env).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = std::fs::metadata("/var/spool/postfix/palisade").unwrap();
+    let (palisade_uid, _) = uid_gid("palisade").unwrap();
+    let (_, postfix_gid) = uid_gid("postfix").unwrap();
+    assert_eq!(
+        (dir.uid(), dir.gid(), dir.mode() & 0o777),
+        (palisade_uid, postfix_gid, 0o750)
+    );
+
+    let start = unit("ExecStart").remove(0);
+    assert!(start.starts_with("/usr/bin/palisade serve"), "{start}");
+    let log_file = tempfile::NamedTempFile::new().unwrap();
+    let mut daemon = Daemon(
+        unit_command(&start, &env)
+            .stdout(Stdio::null())
+            .stderr(log_file.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let log = || std::fs::read_to_string(log_file.path()).unwrap_or_default();
+    wait_for(Duration::from_secs(30), || {
+        std::fs::metadata(SOCKET).is_ok_and(|m| m.file_type().is_socket())
+    })
+    .unwrap_or_else(|_| panic!("no socket: {}", log()));
+    let sock = std::fs::metadata(SOCKET).unwrap();
+    assert_eq!(
+        (sock.uid(), sock.gid(), sock.mode() & 0o777),
+        (palisade_uid, postfix_gid, 0o660)
+    );
+
+    // Ordinary mail is delivered, tagged; the 2020 message is held.
+    let replies = smtp_session(
+        pf.smtp,
+        &[
+            Outgoing {
+                from: "clerk@example.net".into(),
+                to: "voter@county.example".into(),
+                data: "Subject: minutes\r\n\r\nThe minutes are attached.\r\n".into(),
+            },
+            Outgoing {
+                from: "info@officialproudboys.test".into(),
+                to: "voter@county.example".into(),
+                data: fixture("proud-boys-2020.eml"),
+            },
+        ],
+    )
+    .unwrap();
+    assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
+    let delivered = pf.wait_delivered(1, Duration::from_secs(30)).unwrap();
+    assert!(
+        delivered[0].contains("X-Palisade-Result: accept"),
+        "{}",
+        delivered[0]
+    );
+    let held = pf.wait_held(1, Duration::from_secs(30)).unwrap();
+    assert_eq!(held.len(), 1);
+
+    // An admin reviews the hold queue with the installed binary.
+    let list = Command::new("/usr/bin/palisade")
+        .args(["quarantine", "list", "--postfix-config"])
+        .arg(pf.config_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    assert!(text.contains(&held[0]), "{text}");
+
+    // systemctl reload: the unit's ExecReload lines (the check, then SIGHUP).
+    for line in unit("ExecReload") {
+        let line = line.replace("$MAINPID", &daemon.0.id().to_string());
+        let out = unit_command(&line, &env).output().unwrap();
+        assert!(out.status.success(), "{line}");
+    }
+    let metrics = || {
+        ureq::get(&format!("http://127.0.0.1:{http}/metrics"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()
+    };
+    wait_for(Duration::from_secs(10), || {
+        metrics().is_some_and(|m| m.contains("palisade_config_reloads_total{result=\"success\"} 1"))
+    })
+    .unwrap_or_else(|_| panic!("no reload in {:?}", metrics()));
+    let reply = smtp_session(
+        pf.smtp,
+        &[Outgoing {
+            from: "clerk@example.net".into(),
+            to: "voter@county.example".into(),
+            data: "Subject: agenda\r\n\r\nThe agenda for Tuesday.\r\n".into(),
+        }],
+    )
+    .unwrap();
+    assert!(reply[0].starts_with("250"), "{reply:?}");
+    pf.wait_delivered(2, Duration::from_secs(30)).unwrap();
+
+    // systemctl stop: SIGTERM, a clean exit, the socket gone.
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = daemon.0.wait().unwrap();
+    assert!(status.success(), "{status}: {}", log());
+    assert!(!Path::new(SOCKET).exists(), "{}", log());
+}
