@@ -251,9 +251,9 @@ fn systemd_unit_is_hardened_and_reloads_with_sighup() {
         "NoNewPrivileges=yes",
         "CapabilityBoundingSet=",
         "SystemCallFilter=@system-service",
-        "ExecStartPre=/usr/local/bin/palisade config check --config /etc/palisade/palisade.toml",
+        "ExecStartPre=/usr/bin/palisade config check --config /etc/palisade/palisade.toml",
         "ExecReload=/bin/kill -HUP $MAINPID",
-        "ExecStart=/usr/local/bin/palisade serve --config /etc/palisade/palisade.toml",
+        "ExecStart=/usr/bin/palisade serve --config /etc/palisade/palisade.toml",
     ] {
         assert!(unit.lines().any(|l| l.trim() == line), "missing {line}");
     }
