@@ -170,6 +170,23 @@ impl Postfix {
             .queue_directory
             .clone()
             .unwrap_or_else(|| root.path().join("queue"));
+        if cfg.queue_directory.is_some() {
+            // Someone else's queue: only when no Postfix runs on it and it holds no mail,
+            // since stopping this one deletes every message in it.
+            let pid = std::fs::read_to_string(queue.join("pid/master.pid")).unwrap_or_default();
+            ensure!(
+                pid.trim().is_empty() || master_gone(&queue.join("pid/master.pid")),
+                "a Postfix master (pid {}) runs on {}",
+                pid.trim(),
+                queue.display()
+            );
+            for sub in ["incoming", "active", "deferred", "hold", "maildrop"] {
+                let busy = std::fs::read_dir(queue.join(sub))
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(false);
+                ensure!(!busy, "{} holds mail in {sub}", queue.display());
+            }
+        }
         let smtp_port = free_port()?;
         let sink_port = free_port()?;
         let r = root.path().display();

@@ -7,10 +7,14 @@
 //! ExecStart lines, as its User, Group and SupplementaryGroups, with the installed
 //! /etc/palisade/palisade.toml. Only what a test machine needs is set from the
 //! environment: ports picked here, the test's DNS server, and no trusted network (the
-//! test's mail comes from 127.0.0.1).
+//! test's mail comes from 127.0.0.1). The queue helper runs as its unit says too (as
+//! root, pointed at this Postfix's configuration), and the daemon's user lists the hold
+//! queue through it. systemd itself is not here (no systemd as init on the test
+//! machine): its sandboxing and notifications are checked elsewhere (systemd-analyze,
+//! crates/daemon/tests/milter.rs).
 #![allow(clippy::unwrap_used)]
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -19,11 +23,16 @@ use palisade_e2e::{dns, PostfixConfig};
 use palisade_e2e::{fixture, free_port, smtp_session, uid_gid, wait_for, Outgoing, Postfix};
 
 const UNIT: &str = "/usr/lib/systemd/system/palisade.service";
+const QUEUE_UNIT: &str = "/usr/lib/systemd/system/palisade-queue.service";
 const SOCKET: &str = "/var/spool/postfix/palisade/milter.sock";
 
 /// The values of `key=` lines in the installed unit, in order.
 fn unit(key: &str) -> Vec<String> {
-    std::fs::read_to_string(UNIT)
+    unit_file(UNIT, key)
+}
+
+fn unit_file(path: &str, key: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -89,6 +98,34 @@ fn the_installed_package_serves_a_chrooted_postfix() {
     pfc.chroot = true;
     pfc.queue_directory = Some("/var/spool/postfix".into());
     let pf = Postfix::start(&pfc).unwrap();
+
+    // The queue helper, as its unit runs it: root, with the runtime and state
+    // directories systemd would make (RuntimeDirectory=, StateDirectory=).
+    let helper_env = vec![(
+        "PALISADE__QUARANTINE__POSTFIX_CONFIG".to_string(),
+        pf.config_dir().display().to_string(),
+    )];
+    for (key, mode_key, base) in [
+        ("RuntimeDirectory", "RuntimeDirectoryMode", "/run"),
+        ("StateDirectory", "StateDirectoryMode", "/var/lib"),
+    ] {
+        let dir = Path::new(base).join(&unit_file(QUEUE_UNIT, key)[0]);
+        let mode = u32::from_str_radix(&unit_file(QUEUE_UNIT, mode_key)[0], 8).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let helper_line = format!("+{}", unit_file(QUEUE_UNIT, "ExecStart")[0]);
+    let _helper = Daemon(
+        unit_command(&helper_line, &helper_env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(Duration::from_secs(30), || {
+        std::fs::metadata("/run/palisade-queue/queue.sock").is_ok_and(|m| m.file_type().is_socket())
+    })
+    .unwrap();
 
     let dns = dns::proud_boys().unwrap();
     let http = free_port().unwrap();
