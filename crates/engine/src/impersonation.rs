@@ -189,40 +189,101 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
+/// A domain taken apart once for lookalike comparisons: the protected and watched
+/// domains once per configuration (the engine keeps them), a sender's domain once per
+/// message, however many domains it is compared with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The domain as configured or seen.
+    name: String,
+    /// Its registrable part (public suffix list), Unicode.
+    reg: String,
+    /// Where the first label of `reg` ends.
+    label_end: usize,
+    /// The skeleton of that first label.
+    skel: String,
+    /// The skeleton of the registrable domain without its dot.
+    whole: String,
+    /// The skeleton of the name as given (subdomains and all).
+    full: String,
+}
+
+impl Target {
+    /// Takes `domain` apart.
+    pub fn of(domain: &str) -> Target {
+        let reg = registrable(domain);
+        let (label, suffix) = split(&reg);
+        let label_end = label.len();
+        let skel = skeleton(label);
+        let whole = skeleton(&format!("{label}{suffix}"));
+        Target {
+            name: domain.to_string(),
+            full: skeleton(domain),
+            reg,
+            label_end,
+            skel,
+            whole,
+        }
+    }
+
+    /// The domain as configured or seen.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn label(&self) -> &str {
+        &self.reg[..self.label_end]
+    }
+
+    fn suffix(&self) -> &str {
+        self.reg.get(self.label_end + 1..).unwrap_or("")
+    }
+}
+
 /// Why `candidate` looks like `protected`, if it does (and is not the same domain).
 pub fn lookalike(candidate: &str, protected: &str) -> Option<&'static str> {
-    let cand = registrable(candidate);
-    let prot = registrable(protected);
-    if cand.is_empty() || prot.is_empty() || cand == prot {
+    looks_like(&Target::of(candidate), &Target::of(protected))
+}
+
+/// [`lookalike`] on domains already taken apart.
+pub fn looks_like(cand: &Target, prot: &Target) -> Option<&'static str> {
+    if cand.reg.is_empty() || prot.reg.is_empty() || cand.reg == prot.reg {
         return None;
     }
-    let (cand_label, cand_suffix) = split(&cand);
-    let (prot_label, prot_suffix) = split(&prot);
-    let (cs, ps) = (skeleton(cand_label), skeleton(prot_label));
+    let (cs, ps) = (&cand.skel, &prot.skel);
     if ps.is_empty() {
         return None;
     }
-    if cand_label == prot_label && cand_suffix != prot_suffix {
-        return (prot_label.chars().count() >= 5).then_some("same name under another TLD");
+    if cand.label() == prot.label() && cand.suffix() != prot.suffix() {
+        return (prot.label().chars().count() >= 5).then_some("same name under another TLD");
     }
     if cs == ps {
         return Some("look-alike letters");
     }
     // "county-elections-gov.com" for "countyelections.gov": the whole protected domain,
     // punctuation dropped, inside the candidate's name.
-    let whole = skeleton(&format!("{prot_label}{prot_suffix}"));
-    let cand_whole = skeleton(candidate);
-    if whole.chars().count() >= 6 && cand_whole.contains(&whole) {
+    if prot.whole.chars().count() >= 6 && cand.full.contains(&prot.whole) {
         return Some("the protected domain with words added");
     }
-    if ps.chars().count() >= 6 && cs.contains(&ps) {
+    if ps.chars().count() >= 6 && cs.contains(ps.as_str()) {
         return Some("the protected name with words added");
     }
     let limit = if ps.chars().count() >= 9 { 2 } else { 1 };
-    if ps.chars().count() >= 5 && edit_distance(&cs, &ps) <= limit {
+    if ps.chars().count() >= 5 && edit_distance(cs, ps) <= limit {
         return Some("a letter or two off");
     }
     None
+}
+
+/// The protected then the watched domains, taken apart, in that order (the engine
+/// builds this once per configuration).
+pub fn targets(protection: &Protection) -> Vec<Target> {
+    protection
+        .domains
+        .iter()
+        .chain(&protection.watch_domains)
+        .map(|d| Target::of(d))
+        .collect()
 }
 
 pub(crate) fn is_protected(domain: &str, protection: &Protection) -> bool {
@@ -238,8 +299,13 @@ fn words(s: &str) -> String {
     format!(" {} ", normalize(s).text)
 }
 
-/// Impersonation symbols for a message.
-pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec<Symbol> {
+/// Impersonation symbols for a message; `targets` is [`targets`]`(protection)`.
+pub fn symbols(
+    id: &Identity,
+    auth: &AuthReport,
+    protection: &Protection,
+    targets: &[Target],
+) -> Vec<Symbol> {
     let mut out = Vec::new();
     let domains = id.from.domains();
     if id.from.fields > 1 || domains.len() > 1 {
@@ -315,11 +381,11 @@ pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec
                 _ => {}
             }
         }
-        if !own && !lookalike_done {
-            let targets = protection.domains.iter().chain(&protection.watch_domains);
+        if !own && !lookalike_done && !targets.is_empty() {
+            let cand = Target::of(from_domain);
             if let Some((p, why)) = targets
-                .filter_map(|p| lookalike(from_domain, p).map(|why| (p, why)))
-                .next()
+                .iter()
+                .find_map(|p| looks_like(&cand, p).map(|why| (p.name(), why)))
             {
                 out.push(sym(
                     "LOOKALIKE_DOMAIN",
@@ -339,12 +405,10 @@ pub fn symbols(id: &Identity, auth: &AuthReport, protection: &Protection) -> Vec
     if let Some(reply) = &id.reply_to {
         let rd = domain_of(reply);
         if !rd.is_empty() && registrable(&rd) != from_reg {
-            if let Some((p, why)) = protection
-                .domains
+            let cand = Target::of(&rd);
+            if let Some((p, why)) = targets
                 .iter()
-                .chain(&protection.watch_domains)
-                .filter_map(|p| lookalike(&rd, p).map(|why| (p, why)))
-                .next()
+                .find_map(|p| looks_like(&cand, p).map(|why| (p.name(), why)))
             {
                 out.push(sym(
                     "REPLY_TO_LOOKALIKE_DOMAIN",
@@ -477,7 +541,7 @@ mod tests {
             },
         };
         let names = |id: &Identity, a: &AuthReport| -> Vec<String> {
-            symbols(id, a, &protection)
+            symbols(id, a, &protection, &targets(&protection))
                 .into_iter()
                 .map(|s| s.name)
                 .collect()
@@ -533,7 +597,7 @@ mod tests {
             reply_to: None,
             from,
         };
-        symbols(&id, auth, &protection)
+        symbols(&id, auth, &protection, &targets(&protection))
             .into_iter()
             .map(|s| s.name)
             .collect()

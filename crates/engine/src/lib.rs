@@ -96,6 +96,8 @@ pub struct Engine {
     rules: RuleSet,
     limits: extract::Limits,
     protection: Protection,
+    /// The protected and watched domains, taken apart once for lookalike checks.
+    targets: Vec<impersonation::Target>,
     lists: Lists,
     /// Stricter (or looser) thresholds for mail to some recipient domains.
     recipient_thresholds: HashMap<String, Thresholds>,
@@ -117,6 +119,7 @@ impl Engine {
             rules,
             limits: extract::Limits::default(),
             protection: Protection::default(),
+            targets: Vec::new(),
             lists: Lists::default(),
             recipient_thresholds: HashMap::new(),
             scores: HashMap::new(),
@@ -162,6 +165,7 @@ impl Engine {
 
     /// Protects these domains and names from impersonation.
     pub fn with_protection(mut self, protection: Protection) -> Engine {
+        self.targets = impersonation::targets(&protection);
         self.protection = protection;
         self
     }
@@ -268,6 +272,7 @@ impl Engine {
             &findings.identity,
             &input.auth,
             &self.protection,
+            &self.targets,
         ));
         if !self.lists.is_empty() {
             symbols.extend(self.lists.symbols(
