@@ -446,6 +446,15 @@ async fn handle<S>(
     }
 }
 
+/// The text a panic carried, for the log.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 fn is_trusted(live: &Live, session: &Session) -> bool {
     match session.envelope().client_addr.parse::<std::net::IpAddr>() {
         Ok(ip) => live.trusted.iter().any(|n| n.contains(&ip)),
@@ -514,7 +523,7 @@ async fn end_of_message(
             ))
             .catch_unwind()
             .await
-            .map_err(|_| "authentication panicked");
+            .map_err(|panic| panic_message(panic.as_ref()));
             metrics.dns_up.set(i64::from(!authenticator.dns_down()));
             result
         }
@@ -528,7 +537,7 @@ async fn end_of_message(
     let scanned = match (auth, permit) {
         (_, Err(_)) => Err(()),
         (Err(e), _) => {
-            warn!(error = %e, "authentication task failed");
+            warn!(error = %e, "authentication failed internally (a panic)");
             Err(())
         }
         (Ok(report), Ok(_permit)) if message.raw.len() > BLOCKING_SCAN_BYTES => {
@@ -685,5 +694,20 @@ fn on_error_replies(
         OnError::Accept => {
             actions::unscanned_accept(message, shared.scanner.authserv_id(), session)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn a_panic_is_logged_with_its_message() {
+        let text = std::panic::catch_unwind(|| panic!("resolver state broken")).unwrap_err();
+        assert_eq!(panic_message(text.as_ref()), "resolver state broken");
+        let formatted = std::panic::catch_unwind(|| panic!("lookup {} failed", "txt")).unwrap_err();
+        assert_eq!(panic_message(formatted.as_ref()), "lookup txt failed");
+        let other = std::panic::catch_unwind(|| std::panic::panic_any(7u8)).unwrap_err();
+        assert_eq!(panic_message(other.as_ref()), "a panic without a message");
     }
 }
