@@ -579,6 +579,42 @@ pub fn smtp_session(server: SocketAddr, messages: &[Outgoing]) -> anyhow::Result
 }
 
 impl Postfix {
+    /// Sends an ordinary message and the 2020 threat in one SMTP session; checks that
+    /// both are accepted, that the first is delivered with `X-Palisade-Result: accept`
+    /// and that the second lands in the hold queue. Returns the held queue id.
+    pub fn ordinary_mail_delivered_and_the_2020_threat_held(&self) -> String {
+        let replies = smtp_session(
+            self.smtp,
+            &[
+                Outgoing {
+                    from: "clerk@example.net".into(),
+                    to: "voter@county.example".into(),
+                    data: "Subject: minutes\r\n\r\nThe minutes are attached.\r\n".into(),
+                },
+                Outgoing {
+                    from: "info@officialproudboys.test".into(),
+                    to: "voter@county.example".into(),
+                    data: fixture("proud-boys-2020.eml"),
+                },
+            ],
+        )
+        .expect("SMTP session");
+        assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
+        let delivered = self
+            .wait_delivered(1, Duration::from_secs(30))
+            .expect("the ordinary message delivered");
+        assert!(
+            delivered[0].contains("X-Palisade-Result: accept"),
+            "{}",
+            delivered[0]
+        );
+        let held = self
+            .wait_held(1, Duration::from_secs(30))
+            .expect("the threat held");
+        assert_eq!(held.len(), 1);
+        held[0].clone()
+    }
+
     /// Queue ids in the hold queue.
     pub fn held(&self) -> Vec<String> {
         self.queue_listing()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use palisade::config::{Config, Sources};
 use palisade::start;
-use palisade_e2e::{fixture, smtp_session, uid_gid, Outgoing, Postfix, PostfixConfig};
+use palisade_e2e::{uid_gid, Postfix, PostfixConfig};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -115,30 +115,6 @@ async fn the_shipped_unit_config_and_main_cf_serve_a_chrooted_postfix() {
     assert_eq!(meta.mode() & 0o777, 0o660);
 
     // Mail goes through smtpd (chrooted) to Palisade and on.
-    let replies = smtp_session(
-        pf.smtp,
-        &[
-            Outgoing {
-                from: "clerk@example.net".into(),
-                to: "voter@county.example".into(),
-                data: "Subject: minutes\r\n\r\nThe minutes are attached.\r\n".into(),
-            },
-            Outgoing {
-                from: "info@officialproudboys.test".into(),
-                to: "voter@county.example".into(),
-                data: fixture("proud-boys-2020.eml"),
-            },
-        ],
-    )
-    .unwrap();
-    assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
-    let delivered = pf.wait_delivered(1, Duration::from_secs(30)).unwrap();
-    assert!(
-        delivered[0].contains("X-Palisade-Result: accept"),
-        "{}",
-        delivered[0]
-    );
-    let held = pf.wait_held(1, Duration::from_secs(30)).unwrap();
-    assert_eq!(held.len(), 1);
+    pf.ordinary_mail_delivered_and_the_2020_threat_held();
     running.shutdown().await.unwrap();
 }

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use palisade_e2e::{dns, PostfixConfig};
-use palisade_e2e::{fixture, free_port, smtp_session, uid_gid, wait_for, Outgoing, Postfix};
+use palisade_e2e::{free_port, smtp_session, uid_gid, wait_for, Outgoing, Postfix};
 
 const UNIT: &str = "/usr/lib/systemd/system/palisade.service";
 const QUEUE_UNIT: &str = "/usr/lib/systemd/system/palisade-queue.service";
@@ -181,45 +181,23 @@ fn the_installed_package_serves_a_chrooted_postfix() {
     );
 
     // Ordinary mail is delivered, tagged; the 2020 message is held.
-    let replies = smtp_session(
-        pf.smtp,
-        &[
-            Outgoing {
-                from: "clerk@example.net".into(),
-                to: "voter@county.example".into(),
-                data: "Subject: minutes\r\n\r\nThe minutes are attached.\r\n".into(),
-            },
-            Outgoing {
-                from: "info@officialproudboys.test".into(),
-                to: "voter@county.example".into(),
-                data: fixture("proud-boys-2020.eml"),
-            },
-        ],
-    )
-    .unwrap();
-    assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
-    let delivered = pf.wait_delivered(1, Duration::from_secs(30)).unwrap();
-    assert!(
-        delivered[0].contains("X-Palisade-Result: accept"),
-        "{}",
-        delivered[0]
-    );
-    let held = pf.wait_held(1, Duration::from_secs(30)).unwrap();
-    assert_eq!(held.len(), 1);
+    let held = pf.ordinary_mail_delivered_and_the_2020_threat_held();
 
-    // An admin reviews the hold queue with the installed binary.
-    let list = Command::new("/usr/bin/palisade")
-        .args(["quarantine", "list", "--postfix-config"])
-        .arg(pf.config_dir())
-        .output()
-        .unwrap();
+    // The daemon's user reviews the hold queue through the queue helper, as the
+    // installed configuration says (`[quarantine] helper`), not by reading the queue.
+    let list = unit_command(
+        "/usr/bin/palisade quarantine list --config /etc/palisade/palisade.toml",
+        &[],
+    )
+    .output()
+    .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(
         list.status.success(),
         "{}",
         String::from_utf8_lossy(&list.stderr)
     );
-    assert!(text.contains(&held[0]), "{text}");
+    assert!(text.contains(&held), "{text}");
 
     // systemctl reload: the unit's ExecReload lines (the check, then SIGHUP).
     for line in unit("ExecReload") {
