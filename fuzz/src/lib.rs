@@ -99,7 +99,7 @@ pub fn drive_session(knobs: u8, stream: &[u8]) -> SessionOutcome {
             Err(_) => return outcome,
         };
         match step {
-            Step::Nothing | Step::Connect => {}
+            Step::Nothing | Step::Connect { .. } => {}
             Step::Reply(r) => r.encode(&mut out),
             Step::EndOfMessage => {
                 let Some(message) = session.take_message() else {

@@ -29,15 +29,17 @@ pub struct Wanted {
 
 impl Wanted {
     /// Palisade's choice: header changes and quarantine only; no replies to events where
-    /// it only ever continues (everything but CONNECT, BODY and end of message); SKIP for
-    /// bodies it no longer needs; header values byte-exact; the macros it reads.
+    /// it only ever continues (everything but BODY and end of message: CONNECT too, where
+    /// it only notes a trusted client); SKIP for bodies it no longer needs; header values
+    /// byte-exact; the macros it reads.
     pub fn palisade() -> Wanted {
         Wanted {
             actions: Actions::ADD_HEADERS
                 | Actions::CHANGE_HEADERS
                 | Actions::QUARANTINE
                 | Actions::SET_SYMBOL_LIST,
-            protocol: Protocol::NR_HELO
+            protocol: Protocol::NR_CONNECT
+                | Protocol::NR_HELO
                 | Protocol::NR_MAIL
                 | Protocol::NR_RCPT
                 | Protocol::NR_DATA
@@ -184,7 +186,8 @@ mod tests {
         assert!(!n.actions.contains(Actions::CHANGE_BODY));
         assert!(!n.expects_reply(b'L'));
         assert!(n.expects_reply(b'B'));
-        assert!(n.expects_reply(b'C'));
+        // Postfix offers SMFIP_NR_CONN: no reply at CONNECT.
+        assert!(!n.expects_reply(b'C'));
         assert!(n.leading_space());
         let Reply::OptNeg { macros, .. } = reply else {
             panic!("not an optneg reply")
@@ -205,6 +208,8 @@ mod tests {
         let (reply, n) = negotiate(&offer, &Wanted::palisade()).unwrap();
         assert_eq!(n.actions, Actions::ADD_HEADERS);
         assert_eq!(n.protocol, Protocol::NR_HEADER);
+        // An MTA that cannot skip the reply to CONNECT gets one.
+        assert!(n.expects_reply(b'C'));
         // Without SETSYMLIST no macro lists are sent.
         assert!(matches!(reply, Reply::OptNeg { macros, .. } if macros.is_empty()));
     }

@@ -87,9 +87,13 @@ pub enum Step {
     Nothing,
     /// Send this reply.
     Reply(Reply),
-    /// A client connected and the MTA waits: answer [`Reply::Continue`] to go on, or
-    /// [`Reply::Accept`] to leave this connection alone.
-    Connect,
+    /// A client connected ([`Session::envelope`] has its address). When `reply` is true
+    /// the MTA waits: answer [`Reply::Continue`] to go on, or [`Reply::Accept`] to leave
+    /// this connection alone. When false (`SMFIP_NR_CONN` negotiated) nothing is sent.
+    Connect {
+        /// Whether the MTA waits for a reply.
+        reply: bool,
+    },
     /// The message is complete: take it with [`Session::take_message`], then send
     /// modifications and one final reply, all in one write.
     EndOfMessage,
@@ -218,10 +222,8 @@ impl Session {
                     ..Envelope::default()
                 };
                 self.message.envelope = self.conn.clone();
-                Ok(if expects_reply {
-                    Step::Connect
-                } else {
-                    Step::Nothing
+                Ok(Step::Connect {
+                    reply: expects_reply,
                 })
             }
             Command::Helo(name) => {

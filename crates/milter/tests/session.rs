@@ -34,7 +34,8 @@ fn feed(session: &mut Session, mut wire: &[u8]) -> Vec<Reply> {
         {
             Step::Nothing | Step::Close => {}
             Step::Reply(r) => replies.push(r),
-            Step::Connect => replies.push(Reply::Continue),
+            Step::Connect { reply: true } => replies.push(Reply::Continue),
+            Step::Connect { reply: false } => {}
             Step::EndOfMessage => {
                 let m = session.take_message().unwrap();
                 replies.push(Reply::AddHeader {
