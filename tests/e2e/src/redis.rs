@@ -31,8 +31,25 @@ impl RedisServer {
             child: None,
             port: free_port()?,
         };
-        r.spawn()?;
-        Ok(r)
+        // A free port can be taken by someone else (another test's server) before this
+        // one binds it; then this server exits and the PING would be answered by the
+        // other one, whose data the test would share. So the answer must come from our
+        // process, or we try again on another port.
+        let mut attempts = 0;
+        loop {
+            match r.spawn() {
+                Ok(()) => return Ok(r),
+                Err(e) if attempts >= 5 => return Err(e),
+                Err(_) => {
+                    attempts += 1;
+                    if let Some(mut c) = r.child.take() {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                    }
+                    r.port = free_port()?;
+                }
+            }
+        }
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
@@ -55,9 +72,22 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start redis-server")?;
+        let pid = child.id();
         self.child = Some(child);
         wait_for(Duration::from_secs(20), || self.ping())
-            .context("redis-server did not answer PING")
+            .context("redis-server did not answer PING")?;
+        let info = self.cli(&["INFO", "server"])?;
+        let answering = info
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("process_id:"))
+            .and_then(|p| p.parse::<u32>().ok());
+        if answering != Some(pid) {
+            bail!(
+                "port {} is answered by another redis-server ({answering:?}), not ours ({pid})",
+                self.port
+            );
+        }
+        Ok(())
     }
 
     /// `redis://127.0.0.1:PORT`
