@@ -47,13 +47,17 @@ fn value(metrics: &str, series: &str) -> f64 {
 }
 
 async fn conn(running: &Running) -> MilterConnection<AnyStream> {
+    conn_with(running, client::postfix_offer()).await
+}
+
+async fn conn_with(
+    running: &Running,
+    offer: palisade_milter::negotiate::OptNeg,
+) -> MilterConnection<AnyStream> {
     let spec: SocketSpec = running.milter.postfix().parse().unwrap();
-    let mut c = MilterConnection::open(
-        AnyStream::connect(&spec).await.unwrap(),
-        client::postfix_offer(),
-    )
-    .await
-    .unwrap();
+    let mut c = MilterConnection::open(AnyStream::connect(&spec).await.unwrap(), offer)
+        .await
+        .unwrap();
     let who = Connection {
         address: "192.0.2.44".into(),
         ..Connection::default()
@@ -161,7 +165,12 @@ async fn every_action_is_counted_and_endpoints_answer() {
 #[tokio::test]
 async fn reload_swaps_everything_at_once_or_nothing() {
     let running = start(config()).await.unwrap();
-    let mut c = conn(&running).await;
+    // An MTA that waits for the body's reply (Postfix's offer without SMFIP_NR_BODY):
+    // once the body is answered, the server has surely read the message's start.
+    let mut offer = client::postfix_offer();
+    offer.protocol =
+        palisade_milter::Protocol(offer.protocol.0 & !palisade_milter::Protocol::NR_BODY.0);
+    let mut c = conn_with(&running, offer).await;
 
     // A message begins under the old configuration...
     let mild = b"Subject: x\r\n\r\nYou will regret this.\r\n";

@@ -28,9 +28,11 @@ pub struct Wanted {
 }
 
 impl Wanted {
-    /// Palisade's choice: header changes and quarantine only; no replies to events where
-    /// it only ever continues (everything but BODY and end of message: CONNECT too, where
-    /// it only notes a trusted client); SKIP for bodies it no longer needs; header values
+    /// Palisade's choice: header changes and quarantine only; no DATA event, which it
+    /// never reads; no replies to events where it only ever continues (everything but
+    /// end of message: CONNECT too, where it only notes a trusted client, and body
+    /// chunks, so the MTA streams the body without a round trip per chunk); SKIP, for an
+    /// MTA that wants body replies, for bodies it no longer needs; header values
     /// byte-exact; the macros it reads.
     pub fn palisade() -> Wanted {
         Wanted {
@@ -45,8 +47,10 @@ impl Wanted {
                 | Protocol::NR_DATA
                 | Protocol::NR_HEADER
                 | Protocol::NR_EOH
+                | Protocol::NR_BODY
                 | Protocol::NR_UNKNOWN
                 | Protocol::NO_UNKNOWN
+                | Protocol::NO_DATA
                 | Protocol::SKIP
                 | Protocol::HEADER_LEADING_SPACE,
             macros: vec![
@@ -185,7 +189,12 @@ mod tests {
             .contains(Actions::QUARANTINE | Actions::CHANGE_HEADERS));
         assert!(!n.actions.contains(Actions::CHANGE_BODY));
         assert!(!n.expects_reply(b'L'));
-        assert!(n.expects_reply(b'B'));
+        // Body chunks stream without a reply; end of message is answered.
+        assert!(!n.expects_reply(b'B'));
+        assert!(n.expects_reply(b'E'));
+        // No DATA event: Palisade reads nothing from it.
+        assert!(!n.sends(b'T'));
+        assert!(n.sends(b'L') && n.sends(b'B'));
         // Postfix offers SMFIP_NR_CONN: no reply at CONNECT.
         assert!(!n.expects_reply(b'C'));
         assert!(n.leading_space());

@@ -11,7 +11,8 @@ pub struct SessionConfig {
     /// What to ask the MTA for.
     pub wanted: Wanted,
     /// Bytes of a message (headers and body) kept for scanning; past it the rest is
-    /// skipped and the message is marked truncated.
+    /// read and dropped (or SKIPped, where the MTA waits for body replies) and the
+    /// message is marked truncated.
     pub max_message_size: usize,
     /// Header names (lowercase) that are recorded even past the size cap, so that every
     /// inbound copy of a header the milter owns can still be found and removed.
@@ -166,8 +167,9 @@ impl Session {
         matches!(self.state, State::InMessage | State::InBody)
     }
 
-    /// Asks for the rest of the current message to be skipped: body chunks are answered
-    /// with SKIP where the MTA allows it, and nothing more is kept.
+    /// Asks for the rest of the current message to be skipped: nothing more is kept, and
+    /// body chunks are answered with SKIP where the MTA waits for body replies and
+    /// allows it (Postfix, with SMFIP_NR_BODY, sends them on unanswered).
     pub fn skip_message(&mut self) {
         self.message.unscanned = true;
     }

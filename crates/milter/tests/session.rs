@@ -50,7 +50,13 @@ fn feed(session: &mut Session, mut wire: &[u8]) -> Vec<Reply> {
 }
 
 fn negotiated(session: &mut Session) -> palisade_milter::Negotiated {
-    let offer = client::postfix_offer();
+    negotiated_with(session, client::postfix_offer())
+}
+
+fn negotiated_with(
+    session: &mut Session,
+    offer: palisade_milter::negotiate::OptNeg,
+) -> palisade_milter::Negotiated {
     let replies = feed(session, &{
         let mut w = Vec::new();
         Command::OptNeg(offer).encode(&mut w);
@@ -181,14 +187,17 @@ fn a_new_mail_right_after_eom_starts_a_fresh_message() {
     }
 }
 
-#[test]
-fn oversized_message_is_capped_and_skipped_but_watched_headers_are_kept() {
+/// Sends one message far over the cap and returns how many body chunks it had, how many
+/// went out, how many bytes the session kept (its X-Size reply), and every reply.
+fn send_oversized(
+    offer: palisade_milter::negotiate::OptNeg,
+) -> (usize, usize, usize, Vec<&'static str>) {
     let mut s = Session::new(SessionConfig {
         max_message_size: 1000,
         watched_headers: vec!["x-spam-status".into()],
         ..SessionConfig::default()
     });
-    let n = negotiated(&mut s);
+    let n = negotiated_with(&mut s, offer);
     let mut raw = b"Subject: big\n".to_vec();
     raw.extend_from_slice(format!("X-Filler: {}\n", "f".repeat(2000)).as_bytes());
     raw.extend_from_slice(b"X-Spam-Status: Yes, forged\n\n");
@@ -202,7 +211,10 @@ fn oversized_message_is_capped_and_skipped_but_watched_headers_are_kept() {
     assert!(body_chunks > 2);
     let mut ex = Exchange::new(n, cmds);
     let mut sent_bodies = 0;
-    loop {
+    let mut kept = None;
+    let mut all = Vec::new();
+    let mut done = false;
+    while !done {
         let mut out = Vec::new();
         let waiting = ex.next_batch(&mut out);
         let mut rest = &out[..];
@@ -211,18 +223,44 @@ fn oversized_message_is_capped_and_skipped_but_watched_headers_are_kept() {
             rest = &rest[used..];
         }
         let replies = feed(&mut s, &out);
-        if !waiting {
-            break;
+        all.extend(replies.iter().map(Reply::name));
+        for r in &replies {
+            if let Reply::AddHeader { value, .. } = r {
+                kept = Some(
+                    String::from_utf8_lossy(value)
+                        .trim()
+                        .parse::<usize>()
+                        .unwrap(),
+                );
+            }
         }
-        if replies
-            .iter()
-            .any(|r| matches!(ex.on_reply(r.clone()).unwrap(), Progress::Done(_)))
-        {
-            break;
-        }
+        done = !waiting
+            || replies
+                .iter()
+                .any(|r| matches!(ex.on_reply(r.clone()).unwrap(), Progress::Done(_)));
     }
-    // The first chunk already overflows the cap: SKIP stops the rest.
-    assert_eq!(sent_bodies, 1);
+    (body_chunks, sent_bodies, kept.unwrap(), all)
+}
+
+#[test]
+fn oversized_message_is_capped_and_the_rest_skipped_or_streamed() {
+    // An MTA that waits for a reply to each body chunk: the first chunk already
+    // overflows the cap, and SKIP stops the rest.
+    let mut offer = client::postfix_offer();
+    offer.protocol =
+        palisade_milter::Protocol(offer.protocol.0 & !palisade_milter::Protocol::NR_BODY.0);
+    let (_, sent, kept, replies) = send_oversized(offer);
+    assert_eq!(sent, 1);
+    assert!(kept <= 1000, "{kept}");
+    assert_eq!(replies, ["skip", "add_header", "accept"]);
+    // Postfix offers no reply to body chunks, which Palisade takes: the body streams
+    // without a round trip per chunk, and what is kept is capped the same way.
+    let (chunks, sent, kept, replies) = send_oversized(client::postfix_offer());
+    assert_eq!(sent, chunks);
+    assert!(kept <= 1000, "{kept}");
+    // Not one reply to a body chunk: a stray one would be taken for the answer to end
+    // of message and put every later reply out of step.
+    assert_eq!(replies, ["add_header", "accept"]);
 }
 
 #[test]
