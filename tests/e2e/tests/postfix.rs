@@ -7,13 +7,17 @@ use std::time::Duration;
 use palisade::config::{Config, Sources};
 use palisade::{start, Running};
 use palisade_e2e::dns::DnsServer;
-use palisade_e2e::{message_file, Postfix, PostfixConfig};
+use palisade_e2e::{fixture, message_file, smtp_session, Outgoing, Postfix, PostfixConfig};
 
 /// A daemon for Postfix: Postfix connects from 127.0.0.1, so the default trusted
 /// networks (which would wave every message through unscanned) are emptied. It
 /// authenticates against a DNS server of its own that knows no records (every check
 /// ends `none` at once).
 async fn daemon(listen: &str) -> Running {
+    daemon_with(listen, |_| {}).await
+}
+
+async fn daemon_with(listen: &str, change: impl FnOnce(&mut Config)) -> Running {
     let dns = DnsServer::start(&["test", "example", "org", "net", "in-addr.arpa"], &[]).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
     c.state.dir = palisade_e2e::state_dir();
@@ -26,6 +30,7 @@ async fn daemon(listen: &str) -> Running {
     c.milter.socket_mode = "0666".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.policy.trusted_networks.clear();
+    change(&mut c);
     start(c).await.unwrap()
 }
 
@@ -151,4 +156,60 @@ async fn with_palisade_down_postfix_answers_4xx_and_keeps_nothing() {
         "{}",
         pf.queue_listing()
     );
+}
+
+/// Postfix streams a message's body without waiting for a reply to each chunk
+/// (SMFIP_NR_BODY): a message far past the scan cap goes through in several body
+/// packets that Palisade reads and drops, and the next message of the same SMTP session
+/// is still judged in step with Postfix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_past_the_cap_streams_and_the_next_message_is_judged_in_step() {
+    let running = daemon_with("inet:127.0.0.1:0", |c| {
+        c.milter.max_message_size = 16 * 1024;
+    })
+    .await;
+    let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
+    // About 300 KB: Postfix sends it to milters in five or more body packets.
+    let line = "The board met on Tuesday and approved the minutes of the last meeting.";
+    let big = format!(
+        "From: Clerk <clerk@example.net>\r\nSubject: minutes\r\n\r\n{}",
+        format!("{line}\r\n").repeat(4_000)
+    );
+    let replies = smtp_session(
+        pf.smtp,
+        &[
+            Outgoing {
+                from: "clerk@example.net".into(),
+                to: "voter@county.example".into(),
+                data: big,
+            },
+            Outgoing {
+                from: "info@officialproudboys.test".into(),
+                to: "voter@county.example".into(),
+                data: fixture("proud-boys-2020.eml"),
+            },
+        ],
+    )
+    .unwrap();
+    assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
+    let delivered = pf.wait_delivered(1, Duration::from_secs(60)).unwrap();
+    assert_eq!(delivered.len(), 1);
+    let m = &delivered[0];
+    // Judged on its first 16 KiB, and delivered whole.
+    assert!(
+        m.contains("MESSAGE_TRUNCATED"),
+        "{}",
+        &m[..m.len().min(2000)]
+    );
+    assert_eq!(count(m, line), 4_000);
+    // The threat that followed on the same connection to Palisade is held.
+    let held = pf.wait_held(1, Duration::from_secs(60)).unwrap();
+    assert_eq!(held.len(), 1);
+    // Postfix logged the hold and no milter trouble.
+    let log = pf.maillog();
+    let milter_lines: Vec<&str> = log.lines().filter(|l| l.contains("milter")).collect();
+    assert_eq!(milter_lines.len(), 1, "{log}");
+    assert!(milter_lines[0].contains("milter-hold"), "{log}");
+    assert!(!log.contains("warning"), "{log}");
+    running.shutdown().await.unwrap();
 }
