@@ -12,26 +12,24 @@ use palisade_e2e::{fixture, message_file, smtp_session, Outgoing, Postfix, Postf
 /// A daemon for Postfix: Postfix connects from 127.0.0.1, so the default trusted
 /// networks (which would wave every message through unscanned) are emptied. It
 /// authenticates against a DNS server of its own that knows no records (every check
-/// ends `none` at once).
-async fn daemon(listen: &str) -> Running {
+/// ends `none` at once); the test keeps that server, which stops when dropped.
+async fn daemon(listen: &str) -> (Running, DnsServer) {
     daemon_with(listen, |_| {}).await
 }
 
-async fn daemon_with(listen: &str, change: impl FnOnce(&mut Config)) -> Running {
+async fn daemon_with(listen: &str, change: impl FnOnce(&mut Config)) -> (Running, DnsServer) {
     let dns = DnsServer::start(&["test", "example", "org", "net", "in-addr.arpa"], &[]).unwrap();
     let mut c = Config::load(&Sources::default()).unwrap();
     c.state.dir = palisade_e2e::state_dir();
     c.dns.nameservers = vec![dns.nameserver()];
     c.auth.authserv_id = "mx.palisade.test".into();
-    // The server lives as long as the test process; dropping it here would stop it.
-    std::mem::forget(dns);
     c.milter.listen = listen.into();
     c.http.listen = "127.0.0.1:0".into();
     c.milter.socket_mode = "0666".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.policy.trusted_networks.clear();
     change(&mut c);
-    start(c).await.unwrap()
+    (start(c).await.unwrap(), dns)
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
@@ -40,7 +38,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_over_several_sessions_is_delivered_with_our_header() {
-    let running = daemon("inet:127.0.0.1:0").await;
+    let (running, _dns) = daemon("inet:127.0.0.1:0").await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
 
     // 12 messages over 3 concurrent SMTP sessions, several per session.
@@ -108,7 +106,7 @@ async fn unix_socket_milter_works_through_postfix() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let sock = dir.path().join("palisade.sock");
-    let running = daemon(&format!("unix:{}", sock.display())).await;
+    let (running, _dns) = daemon(&format!("unix:{}", sock.display())).await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
     let out = pf.smtp_source(2, 4).unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -122,7 +120,7 @@ async fn unix_socket_milter_works_through_postfix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_palisade_down_postfix_answers_4xx_and_keeps_nothing() {
-    let running = daemon("inet:127.0.0.1:0").await;
+    let (running, _dns) = daemon("inet:127.0.0.1:0").await;
     let milter = running.milter.postfix();
     let pf = Postfix::start(&PostfixConfig::with_milter(&milter)).unwrap();
     let send = |subject: &str| {
@@ -164,7 +162,7 @@ async fn with_palisade_down_postfix_answers_4xx_and_keeps_nothing() {
 /// is still judged in step with Postfix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_past_the_cap_streams_and_the_next_message_is_judged_in_step() {
-    let running = daemon_with("inet:127.0.0.1:0", |c| {
+    let (running, _dns) = daemon_with("inet:127.0.0.1:0", |c| {
         c.milter.max_message_size = 16 * 1024;
     })
     .await;
