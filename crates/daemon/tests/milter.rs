@@ -9,7 +9,7 @@ use palisade::socket::SocketSpec;
 use palisade::{start, BoundAddr, Running};
 use palisade_milter::client::{self, Connection, Envelope, ParsedMessage};
 use palisade_milter::negotiate::OptNeg;
-use palisade_milter::{Command, Protocol, Reply};
+use palisade_milter::{Command, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(listen: &str) -> Config {
@@ -64,16 +64,6 @@ fn msg(subject: &str) -> ParsedMessage {
 
 async fn open(spec: &SocketSpec) -> MilterConnection<AnyStream> {
     open_with(spec, client::postfix_offer()).await
-}
-
-/// Postfix's offer without SMFIP_NR_BODY: an MTA that waits for the reply to each body
-/// chunk. Sending a message up to its body then returns only once the server has read
-/// it, which tests of a message in flight need: under Postfix's own offer nothing before
-/// end of message is answered.
-fn offer_waiting_for_body() -> OptNeg {
-    let mut offer = client::postfix_offer();
-    offer.protocol = Protocol(offer.protocol.0 & !Protocol::NR_BODY.0);
-    offer
 }
 
 async fn open_with(spec: &SocketSpec, offer: OptNeg) -> MilterConnection<AnyStream> {
@@ -370,7 +360,7 @@ async fn a_connection_inside_a_message_keeps_its_slot() {
     c.milter.negotiate_timeout = Duration::from_millis(300);
     let running = start(c).await.unwrap();
     let spec = spec(&running);
-    let mut first = open_with(&spec, offer_waiting_for_body()).await;
+    let mut first = open_with(&spec, client::offer_waiting_for_body()).await;
     // Mid-message: everything up to the body, no end of message yet.
     let m = msg("busy");
     let n = first.negotiated();
@@ -436,7 +426,7 @@ async fn one_client_cannot_take_more_than_its_share() {
 async fn shutdown_lets_the_message_in_flight_finish() {
     let running = daemon().await;
     let spec = spec(&running);
-    let mut conn = open_with(&spec, offer_waiting_for_body()).await;
+    let mut conn = open_with(&spec, client::offer_waiting_for_body()).await;
     let n = conn.negotiated();
     let mut cmds = client::message_commands(&env(1), &msg("in flight"), &n);
     let eom = cmds.split_off(cmds.len() - 2);

@@ -165,12 +165,9 @@ async fn every_action_is_counted_and_endpoints_answer() {
 #[tokio::test]
 async fn reload_swaps_everything_at_once_or_nothing() {
     let running = start(config()).await.unwrap();
-    // An MTA that waits for the body's reply (Postfix's offer without SMFIP_NR_BODY):
-    // once the body is answered, the server has surely read the message's start.
-    let mut offer = client::postfix_offer();
-    offer.protocol =
-        palisade_milter::Protocol(offer.protocol.0 & !palisade_milter::Protocol::NR_BODY.0);
-    let mut c = conn_with(&running, offer).await;
+    // An MTA that waits for the body's reply: once the body is answered, the server
+    // has surely read the message's start.
+    let mut c = conn_with(&running, client::offer_waiting_for_body()).await;
 
     // A message begins under the old configuration...
     let mild = b"Subject: x\r\n\r\nYou will regret this.\r\n";

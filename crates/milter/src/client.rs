@@ -21,6 +21,16 @@ pub fn postfix_offer() -> OptNeg {
     }
 }
 
+/// Postfix's offer without SMFIP_NR_BODY: an MTA that waits for the milter's reply to
+/// every body chunk. A client that sends a message up to its body then knows, once the
+/// body is answered, that the milter has read everything before it (under Postfix's own
+/// offer nothing before end of message is answered).
+pub fn offer_waiting_for_body() -> OptNeg {
+    let mut offer = postfix_offer();
+    offer.protocol = Protocol(offer.protocol.0 & !Protocol::NR_BODY.0);
+    offer
+}
+
 /// Reads the milter's answer to our offer; refuses what Postfix would refuse.
 pub fn accept_negotiation(offer: &OptNeg, reply: &Reply) -> Result<Negotiated, ProtocolError> {
     let Reply::OptNeg { options, .. } = reply else {

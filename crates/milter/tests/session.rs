@@ -246,10 +246,7 @@ fn send_oversized(
 fn oversized_message_is_capped_and_the_rest_skipped_or_streamed() {
     // An MTA that waits for a reply to each body chunk: the first chunk already
     // overflows the cap, and SKIP stops the rest.
-    let mut offer = client::postfix_offer();
-    offer.protocol =
-        palisade_milter::Protocol(offer.protocol.0 & !palisade_milter::Protocol::NR_BODY.0);
-    let (_, sent, kept, replies) = send_oversized(offer);
+    let (_, sent, kept, replies) = send_oversized(client::offer_waiting_for_body());
     assert_eq!(sent, 1);
     assert!(kept <= 1000, "{kept}");
     assert_eq!(replies, ["skip", "add_header", "accept"]);

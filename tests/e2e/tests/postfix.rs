@@ -167,7 +167,7 @@ async fn a_body_past_the_cap_streams_and_the_next_message_is_judged_in_step() {
     })
     .await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
-    // About 300 KB: Postfix sends it to milters in five or more body packets.
+    // About 300 KB: several body packets, each at most 65,535 bytes.
     let line = "The board met on Tuesday and approved the minutes of the last meeting.";
     let big = format!(
         "From: Clerk <clerk@example.net>\r\nSubject: minutes\r\n\r\n{}",
