@@ -23,6 +23,7 @@ pub mod scan;
 mod server;
 mod slots;
 pub mod socket;
+mod stream;
 pub mod systemd;
 mod web;
 

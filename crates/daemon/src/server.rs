@@ -13,8 +13,7 @@ use ipnet::IpNet;
 use palisade_engine::FromHeader;
 use palisade_milter::session::Step;
 use palisade_milter::{frame, Command, Reply, Session, SessionConfig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, info, warn, Instrument};
 
@@ -25,6 +24,7 @@ use crate::metrics::Metrics;
 use crate::scan::Scanner;
 use crate::slots::{Refused, Slot, Slots};
 use crate::socket::SocketSpec;
+use crate::stream::{InBuf, MilterListener, MilterStream};
 use arc_swap::ArcSwap;
 
 /// Everything a reload replaces at once. Connections take a snapshot per message, so a
@@ -83,8 +83,8 @@ impl Live {
 
 /// A bound milter listener.
 pub(crate) enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener, PathBuf),
+    Tcp(MilterListener),
+    Unix(MilterListener, PathBuf),
 }
 
 /// Where the server ended up listening (with the real port when 0 was asked for).
@@ -118,13 +118,13 @@ impl Listener {
                 let listener = TcpListener::bind((host.as_str(), *port))
                     .await
                     .with_context(|| format!("cannot listen on {spec}"))?;
-                Ok(Listener::Tcp(listener))
+                let socket = socket2::Socket::from(listener.into_std()?);
+                Ok(Listener::Tcp(MilterListener::new(socket, true)?))
             }
             SocketSpec::Unix(path) => {
                 let std_listener =
                     crate::socket::bind_unix(path, mode, group, "milter.socket_group")?;
-                std_listener.set_nonblocking(true)?;
-                let listener = UnixListener::from_std(std_listener)
+                let listener = MilterListener::new(socket2::Socket::from(std_listener), false)
                     .with_context(|| format!("cannot listen on {spec}"))?;
                 Ok(Listener::Unix(listener, path.clone()))
             }
@@ -133,7 +133,11 @@ impl Listener {
 
     pub(crate) fn bound(&self) -> anyhow::Result<BoundAddr> {
         Ok(match self {
-            Listener::Tcp(l) => BoundAddr::Tcp(l.local_addr()?),
+            Listener::Tcp(l) => BoundAddr::Tcp(
+                l.local_addr()?
+                    .as_socket()
+                    .context("the milter listener has no TCP address")?,
+            ),
             Listener::Unix(_, p) => BoundAddr::Unix(p.clone()),
         })
     }
@@ -199,10 +203,7 @@ pub(crate) async fn serve(
                 };
                 shared.metrics.connections_active.inc();
                 let _active = ActiveGuard(shared.metrics.clone());
-                match stream {
-                    Stream::Tcp(s) => handle(s, shared, shutdown, &slot, true).await,
-                    Stream::Unix(s) => handle(s, shared, shutdown, &slot, false).await,
-                }
+                handle(stream, shared, shutdown, &slot).await;
             }
             .instrument(span),
         );
@@ -233,58 +234,34 @@ impl Drop for ActiveGuard {
     }
 }
 
-enum Stream {
-    Tcp(tokio::net::TcpStream),
-    Unix(tokio::net::UnixStream),
-}
-
 async fn accept(
     listener: &Listener,
-) -> std::io::Result<(Stream, String, Option<std::net::IpAddr>)> {
+) -> std::io::Result<(MilterStream, String, Option<std::net::IpAddr>)> {
     match listener {
         Listener::Tcp(l) => {
             let (s, peer) = l.accept().await?;
-            // Postfix sets no TCP_NODELAY on its side; without these, delayed ACKs add
-            // ~40 ms per message on loopback (see notes/milter-protocol.md).
-            let _ = s.set_nodelay(true);
-            set_quickack(&s);
-            Ok((Stream::Tcp(s), peer.to_string(), Some(peer.ip())))
+            let peer = peer.as_socket();
+            let shown = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
+            Ok((s, shown, peer.map(|p| p.ip())))
         }
         Listener::Unix(l, path) => {
             let (s, _) = l.accept().await?;
-            Ok((Stream::Unix(s), path.display().to_string(), None))
+            Ok((s, path.display().to_string(), None))
         }
     }
 }
 
-fn set_quickack(s: &tokio::net::TcpStream) {
-    let _ = socket2::SockRef::from(s).set_tcp_quickack(true);
-}
-
-trait Quickack {
-    fn quickack(&self) {}
-}
-impl Quickack for tokio::net::TcpStream {
-    fn quickack(&self) {
-        set_quickack(self);
-    }
-}
-impl Quickack for tokio::net::UnixStream {}
-
 /// Serves one milter connection until the MTA quits, the peer goes away, it idles out, a
 /// protocol error closes it, or shutdown finds it between messages.
-async fn handle<S>(
-    mut stream: S,
+async fn handle(
+    stream: MilterStream,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     slot: &Slot,
-    tcp: bool,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Quickack,
-{
+) {
     let live = shared.live.load_full();
     let mut session = Session::new(live.session.clone());
-    let mut buf: Vec<u8> = Vec::new();
+    let mut buf = InBuf::default();
     let mut out: Vec<u8> = Vec::new();
     let idle = live.config.milter.idle_timeout;
     let negotiate = live.config.milter.negotiate_timeout;
@@ -295,12 +272,13 @@ async fn handle<S>(
     // Trusted clients are not scanned, but their mail still loses forged headers: the
     // connection is kept, and each of its messages is marked unscanned.
     let mut unscanned_reason: Option<&'static str> = None;
-    debug!(tcp, "connection opened");
+    debug!("connection opened");
     loop {
         // Reserve for the packet under way (or a small read), never what a peer merely
         // claims: frame::missing caps the hint at the packet limit.
-        let want = frame::missing(&buf).unwrap_or(0).clamp(4096, 1 << 16);
-        buf.reserve(want);
+        let want = frame::missing(buf.bytes())
+            .unwrap_or(0)
+            .clamp(4096, 1 << 16);
         let negotiated = session.negotiated().is_some();
         // Negotiation has one deadline from the connection's start, however the peer
         // trickles its bytes; after it, each read gets idle_timeout.
@@ -310,7 +288,7 @@ async fn handle<S>(
             negotiate_deadline
         };
         let read = tokio::select! {
-            r = tokio::time::timeout_at(until, stream.read_buf(&mut buf)) => r,
+            r = tokio::time::timeout_at(until, stream.read(&mut buf, want)) => r,
             _ = shutdown.changed(), if !session.in_message() => {
                 debug!("closing idle connection for shutdown");
                 return;
@@ -349,7 +327,7 @@ async fn handle<S>(
         let mut used = 0;
         let mut close = false;
         loop {
-            let (packet, len) = match frame::decode(&buf[used..]) {
+            let (packet, len) = match frame::decode(&buf.bytes()[used..]) {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => {
@@ -417,15 +395,13 @@ async fn handle<S>(
                 }
             }
         }
-        buf.drain(..used);
+        buf.consume(used);
         if session.negotiated().is_some() {
             slot.set_negotiated();
         }
         slot.set_idle(!session.in_message());
-        if buf.is_empty() && buf.capacity() > (1 << 16) {
-            // Give back what a large message took; idle connections stay small.
-            buf = Vec::new();
-        }
+        // Give back what a large message took; idle connections stay small.
+        buf.shrink_when_empty(1 << 16);
         if out.is_empty() {
             // Nothing to answer (events the MTA sends without waiting): acknowledge now,
             // or the MTA's next small write may wait for a delayed ACK. An answer carries
@@ -433,7 +409,7 @@ async fn handle<S>(
             stream.quickack();
         } else {
             // Modifications and the final reply go out in one write.
-            if let Err(e) = stream.write_all(&out).await {
+            if let Err(e) = stream.write_all(&out, idle).await {
                 debug!(error = %e, "write failed");
                 errors.with_label_values(&["io"]).inc();
                 return;
