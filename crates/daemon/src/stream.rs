@@ -1,13 +1,13 @@
 //! Milter sockets watched for input only.
 //!
-//! tokio registers its sockets for input and output, edge-triggered. The kernel then
-//! wakes the runtime each time the MTA reads one of Palisade's replies (room frees up
-//! in the send buffer), and that wake-up carries no work: behind Postfix, two of the six
-//! or seven wake-ups per message (after the option negotiation and after end of
-//! message), counted with strace in docs/performance.md. These sockets are
-//! registered for input only. Replies are small and are written straight away; only
-//! when the send buffer is full does a write wait, on a second registration for output
-//! made for that wait alone.
+//! tokio registers its sockets for input and output, edge-triggered. On a unix socket
+//! the kernel then signals output readiness each time the MTA reads one of Palisade's
+//! replies (room frees up in the send buffer), and that wake-up carries no work: behind
+//! Postfix, one after the option negotiation of each connection and one after each end
+//! of message (counted with strace in docs/performance.md). These sockets are
+//! registered for input only. Replies are small and are sent straight away; only when
+//! the send buffer is full does a write wait, on a second registration for output made
+//! for that wait alone.
 
 use std::io::{self, Read};
 use std::time::Duration;
@@ -104,7 +104,7 @@ impl MilterStream {
     pub(crate) async fn write_all(&self, mut data: &[u8], timeout: Duration) -> io::Result<()> {
         let mut waiter: Option<AsyncFd<Socket>> = None;
         while !data.is_empty() {
-            let sent = match self.fd.get_ref().send(data) {
+            let sent = match send(self.fd.get_ref(), data) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let waiter = match &mut waiter {
                         Some(w) => w,
@@ -149,11 +149,16 @@ fn watch(socket: Socket, interest: Interest) -> io::Result<AsyncFd<Socket>> {
     AsyncFd::with_interest(socket, interest)
 }
 
+/// One non-blocking send; a peer that has gone gets EPIPE, never SIGPIPE.
+fn send(socket: &Socket, data: &[u8]) -> io::Result<usize> {
+    socket.send_with_flags(data, libc::MSG_NOSIGNAL)
+}
+
 /// Sends part of `data` once the socket has room.
 async fn send_when_writable(waiter: &AsyncFd<Socket>, data: &[u8]) -> io::Result<usize> {
     loop {
         let mut ready = waiter.writable().await?;
-        if let Ok(sent) = ready.try_io(|s| s.get_ref().send(data)) {
+        if let Ok(sent) = ready.try_io(|s| send(s.get_ref(), data)) {
             return sent;
         }
     }
@@ -176,6 +181,11 @@ impl InBuf {
     /// Drops the first `n` bytes (packets handled).
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.filled);
+        if n == 0 {
+            // A packet still arriving: nothing moves (what is kept is at most the rest
+            // of one packet, moved once when the packet before it is taken).
+            return;
+        }
         self.data.copy_within(n..self.filled, 0);
         self.filled -= n;
     }
