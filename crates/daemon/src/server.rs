@@ -13,6 +13,7 @@ use ipnet::IpNet;
 use palisade_engine::FromHeader;
 use palisade_milter::session::Step;
 use palisade_milter::{frame, Command, Reply, Session, SessionConfig};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, info, warn, Instrument};
@@ -254,7 +255,7 @@ async fn accept(
 /// Serves one milter connection until the MTA quits, the peer goes away, it idles out, a
 /// protocol error closes it, or shutdown finds it between messages.
 async fn handle(
-    stream: MilterStream,
+    mut stream: MilterStream,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
     slot: &Slot,
@@ -288,7 +289,7 @@ async fn handle(
             negotiate_deadline
         };
         let read = tokio::select! {
-            r = tokio::time::timeout_at(until, stream.read(&mut buf, want)) => r,
+            r = tokio::time::timeout_at(until, stream.read_into(&mut buf, want)) => r,
             _ = shutdown.changed(), if !session.in_message() => {
                 debug!("closing idle connection for shutdown");
                 return;
@@ -408,11 +409,20 @@ async fn handle(
             // the ACK itself, so no system call is spent on it then.
             stream.quickack();
         } else {
-            // Modifications and the final reply go out in one write.
-            if let Err(e) = stream.write_all(&out, idle).await {
-                debug!(error = %e, "write failed");
-                errors.with_label_values(&["io"]).inc();
-                return;
+            // Modifications and the final reply go out in one write. An MTA that reads
+            // none of it for idle_timeout loses the connection.
+            match tokio::time::timeout(idle, stream.write_all(&out)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    debug!(error = %e, "write failed");
+                    errors.with_label_values(&["io"]).inc();
+                    return;
+                }
+                Err(_) => {
+                    debug!(idle = ?idle, "the MTA read no reply in time");
+                    errors.with_label_values(&["timeout"]).inc();
+                    return;
+                }
             }
             out.clear();
             if out.capacity() > (1 << 16) {

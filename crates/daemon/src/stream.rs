@@ -7,14 +7,15 @@
 //! of message (counted with strace in docs/performance.md). These sockets are
 //! registered for input only. Replies are small and are sent straight away; only when
 //! the send buffer is full does a write wait, on a second registration for output made
-//! for that wait alone.
+//! the first time it is needed.
 
 use std::io::{self, Read};
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use socket2::{SockAddr, Socket};
 use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
+use tokio::io::{AsyncWrite, Interest};
 
 /// A listening milter socket (TCP or unix).
 pub(crate) struct MilterListener {
@@ -58,6 +59,8 @@ impl MilterListener {
 /// One milter connection.
 pub(crate) struct MilterStream {
     fd: AsyncFd<Socket>,
+    /// A second registration, for output, made the first time the send buffer is full.
+    waiter: Option<AsyncFd<Socket>>,
     tcp: bool,
 }
 
@@ -66,12 +69,13 @@ impl MilterStream {
     pub(crate) fn new(socket: Socket, tcp: bool) -> io::Result<MilterStream> {
         Ok(MilterStream {
             fd: watch(socket, Interest::READABLE)?,
+            waiter: None,
             tcp,
         })
     }
 
     /// Reads what has arrived into `buf`'s spare room; 0 means the peer closed.
-    pub(crate) async fn read(&self, buf: &mut InBuf, want: usize) -> io::Result<usize> {
+    pub(crate) async fn read_into(&self, buf: &mut InBuf, want: usize) -> io::Result<usize> {
         let room = buf.room(want);
         let len = room.len();
         loop {
@@ -97,35 +101,6 @@ impl MilterStream {
                 Err(_would_block) => continue,
             }
         }
-    }
-
-    /// Writes all of `data`. A reply normally fits the send buffer at once; when it does
-    /// not (the MTA is not reading), the write waits for room at most `timeout`.
-    pub(crate) async fn write_all(&self, mut data: &[u8], timeout: Duration) -> io::Result<()> {
-        let mut waiter: Option<AsyncFd<Socket>> = None;
-        while !data.is_empty() {
-            let sent = match send(self.fd.get_ref(), data) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let waiter = match &mut waiter {
-                        Some(w) => w,
-                        None => waiter
-                            .insert(watch(self.fd.get_ref().try_clone()?, Interest::WRITABLE)?),
-                    };
-                    tokio::time::timeout(timeout, send_when_writable(waiter, data))
-                        .await
-                        .map_err(|_| {
-                            io::Error::new(io::ErrorKind::TimedOut, "the MTA read no reply")
-                        })?
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => other,
-            }?;
-            if sent == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
-            }
-            data = &data[sent..];
-        }
-        Ok(())
     }
 
     /// Acknowledges what was read at once (TCP): the MTA's next small write would
@@ -154,13 +129,42 @@ fn send(socket: &Socket, data: &[u8]) -> io::Result<usize> {
     socket.send_with_flags(data, libc::MSG_NOSIGNAL)
 }
 
-/// Sends part of `data` once the socket has room.
-async fn send_when_writable(waiter: &AsyncFd<Socket>, data: &[u8]) -> io::Result<usize> {
-    loop {
-        let mut ready = waiter.writable().await?;
-        if let Ok(sent) = ready.try_io(|s| send(s.get_ref(), data)) {
-            return sent;
+impl AsyncWrite for MilterStream {
+    /// Sends at once; only when the send buffer is full does it wait, on the second
+    /// registration (made then, kept for the connection's life). The server bounds
+    /// the whole write with `milter.idle_timeout`.
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            match send(this.fd.get_ref(), data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return Poll::Ready(other),
+            }
+            let waiter = match &mut this.waiter {
+                Some(w) => w,
+                None => this
+                    .waiter
+                    .insert(watch(this.fd.get_ref().try_clone()?, Interest::WRITABLE)?),
+            };
+            let mut ready = ready!(waiter.poll_write_ready(cx))?;
+            if let Ok(sent) = ready.try_io(|fd| send(fd.get_ref(), data)) {
+                return Poll::Ready(sent);
+            }
         }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Nothing is buffered here: every write went to the socket.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.fd.get_ref().shutdown(std::net::Shutdown::Write))
     }
 }
 
@@ -212,6 +216,8 @@ mod tests {
     use super::*;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
 
     /// A milter stream and the MTA's end of it.
     fn pair() -> (MilterStream, UnixStream) {
@@ -229,19 +235,20 @@ mod tests {
         mta.write_all(b"abc").expect("write");
         drop(mta);
         let mut buf = InBuf::default();
-        let first = stream.read(&mut buf, 4096).await.expect("read");
+        let first = stream.read_into(&mut buf, 4096).await.expect("read");
         assert_eq!((first, buf.bytes()), (3, &b"abc"[..]));
         // The short read cleared the readiness; the close seen with the data must still
         // end the next read at once rather than wait for an event that never comes.
-        let second = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf, 4096))
-            .await
-            .expect("the close was lost: the read waited");
+        let second =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_into(&mut buf, 4096))
+                .await
+                .expect("the close was lost: the read waited");
         assert_eq!(second.expect("read"), 0);
     }
 
     #[tokio::test]
     async fn a_reply_larger_than_the_socket_buffer_waits_for_room_and_arrives_whole() {
-        let (stream, mta) = pair();
+        let (mut stream, mta) = pair();
         let reply: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
         let reader = std::thread::spawn(move || {
             let mut mta = mta;
@@ -250,23 +257,21 @@ mod tests {
             std::io::Read::read_to_end(&mut mta, &mut got).expect("read");
             got
         });
-        stream
-            .write_all(&reply, Duration::from_secs(30))
+        tokio::time::timeout(Duration::from_secs(60), stream.write_all(&reply))
             .await
+            .expect("the write never finished: a wait for room was not woken")
             .expect("write");
         drop(stream);
         assert!(reader.join().expect("reader") == reply);
     }
 
     #[tokio::test]
-    async fn a_peer_that_reads_nothing_times_the_write_out() {
-        let (stream, _mta) = pair();
+    async fn a_peer_that_reads_nothing_leaves_the_write_waiting() {
+        let (mut stream, _mta) = pair();
         let reply = vec![b'x'; 4_000_000];
-        let e = stream
-            .write_all(&reply, Duration::from_millis(200))
-            .await
-            .expect_err("nobody reads: the write cannot finish");
-        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        let waited =
+            tokio::time::timeout(Duration::from_millis(200), stream.write_all(&reply)).await;
+        assert!(waited.is_err(), "nobody reads: the write cannot finish");
     }
 
     #[test]
