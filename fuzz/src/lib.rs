@@ -197,6 +197,9 @@ pub fn config(data: &[u8]) {
                 let _ = c.to_toml();
             }
         }
+        // Removed after every input: a fuzzing process is killed rather than ending, and
+        // each process used to leave its directory in the temporary directory for good.
+        let _ = std::fs::remove_dir_all(&dir);
     }
     let _ = RuleSet::compile([("fuzz.toml".to_string(), text.into_owned())]);
 }
