@@ -82,10 +82,11 @@ impl Live {
     }
 }
 
-/// A bound milter listener.
-pub(crate) enum Listener {
-    Tcp(MilterListener),
-    Unix(MilterListener, PathBuf),
+/// A bound milter listener, and the path of its socket when it is a unix one (removed at
+/// shutdown, and what warnings name as the peer).
+pub(crate) struct Listener {
+    socket: MilterListener,
+    unix_path: Option<PathBuf>,
 }
 
 /// Where the server ended up listening (with the real port when 0 was asked for).
@@ -120,26 +121,33 @@ impl Listener {
                     .await
                     .with_context(|| format!("cannot listen on {spec}"))?;
                 let socket = socket2::Socket::from(listener.into_std()?);
-                Ok(Listener::Tcp(MilterListener::new(socket, true)?))
+                Ok(Listener {
+                    socket: MilterListener::new(socket, true)?,
+                    unix_path: None,
+                })
             }
             SocketSpec::Unix(path) => {
                 let std_listener =
                     crate::socket::bind_unix(path, mode, group, "milter.socket_group")?;
-                let listener = MilterListener::new(socket2::Socket::from(std_listener), false)
+                let socket = MilterListener::new(socket2::Socket::from(std_listener), false)
                     .with_context(|| format!("cannot listen on {spec}"))?;
-                Ok(Listener::Unix(listener, path.clone()))
+                Ok(Listener {
+                    socket,
+                    unix_path: Some(path.clone()),
+                })
             }
         }
     }
 
     pub(crate) fn bound(&self) -> anyhow::Result<BoundAddr> {
-        Ok(match self {
-            Listener::Tcp(l) => BoundAddr::Tcp(
-                l.local_addr()?
+        Ok(match &self.unix_path {
+            Some(p) => BoundAddr::Unix(p.clone()),
+            None => BoundAddr::Tcp(
+                self.socket
+                    .local_addr()?
                     .as_socket()
                     .context("the milter listener has no TCP address")?,
             ),
-            Listener::Unix(_, p) => BoundAddr::Unix(p.clone()),
         })
     }
 }
@@ -209,7 +217,7 @@ pub(crate) async fn serve(
             .instrument(span),
         );
     }
-    if let Listener::Unix(_, path) = &listener {
+    if let Some(path) = &listener.unix_path {
         let _ = std::fs::remove_file(path);
     }
     drop(listener);
@@ -235,21 +243,16 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// The next connection, how logs name its peer, and its address (TCP only).
 async fn accept(
     listener: &Listener,
 ) -> std::io::Result<(MilterStream, String, Option<std::net::IpAddr>)> {
-    match listener {
-        Listener::Tcp(l) => {
-            let (s, peer) = l.accept().await?;
-            let peer = peer.as_socket();
-            let shown = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
-            Ok((s, shown, peer.map(|p| p.ip())))
-        }
-        Listener::Unix(l, path) => {
-            let (s, _) = l.accept().await?;
-            Ok((s, path.display().to_string(), None))
-        }
-    }
+    let (stream, peer) = listener.socket.accept().await?;
+    Ok(match (&listener.unix_path, peer.as_socket()) {
+        (Some(path), _) => (stream, path.display().to_string(), None),
+        (None, Some(addr)) => (stream, addr.to_string(), Some(addr.ip())),
+        (None, None) => (stream, "?".to_string(), None),
+    })
 }
 
 /// Serves one milter connection until the MTA quits, the peer goes away, it idles out, a
