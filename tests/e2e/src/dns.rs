@@ -129,18 +129,30 @@ impl DnsServer {
         let refused = timeouts;
         require_tools(&["unbound"])?;
         let dir = tempfile::Builder::new().prefix("palisade-dns-").tempdir()?;
-        let port = free_port()?;
         let mut server = DnsServer {
             dir,
             child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
             zones: zones.iter().map(|z| z.to_string()).collect(),
             refused: refused.iter().map(|z| z.to_string()).collect(),
             dead_port: free_port()?,
         };
-        server.write_config(records)?;
-        server.spawn()?;
-        Ok(server)
+        // The port is free for TCP when picked; unbound also needs it for UDP, and
+        // another test may take it meanwhile. A server that cannot bind exits at once,
+        // so a few fresh ports are tried.
+        let mut attempt = 0;
+        loop {
+            server.write_config(records)?;
+            match server.spawn() {
+                Ok(()) => return Ok(server),
+                Err(e) if attempt < 4 && e.is::<ExitedAtStart>() => {
+                    attempt += 1;
+                    server.stop();
+                    server.addr.set_port(free_port()?);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn conf(&self) -> PathBuf {
@@ -237,7 +249,7 @@ impl DnsServer {
             }
             if let Some(child) = &mut self.child {
                 if let Ok(Some(status)) = child.try_wait() {
-                    bail!("unbound exited at start: {status}");
+                    return Err(ExitedAtStart(status).into());
                 }
             }
             if start.elapsed() > Duration::from_secs(10) {
@@ -268,6 +280,18 @@ impl DnsServer {
         self.addr.to_string()
     }
 }
+
+/// unbound stopped before it answered, most often because its port was taken.
+#[derive(Debug)]
+struct ExitedAtStart(std::process::ExitStatus);
+
+impl std::fmt::Display for ExitedAtStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unbound exited at start: {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitedAtStart {}
 
 impl Drop for DnsServer {
     fn drop(&mut self) {

@@ -249,15 +249,25 @@ struct BlackHole {
 }
 
 impl BlackHole {
+    /// The kernel picks a free UDP port; the same TCP port may belong to another test
+    /// running alongside, so a few picks are tried before giving up.
     fn new() -> BlackHole {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        let tcp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        BlackHole {
-            port,
-            _udp: udp,
-            _tcp: tcp,
+        let mut last = None;
+        for _ in 0..50 {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = udp.local_addr().unwrap().port();
+            match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                Ok(tcp) => {
+                    return BlackHole {
+                        port,
+                        _udp: udp,
+                        _tcp: tcp,
+                    }
+                }
+                Err(e) => last = Some(e),
+            }
         }
+        panic!("no loopback port free for both UDP and TCP: {last:?}");
     }
 }
 
