@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+// Shared with tests/e2e: one directory per test process, swept once the process is gone.
+#[path = "../../../tests/e2e/src/state.rs"]
+mod state;
+
 use palisade::bench::{AnyStream, MilterConnection};
 use palisade::config::{Config, Sources};
 use palisade::socket::SocketSpec;
@@ -15,11 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn config(listen: &str) -> Config {
     let mut c = Config::load(&Sources::default()).unwrap();
     // Campaign state (key, saved store) in a directory of its own, not /var/lib.
-    c.state.dir = tempfile::Builder::new()
-        .prefix("palisade-state-")
-        .tempdir()
-        .unwrap()
-        .keep();
+    c.state.dir = state::state_dir();
     c.milter.listen = listen.into();
     c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);

@@ -12,7 +12,10 @@ pub mod milter;
 pub mod prometheus;
 pub mod redis;
 pub mod signing;
+pub mod state;
 pub mod web;
+
+pub use state::state_dir;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -63,19 +66,6 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
-}
-
-/// A fresh state directory for a daemon under test (campaign key and store, review
-/// database), so tests never share state with each other or with /var/lib/palisade.
-/// Left in place: the daemon may outlive the test function's scope.
-pub fn state_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("palisade-state-")
-        .tempdir()
-        .map(|d| d.keep())
-        .unwrap_or_else(|_| {
-            std::env::temp_dir().join(format!("palisade-state-{}", std::process::id()))
-        })
 }
 
 /// How the Postfix instance is set up.

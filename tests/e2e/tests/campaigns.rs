@@ -108,11 +108,7 @@ fn host(name: &str, redis: &RedisServer, key: &std::path::Path, with_helper: boo
         format!("transport_maps = inline:{{slow.example=smtp:[127.0.0.1]:{dead}}}"),
     ];
     let pf = Postfix::start(&cfg).unwrap();
-    let state = tempfile::Builder::new()
-        .prefix("palisade-state-")
-        .tempdir()
-        .unwrap()
-        .keep();
+    let state = palisade_e2e::state_dir();
     // The helper keeps its record of holds in a directory of its own.
     let (helper, extra) = if with_helper {
         let sock = state.join("helper/queue.sock");
