@@ -129,7 +129,7 @@ impl DnsServer {
         let refused = timeouts;
         require_tools(&["unbound"])?;
         let dir = tempfile::Builder::new().prefix("palisade-dns-").tempdir()?;
-        let mut server = DnsServer {
+        let server = DnsServer {
             dir,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
@@ -137,18 +137,23 @@ impl DnsServer {
             refused: refused.iter().map(|z| z.to_string()).collect(),
             dead_port: free_port()?,
         };
-        // The port is free for TCP when picked; unbound also needs it for UDP, and
-        // another test may take it meanwhile. A server that cannot bind exits at once,
-        // so a few fresh ports are tried.
+        server.start_retrying(records)
+    }
+
+    /// Writes the configuration and starts unbound. The port was free for TCP when
+    /// picked; unbound also needs it for UDP, and another test may take it meanwhile. A
+    /// server that cannot bind says so and exits at once: then a few fresh ports are
+    /// tried. Other errors end it here.
+    fn start_retrying(mut self, records: &[Record]) -> anyhow::Result<DnsServer> {
         let mut attempt = 0;
         loop {
-            server.write_config(records)?;
-            match server.spawn() {
-                Ok(()) => return Ok(server),
-                Err(e) if attempt < 4 && e.is::<ExitedAtStart>() => {
+            self.write_config(records)?;
+            match self.spawn() {
+                Ok(()) => return Ok(self),
+                Err(e) if attempt < 4 && e.is::<PortTaken>() => {
                     attempt += 1;
-                    server.stop();
-                    server.addr.set_port(free_port()?);
+                    self.stop();
+                    self.addr.set_port(free_port()?);
                 }
                 Err(e) => return Err(e),
             }
@@ -235,8 +240,11 @@ impl DnsServer {
             .stderr(Stdio::piped())
             .spawn()
             .context("cannot start unbound")?;
+        let pid = child.id();
         self.child = Some(child);
-        // Ready once it answers a query over UDP.
+        // Ready once it answers a query over UDP and has written its pid file, which
+        // unbound does only after binding its ports: an answer alone could come from
+        // another test's server on the same port.
         let start = Instant::now();
         loop {
             let zone = self
@@ -244,12 +252,20 @@ impl DnsServer {
                 .iter()
                 .find(|z| z.as_str() != ".")
                 .map_or("test", String::as_str);
-            if probe(self.addr, zone) {
+            if self.pid_file_is(pid) && probe(self.addr, zone) {
                 return Ok(());
             }
             if let Some(child) = &mut self.child {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(ExitedAtStart(status).into());
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                    }
+                    self.child = None;
+                    if err.contains("could not open ports") {
+                        return Err(PortTaken(err).into());
+                    }
+                    bail!("unbound exited at start ({status}): {}", err.trim());
                 }
             }
             if start.elapsed() > Duration::from_secs(10) {
@@ -257,6 +273,12 @@ impl DnsServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether unbound's pid file names `pid` (a kill leaves an old one behind).
+    fn pid_file_is(&self, pid: u32) -> bool {
+        std::fs::read_to_string(self.dir.path().join("unbound.pid"))
+            .is_ok_and(|s| s.trim() == pid.to_string())
     }
 
     /// Stops the server (queries then time out), keeping its port and records.
@@ -281,17 +303,17 @@ impl DnsServer {
     }
 }
 
-/// unbound stopped before it answered, most often because its port was taken.
+/// unbound could not bind its port (another process has it); its error output.
 #[derive(Debug)]
-struct ExitedAtStart(std::process::ExitStatus);
+struct PortTaken(String);
 
-impl std::fmt::Display for ExitedAtStart {
+impl std::fmt::Display for PortTaken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unbound exited at start: {}", self.0)
+        write!(f, "unbound could not open its ports: {}", self.0.trim())
     }
 }
 
-impl std::error::Error for ExitedAtStart {}
+impl std::error::Error for PortTaken {}
 
 impl Drop for DnsServer {
     fn drop(&mut self) {
@@ -330,4 +352,42 @@ pub fn proud_boys() -> anyhow::Result<DnsServer> {
             Record::txt("_dmarc.officialproudboys.test", "v=DMARC1; p=reject"),
         ],
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A server set up on the port of another one that is running.
+    fn second_on(first: &DnsServer) -> DnsServer {
+        DnsServer {
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+            addr: first.addr,
+            zones: vec!["test".into()],
+            refused: Vec::new(),
+            dead_port: free_port().unwrap(),
+        }
+    }
+
+    #[test]
+    fn an_answer_from_another_server_on_the_port_is_not_taken_for_ours() {
+        let first = DnsServer::start(&["test"], &[]).unwrap();
+        let mut second = second_on(&first);
+        second.write_config(&[]).unwrap();
+        // The first server answers the readiness query; the second never bound.
+        let err = second.spawn().unwrap_err();
+        assert!(err.is::<PortTaken>(), "{err:#}");
+        assert!(second.child.is_none());
+    }
+
+    #[test]
+    fn starting_takes_a_fresh_port_when_its_own_is_taken() {
+        let first = DnsServer::start(&["test"], &[]).unwrap();
+        let second = second_on(&first).start_retrying(&[]).unwrap();
+        assert_ne!(second.addr, first.addr);
+        assert!(second.pid_file_is(second.child.as_ref().unwrap().id()));
+        assert!(probe(second.addr, "test"));
+    }
 }

@@ -3,11 +3,15 @@
 //!
 //! A daemon may outlive the test function that started it, so a directory is not removed
 //! when the function returns. Instead every directory of one test process lives under
-//! `$TMPDIR/palisade-state-PID/`, and the first test of a later process removes the
-//! directories of processes that have exited: at most the last run's are left behind.
+//! `$TMPDIR/palisade-state-PID/`, which the process holds locked (`flock`) while it runs.
+//! The first test of a later process removes the directories whose process is gone and
+//! whose lock is free: at most the last run's are left behind. Both are checked, so that
+//! neither a reused pid nor a process in another pid namespace sharing `$TMPDIR` loses
+//! a live directory.
 //!
 //! Used by the daemon crate's own tests too (through `#[path]`): std and tempfile only.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -15,12 +19,15 @@ const PREFIX: &str = "palisade-state-";
 
 /// A fresh, empty state directory.
 pub fn state_dir() -> PathBuf {
-    static PARENT: OnceLock<PathBuf> = OnceLock::new();
-    let parent = PARENT.get_or_init(|| {
-        sweep(&std::env::temp_dir());
-        let p = std::env::temp_dir().join(format!("{PREFIX}{}", std::process::id()));
+    // The directory's open handle keeps its lock for the life of the process.
+    static PARENT: OnceLock<(PathBuf, Option<File>)> = OnceLock::new();
+    let (parent, _lock) = PARENT.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        sweep(&tmp);
+        let p = tmp.join(format!("{PREFIX}{}", std::process::id()));
         let _ = std::fs::create_dir_all(&p);
-        p
+        let lock = File::open(&p).ok().filter(|f| f.try_lock().is_ok());
+        (p, lock)
     });
     match tempfile::Builder::new().prefix("d-").tempdir_in(parent) {
         Ok(d) => d.keep(),
@@ -31,7 +38,8 @@ pub fn state_dir() -> PathBuf {
     }
 }
 
-/// Removes `palisade-state-PID` directories whose process is gone.
+/// Removes `palisade-state-PID` directories whose process is gone and whose lock is
+/// free.
 fn sweep(tmp: &Path) {
     let Ok(entries) = std::fs::read_dir(tmp) else {
         return;
@@ -45,7 +53,13 @@ fn sweep(tmp: &Path) {
         else {
             continue;
         };
-        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let Ok(dir) = File::open(entry.path()) else {
+            continue;
+        };
+        if dir.try_lock().is_ok() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
@@ -61,15 +75,23 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         // A pid above the kernel's limit (4,194,304) never names a live process.
         let dead = tmp.path().join(format!("{PREFIX}4194305"));
+        let held = tmp.path().join(format!("{PREFIX}4194306"));
         let live = tmp.path().join(format!("{PREFIX}1"));
         let other = tmp.path().join(format!("{PREFIX}abcdef"));
-        for d in [&dead, &live, &other] {
+        for d in [&dead, &held, &live, &other] {
             std::fs::create_dir_all(d.join("d-x")).unwrap();
         }
+        // As a process in another pid namespace would hold it.
+        let lock = File::open(&held).unwrap();
+        lock.try_lock().unwrap();
         sweep(tmp.path());
         assert!(!dead.exists());
+        assert!(held.exists(), "its lock is held");
         assert!(live.exists(), "pid 1 is alive");
         assert!(other.exists(), "not a pid: not ours to remove");
+        drop(lock);
+        sweep(tmp.path());
+        assert!(!held.exists(), "the lock was given back");
     }
 
     #[test]
