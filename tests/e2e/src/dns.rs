@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::{free_port, require_tools};
+use crate::{free_port, on_free_port, require_tools};
 
 /// One resource record in presentation format, e.g. `county.test. TXT "v=spf1 -all"`.
 #[derive(Debug, Clone)]
@@ -129,35 +129,26 @@ impl DnsServer {
         let refused = timeouts;
         require_tools(&["unbound"])?;
         let dir = tempfile::Builder::new().prefix("palisade-dns-").tempdir()?;
-        let server = DnsServer {
+        let mut server = DnsServer {
             dir,
             child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             zones: zones.iter().map(|z| z.to_string()).collect(),
             refused: refused.iter().map(|z| z.to_string()).collect(),
             dead_port: free_port()?,
         };
-        server.start_retrying(records)
-    }
-
-    /// Writes the configuration and starts unbound. The port was free for TCP when
-    /// picked; unbound also needs it for UDP, and another test may take it meanwhile. A
-    /// server that cannot bind says so and exits at once: then a few fresh ports are
-    /// tried. Other errors end it here.
-    fn start_retrying(mut self, records: &[Record]) -> anyhow::Result<DnsServer> {
-        let mut attempt = 0;
-        loop {
-            self.write_config(records)?;
-            match self.spawn() {
-                Ok(()) => return Ok(self),
-                Err(e) if attempt < 4 && e.is::<PortTaken>() => {
-                    attempt += 1;
-                    self.stop();
-                    self.addr.set_port(free_port()?);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        // The port is free for TCP when picked and unbound needs it for UDP too: a
+        // server that cannot bind it says so and exits at once, and another port is
+        // tried. Other errors end it here.
+        on_free_port(
+            |port| {
+                server.addr.set_port(port);
+                server.write_config(records)?;
+                server.spawn()
+            },
+            |e| e.is::<PortTaken>(),
+        )?;
+        Ok(server)
     }
 
     fn conf(&self) -> PathBuf {
@@ -359,35 +350,22 @@ pub fn proud_boys() -> anyhow::Result<DnsServer> {
 mod tests {
     use super::*;
 
-    /// A server set up on the port of another one that is running.
-    fn second_on(first: &DnsServer) -> DnsServer {
-        DnsServer {
+    #[test]
+    fn an_answer_from_another_server_on_the_port_is_not_taken_for_ours() {
+        let first = DnsServer::start(&["test"], &[]).unwrap();
+        // A second server set up on the first one's port.
+        let mut second = DnsServer {
             dir: tempfile::tempdir().unwrap(),
             child: None,
             addr: first.addr,
             zones: vec!["test".into()],
             refused: Vec::new(),
             dead_port: free_port().unwrap(),
-        }
-    }
-
-    #[test]
-    fn an_answer_from_another_server_on_the_port_is_not_taken_for_ours() {
-        let first = DnsServer::start(&["test"], &[]).unwrap();
-        let mut second = second_on(&first);
+        };
         second.write_config(&[]).unwrap();
         // The first server answers the readiness query; the second never bound.
         let err = second.spawn().unwrap_err();
         assert!(err.is::<PortTaken>(), "{err:#}");
         assert!(second.child.is_none());
-    }
-
-    #[test]
-    fn starting_takes_a_fresh_port_when_its_own_is_taken() {
-        let first = DnsServer::start(&["test"], &[]).unwrap();
-        let second = second_on(&first).start_retrying(&[]).unwrap();
-        assert_ne!(second.addr, first.addr);
-        assert!(second.pid_file_is(second.child.as_ref().unwrap().id()));
-        assert!(probe(second.addr, "test"));
     }
 }

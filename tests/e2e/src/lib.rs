@@ -30,6 +30,22 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Runs `start` on a free port, and again on another one (up to 8 in all) while it fails
+/// with an error `taken` says means the port was gone: another test may bind a port
+/// between [`free_port`] picking it and `start` binding it.
+pub fn on_free_port<T>(
+    mut start: impl FnMut(u16) -> anyhow::Result<T>,
+    taken: impl Fn(&anyhow::Error) -> bool,
+) -> anyhow::Result<T> {
+    let mut tries = 1;
+    loop {
+        match start(free_port()?) {
+            Err(e) if tries < 8 && taken(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Fails with a clear message when a required program is missing.
 pub fn require_tools(tools: &[&str]) -> anyhow::Result<()> {
     let missing: Vec<&str> = tools
@@ -622,5 +638,50 @@ impl Postfix {
     /// Waits until the hold queue has at least `n` messages.
     pub fn wait_held(&self, n: usize, timeout: Duration) -> anyhow::Result<Vec<String>> {
         self.wait_for_count("held", n, timeout, || self.held())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_is_tried_again_on_another_and_other_errors_end_it() {
+        let mut ports = Vec::new();
+        let got = on_free_port(
+            |port| {
+                ports.push(port);
+                if ports.len() < 3 {
+                    bail!("taken")
+                }
+                Ok(port)
+            },
+            |e| e.to_string() == "taken",
+        )
+        .unwrap();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(got, ports[2]);
+
+        let mut calls = 0;
+        let err = on_free_port(
+            |_| -> anyhow::Result<()> {
+                calls += 1;
+                bail!("broken")
+            },
+            |e| e.to_string() == "taken",
+        )
+        .unwrap_err();
+        assert_eq!((calls, err.to_string()), (1, "broken".to_string()));
+
+        let mut calls = 0;
+        let _ = on_free_port(
+            |_| -> anyhow::Result<()> {
+                calls += 1;
+                bail!("taken")
+            },
+            |_| true,
+        );
+        assert_eq!(calls, 8, "bounded");
     }
 }

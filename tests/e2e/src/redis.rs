@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::{free_port, require_tools, wait_for};
+use crate::{on_free_port, require_tools, wait_for};
 
 /// A running redis-server.
 pub struct RedisServer {
@@ -29,27 +29,27 @@ impl RedisServer {
         let mut r = RedisServer {
             dir,
             child: None,
-            port: free_port()?,
+            port: 0,
         };
         // A free port can be taken by someone else (another test's server) before this
         // one binds it; then this server exits and the PING would be answered by the
         // other one, whose data the test would share. So the answer must come from our
         // process, or we try again on another port.
-        let mut attempts = 0;
-        loop {
-            match r.spawn() {
-                Ok(()) => return Ok(r),
-                Err(e) if attempts >= 5 => return Err(e),
-                Err(_) => {
-                    attempts += 1;
+        on_free_port(
+            |port| {
+                r.port = port;
+                let started = r.spawn();
+                if started.is_err() {
                     if let Some(mut c) = r.child.take() {
                         let _ = c.kill();
                         let _ = c.wait();
                     }
-                    r.port = free_port()?;
                 }
-            }
-        }
+                started
+            },
+            |_| true,
+        )?;
+        Ok(r)
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {

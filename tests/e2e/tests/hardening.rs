@@ -11,6 +11,7 @@ use palisade::config::{Config, Sources};
 use palisade::{start, Running};
 use palisade_e2e::dns::{DnsServer, Record};
 use palisade_e2e::milter::{send, Answer};
+use palisade_e2e::on_free_port;
 use palisade_e2e::prometheus::http_get;
 use palisade_e2e::signing::{dkim_record, dkim_sign, dkim_sign_simple, key};
 use palisade_milter::Reply;
@@ -249,25 +250,22 @@ struct BlackHole {
 }
 
 impl BlackHole {
-    /// The kernel picks a free UDP port; the same TCP port may belong to another test
-    /// running alongside, so a few picks are tried before giving up.
+    /// Both sockets on one port, which another test may take between picking and binding.
     fn new() -> BlackHole {
-        let mut last = None;
-        for _ in 0..50 {
-            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            let port = udp.local_addr().unwrap().port();
-            match std::net::TcpListener::bind(("127.0.0.1", port)) {
-                Ok(tcp) => {
-                    return BlackHole {
-                        port,
-                        _udp: udp,
-                        _tcp: tcp,
-                    }
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        panic!("no loopback port free for both UDP and TCP: {last:?}");
+        on_free_port(
+            |port| {
+                Ok(BlackHole {
+                    port,
+                    _udp: std::net::UdpSocket::bind(("127.0.0.1", port))?,
+                    _tcp: std::net::TcpListener::bind(("127.0.0.1", port))?,
+                })
+            },
+            |e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+            },
+        )
+        .unwrap()
     }
 }
 
