@@ -81,15 +81,32 @@ mod tests {
         for d in [&dead, &held, &live, &other] {
             std::fs::create_dir_all(d.join("d-x")).unwrap();
         }
-        // As a process in another pid namespace would hold it.
-        let lock = File::open(&held).unwrap();
-        lock.try_lock().unwrap();
+        // Held by another process, as one in another pid namespace would hold it. Not
+        // by this one: a child that another test forks meanwhile shares this process's
+        // open files until it execs, and would keep a lock of ours alive after we drop it.
+        let mut holder = std::process::Command::new("flock")
+            .arg("-o")
+            .arg(&held)
+            .args(["-c", "echo locked; exec cat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("flock(1) from util-linux");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "locked");
         sweep(tmp.path());
         assert!(!dead.exists());
         assert!(held.exists(), "its lock is held");
         assert!(live.exists(), "pid 1 is alive");
         assert!(other.exists(), "not a pid: not ours to remove");
-        drop(lock);
+        // cat ends at end of input, then flock, and with it the lock.
+        drop(holder.stdin.take());
+        assert!(holder.wait().unwrap().success());
         sweep(tmp.path());
         assert!(!held.exists(), "the lock was given back");
     }
