@@ -6,6 +6,9 @@ use std::time::Duration;
 // Shared with tests/e2e: one directory per test process, swept once the process is gone.
 #[path = "../../../tests/e2e/src/state.rs"]
 mod state;
+// Shared with tests/e2e: ports below the kernel's ephemeral range, never handed out twice.
+#[path = "../../../tests/e2e/src/ports.rs"]
+mod ports;
 
 use palisade::bench::{AnyStream, MilterConnection};
 use palisade::config::{Config, Sources};
@@ -485,11 +488,7 @@ async fn inet6_loopback() {
 /// The real binary: SIGTERM drains and exits 0.
 #[tokio::test]
 async fn sigterm_drains_and_exits_zero() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ports::free_port().unwrap();
     let state = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("serve")
@@ -733,11 +732,7 @@ fn systemd_hears_ready_watchdog_reload_and_stopping() {
     let sock = UnixDatagram::bind(&notify).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ports::free_port().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
         .arg("serve")
         .env("NOTIFY_SOCKET", &notify)

@@ -6,6 +6,9 @@ use std::time::Duration;
 // Shared with tests/e2e: one directory per test process, swept once the process is gone.
 #[path = "../../../tests/e2e/src/state.rs"]
 mod state;
+// Shared with tests/e2e: ports below the kernel's ephemeral range, never handed out twice.
+#[path = "../../../tests/e2e/src/ports.rs"]
+mod ports;
 
 use palisade::bench::{AnyStream, MilterConnection};
 use palisade::config::{Config, Sources};
@@ -226,16 +229,8 @@ async fn sighup_reloads_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.toml");
     let state = dir.path().join("state");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let http = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ports::free_port().unwrap();
+    let http = ports::free_port().unwrap();
     let write = |tag: &str| {
         std::fs::write(
             &file,

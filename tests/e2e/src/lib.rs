@@ -9,26 +9,23 @@
 pub mod dns;
 pub mod faults;
 pub mod milter;
+pub mod ports;
 pub mod prometheus;
 pub mod redis;
 pub mod signing;
 pub mod state;
 pub mod web;
 
+pub use ports::free_port;
 pub use state::state_dir;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-
-/// A port nobody listens on right now (bound, read, released).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 /// Runs `start` on a free port, and again on another one (up to 8 in all) while it fails
 /// with an error `taken` says means the port was gone: another test may bind a port

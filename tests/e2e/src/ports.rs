@@ -1,0 +1,110 @@
+//! Ports for servers under test (Postfix, unbound, redis-server, the daemon).
+//!
+//! A test picks a port and a program binds it later, sometimes seconds later. A port the
+//! kernel hands out (`bind` to port 0) comes from the ephemeral range, the same range
+//! every outgoing connection and every other test's `bind(0)` draws from, so in that gap
+//! another socket could take it. Ports handed out here come from below that range, which
+//! the kernel never gives to `bind(0)` or `connect`; each is free over TCP and UDP when
+//! picked, and none is handed out twice by one process. Only another process picking
+//! explicit ports the same way could collide, and its pick starts at a random offset.
+//!
+//! Used by the daemon crate's own tests too (through `#[path]`): std only.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{TcpListener, UdpSocket};
+use std::sync::Mutex;
+
+/// Lowest port handed out: above the registered services most machines run.
+const FLOOR: u16 = 10_000;
+
+/// A loopback port nobody listens on over TCP or UDP right now, outside the kernel's
+/// ephemeral range, never returned before by this process.
+pub fn free_port() -> std::io::Result<u16> {
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let (low, high) = candidates();
+    let offset = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    match pick(low, high, offset, given.get_or_insert_with(HashSet::new)) {
+        Some(port) => Ok(port),
+        // Everything below the ephemeral range is taken or given: let the kernel pick.
+        None => Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()),
+    }
+}
+
+/// The first port from `offset` on (wrapping within `low..=high`) that is neither in
+/// `given` nor bound over TCP or UDP; it is added to `given`.
+fn pick(low: u16, high: u16, offset: u64, given: &mut HashSet<u16>) -> Option<u16> {
+    let span = u32::from(high - low) + 1;
+    let offset = (offset % u64::from(span)) as u32;
+    (0..span)
+        .map(|i| low + ((offset + i) % span) as u16)
+        .find(|port| {
+            !given.contains(port)
+                && TcpListener::bind(("127.0.0.1", *port)).is_ok()
+                && UdpSocket::bind(("127.0.0.1", *port)).is_ok()
+        })
+        .inspect(|port| {
+            given.insert(*port);
+        })
+}
+
+/// The ports to pick from: from [`FLOOR`] to just below the ephemeral range.
+fn candidates() -> (u16, u16) {
+    let low_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if low_ephemeral > FLOOR + 1_000 {
+        (FLOOR, low_ephemeral - 1)
+    } else {
+        // A machine whose ephemeral range starts low: above it, then.
+        (61_000, 65_000)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_distinct_free_and_outside_the_ephemeral_range() {
+        let (low, high) = candidates();
+        let ports: Vec<u16> = (0..64).map(|_| free_port().unwrap()).collect();
+        let distinct: HashSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
+        for p in ports {
+            assert!((low..=high).contains(&p), "{p} outside {low}..={high}");
+            TcpListener::bind(("127.0.0.1", p)).unwrap();
+            UdpSocket::bind(("127.0.0.1", p)).unwrap();
+        }
+    }
+
+    #[test]
+    fn ports_in_use_or_given_are_stepped_over_until_none_is_left() {
+        // Ten ports of the range, a few of them in use over TCP or over UDP only.
+        let (low, high) = candidates();
+        let base = (low..high - 10)
+            .find(|&b| {
+                (b..b + 10).all(|p| {
+                    TcpListener::bind(("127.0.0.1", p)).is_ok()
+                        && UdpSocket::bind(("127.0.0.1", p)).is_ok()
+                })
+            })
+            .unwrap();
+        let tcp: Vec<TcpListener> = [base, base + 3, base + 9]
+            .iter()
+            .map(|&p| TcpListener::bind(("127.0.0.1", p)).unwrap())
+            .collect();
+        let udp = UdpSocket::bind(("127.0.0.1", base + 5)).unwrap();
+        let mut given = HashSet::from([base + 7]);
+        let mut got: Vec<u16> =
+            std::iter::from_fn(|| pick(base, base + 9, 8, &mut given)).collect();
+        got.sort_unstable();
+        assert_eq!(got, [base + 1, base + 2, base + 4, base + 6, base + 8]);
+        drop((tcp, udp));
+    }
+}
