@@ -37,19 +37,60 @@ pub fn bind_unix(
             );
         }
     }
+    // The socket is made under a temporary name, given its group and mode, and only then
+    // renamed into place: nobody ever connects to it with the wrong permissions. A path
+    // too long for a temporary name beside it is bound in place.
+    let staged = staging_name(path);
+    let at = match &staged {
+        Some(tmp) => {
+            if std::fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_socket()) {
+                let _ = std::fs::remove_file(tmp);
+            }
+            tmp.as_path()
+        }
+        None => path,
+    };
     let listener =
-        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+        UnixListener::bind(at).with_context(|| format!("cannot listen on {}", path.display()))?;
+    let published = set_owner_and_mode(at, mode, group, what, path).and_then(|()| {
+        if at != path {
+            std::fs::rename(at, path).with_context(|| {
+                format!("cannot move the socket into place at {}", path.display())
+            })?;
+        }
+        Ok(())
+    });
+    if let Err(e) = published {
+        let _ = std::fs::remove_file(at);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// `DIR/.NAME.new` beside `path`, when it fits in a socket address (108 bytes).
+fn staging_name(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let tmp = path.with_file_name(format!(".{name}.new"));
+    (tmp.as_os_str().len() < 108).then_some(tmp)
+}
+
+fn set_owner_and_mode(
+    at: &Path,
+    mode: u32,
+    group: Option<u32>,
+    what: &str,
+    path: &Path,
+) -> anyhow::Result<()> {
     if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid)).with_context(|| {
+        std::os::unix::fs::chown(at, None, Some(gid)).with_context(|| {
             format!(
                 "cannot give {} to group {gid} ({what}): the user running Palisade must belong to it",
                 path.display()
             )
         })?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))?;
-    Ok(listener)
+    std::fs::set_permissions(at, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set mode {mode:o} on {}", path.display()))
 }
 
 /// Where a milter listens or a client connects.
@@ -155,5 +196,47 @@ mod tests {
         }
         let s: SocketSpec = "inet6:[::1]:25".parse().unwrap();
         assert_eq!(s.to_string(), "inet6:[::1]:25");
+    }
+
+    #[test]
+    fn a_unix_socket_appears_with_its_mode_and_replaces_stale_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("milter.sock");
+        // Stale sockets of a previous run, at the path and at the staging name.
+        drop(UnixListener::bind(&path).unwrap());
+        drop(UnixListener::bind(dir.path().join(".milter.sock.new")).unwrap());
+        let listener = bind_unix(&path, 0o640, None, "test").unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["milter.sock"], "nothing but the socket is left");
+        // The renamed socket is the listening one.
+        let _client = UnixStream::connect(&path).unwrap();
+        listener.accept().unwrap();
+        // In use: refused, and the listening socket stays.
+        let err = bind_unix(&path, 0o640, None, "test").unwrap_err();
+        assert!(err.to_string().contains("in use"), "{err:#}");
+        assert!(UnixStream::connect(&path).is_ok());
+    }
+
+    #[test]
+    fn a_path_with_no_room_for_a_staging_name_is_bound_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().as_os_str().len() + 1;
+        // 107 bytes: the longest a socket address holds, with its terminating NUL.
+        let path = dir.path().join("s".repeat(107 - base));
+        assert!(staging_name(&path).is_none());
+        let _listener = bind_unix(&path, 0o600, None, "test").unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+        let short = dir.path().join("m.sock");
+        assert_eq!(
+            staging_name(&short).unwrap(),
+            dir.path().join(".m.sock.new")
+        );
     }
 }
