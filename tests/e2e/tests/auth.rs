@@ -46,7 +46,7 @@ async fn daemon(dns: &DnsServer, trusted_arc: &[&str]) -> Running {
     c.http.listen = "127.0.0.1:0".into();
     c.milter.shutdown_grace = Duration::from_secs(5);
     c.dns.nameservers = vec![dns.nameserver()];
-    c.dns.timeout = Duration::from_millis(500);
+    c.dns.timeout = Duration::from_secs(2);
     c.dns.attempts = 1;
     c.auth.authserv_id = "mx.palisade.test".into();
     c.auth.trusted_arc_sealers = trusted_arc.iter().map(|s| s.to_string()).collect();
