@@ -280,10 +280,18 @@ impl DnsServer {
         }
     }
 
-    /// Starts it again after [`DnsServer::stop`].
+    /// Starts it again after [`DnsServer::stop`], on the same port. While stopped, a
+    /// resolver's random source port may be that number for the length of a query, so a
+    /// taken port is tried again for up to 5 s.
     pub fn restart(&mut self) -> anyhow::Result<()> {
-        if self.child.is_none() {
-            self.spawn()?;
+        let until = Instant::now() + Duration::from_secs(5);
+        while self.child.is_none() {
+            match self.spawn() {
+                Err(e) if e.is::<PortTaken>() && Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
