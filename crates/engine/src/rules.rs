@@ -66,6 +66,9 @@ pub mod lexicons {
     pub const PAYMENT: &str = "ext_payment";
     /// The deadline step; any number of hours or days ("within 50 hours") fills it too.
     pub const DEADLINE: &str = "ext_deadline";
+    /// The consequence step; right after a negation (`never share it with`) it is advice,
+    /// not a consequence, and fills nothing.
+    pub const CONSEQUENCE: &str = "ext_consequence";
 }
 
 /// Everything that can be wrong with a rule pack.

@@ -137,6 +137,8 @@ fn score_texts(
     let mut work = 0usize;
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
     let deadline = rules.lexicon_id(lexicons::DEADLINE);
+    let negation = rules.lexicon_id(lexicons::NEGATION);
+    let consequence = rules.lexicon_id(lexicons::CONSEQUENCE);
     let extortion_steps: Vec<u32> = rules
         .structures
         .iter()
@@ -157,8 +159,18 @@ fn score_texts(
         if c.present.len() < rules.classes() {
             c.present.resize(rules.classes(), None);
         }
+        // Where negations end: a consequence starting there is negated.
+        let negated_from: HashSet<u32> = match consequence {
+            Some(_) => hits
+                .iter()
+                .filter(|h| Some(h.class) == negation)
+                .map(|h| h.end)
+                .collect(),
+            None => HashSet::new(),
+        };
         for h in &hits {
-            if let Some(slot @ None) = c.present.get_mut(h.class as usize) {
+            let negated = Some(h.class) == consequence && negated_from.contains(&h.start);
+            if let Some(slot @ None) = c.present.get_mut(h.class as usize).filter(|_| !negated) {
                 *slot = Some(quote(span_text(&norm, &words, h.start, h.end)));
             }
             if Some(h.class) == report_frame && c.report_frames.len() < 64 {

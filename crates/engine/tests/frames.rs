@@ -267,6 +267,49 @@ fn extortion_structure() {
          within 48 hours. The FBI recommends that victims do not pay.",
     );
     quiet("Our invoice is due within 30 days; pay online or by check.");
+    // Data theft: a claim of copied files, payment as the condition, publication.
+    fires(
+        "We copied your customer database last night. Unless you pay 6 BTC in five days, \
+         all of it will be published and your clients will hear about it.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    // An attack on the reader's site, called off for a fee by a weekday.
+    fires(
+        "Your web shop goes offline on Monday with a DDoS attack if you do not pay 2 bitcoin \
+         by Sunday.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    // Claim, payment and the condition alone, with no named deadline.
+    fires(
+        "Your phone has been under my control for weeks and I know your dirty secrets. Once \
+         I receive 800 dollars in bitcoin I will delete everything.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    // A shop taking bitcoin states a condition and a deadline too.
+    quiet(
+        "Thanks for your order. Once the payment in bitcoin is confirmed, we ship within \
+         24 hours; if the payment is late, the order is cancelled by Friday.",
+    );
+    // Advice not to share something is no consequence.
+    quiet(
+        "Your bitcoin reward is ready: claim it within 24 hours. Keep your recovery phrase \
+         safe and never share it with anyone.",
+    );
+    fires(
+        "I recorded you. Pay 900 dollars in bitcoin within 24 hours or I will share it with \
+         everyone you know, and do not share this letter with anyone.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    // A report of a ransomware attack has every step, told in the third person.
+    quiet(
+        "The city said a ransomware group encrypted its servers and asked for 40 bitcoin, \
+         threatening that residents' files would be published. The FBI is investigating and \
+         residents will be informed within the next 30 days.",
+    );
 }
 
 #[test]
