@@ -293,6 +293,13 @@ fn extortion_structure() {
         "Thanks for your order. Once the payment in bitcoin is confirmed, we ship within \
          24 hours; if the payment is late, the order is cancelled by Friday.",
     );
+    // The same steps in Spanish: a claim of copied files, the condition, the audience.
+    fires(
+        "Hemos copiado todos tus archivos. Si no pagas 3 bitcoin, tus clientes y tus \
+         familiares recibirán una copia.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
     // Advice not to share something is no consequence.
     quiet(
         "Your bitcoin reward is ready: claim it within 24 hours. Keep your recovery phrase \
