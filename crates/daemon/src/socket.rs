@@ -38,12 +38,21 @@ pub fn bind_unix(
         }
     }
     // The socket is made under a temporary name, given its group and mode, and only then
-    // renamed into place: nobody ever connects to it with the wrong permissions. A path
-    // too long for a temporary name beside it is bound in place.
+    // linked into place: nobody ever connects to it with the wrong permissions. A link,
+    // unlike a rename, fails if something took the path meanwhile (another Palisade
+    // starting at the same moment) instead of replacing it. A path too long for a
+    // temporary name beside it is bound in place.
     let staged = staging_name(path);
     let at = match &staged {
         Some(tmp) => {
-            if std::fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_socket()) {
+            if let Ok(meta) = std::fs::symlink_metadata(tmp) {
+                if !meta.file_type().is_socket() || UnixStream::connect(tmp).is_ok() {
+                    bail!(
+                        "{} is in use or not a socket: another Palisade may be starting on {}",
+                        tmp.display(),
+                        path.display()
+                    );
+                }
                 let _ = std::fs::remove_file(tmp);
             }
             tmp.as_path()
@@ -51,19 +60,22 @@ pub fn bind_unix(
         None => path,
     };
     let listener =
-        UnixListener::bind(at).with_context(|| format!("cannot listen on {}", path.display()))?;
+        UnixListener::bind(at).with_context(|| format!("cannot listen on {}", at.display()))?;
     let published = set_owner_and_mode(at, mode, group, what, path).and_then(|()| {
         if at != path {
-            std::fs::rename(at, path).with_context(|| {
-                format!("cannot move the socket into place at {}", path.display())
+            std::fs::hard_link(at, path).with_context(|| {
+                format!(
+                    "cannot put the socket in place at {} (in use by another process?)",
+                    path.display()
+                )
             })?;
         }
         Ok(())
     });
-    if let Err(e) = published {
+    if at != path || published.is_err() {
         let _ = std::fs::remove_file(at);
-        return Err(e);
     }
+    published?;
     Ok(listener)
 }
 
@@ -214,13 +226,32 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["milter.sock"], "nothing but the socket is left");
-        // The renamed socket is the listening one.
+        // The socket in place is the listening one.
         let _client = UnixStream::connect(&path).unwrap();
         listener.accept().unwrap();
         // In use: refused, and the listening socket stays.
         let err = bind_unix(&path, 0o640, None, "test").unwrap_err();
         assert!(err.to_string().contains("in use"), "{err:#}");
         assert!(UnixStream::connect(&path).is_ok());
+    }
+
+    #[test]
+    fn a_live_or_foreign_staging_name_is_an_error_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("milter.sock");
+        let staging = dir.path().join(".milter.sock.new");
+        // Another start in progress holds the staging name.
+        let other = UnixListener::bind(&staging).unwrap();
+        let err = bind_unix(&path, 0o660, None, "test").unwrap_err();
+        assert!(err.to_string().contains("another Palisade"), "{err:#}");
+        assert!(UnixStream::connect(&staging).is_ok(), "left alone");
+        assert!(!path.exists());
+        drop(other);
+        std::fs::remove_file(&staging).unwrap();
+        std::fs::write(&staging, "not a socket").unwrap();
+        let err = bind_unix(&path, 0o660, None, "test").unwrap_err();
+        assert!(err.to_string().contains(".milter.sock.new"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&staging).unwrap(), "not a socket");
     }
 
     #[test]
