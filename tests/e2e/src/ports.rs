@@ -5,8 +5,11 @@
 //! every outgoing connection and every other test's `bind(0)` draws from, so in that gap
 //! another socket could take it. Ports handed out here come from below that range, which
 //! the kernel never gives to `bind(0)` or `connect`; each is free over TCP and UDP when
-//! picked, and none is handed out twice by one process. Only another process picking
-//! explicit ports the same way could collide, and its pick starts at a random offset.
+//! picked, and none is handed out twice by one process. What can still collide is a
+//! program that picks explicit ports itself: another process picking the same way (its
+//! pick starts at a random offset), and DNS resolvers (hickory, unbound), which choose
+//! random UDP source ports across the whole range for each query. That is rare, and the
+//! servers that bind over UDP are started through `on_free_port`, which tries again.
 //!
 //! Used by the daemon crate's own tests too (through `#[path]`): std only.
 
@@ -60,7 +63,8 @@ fn candidates() -> (u16, u16) {
     if low_ephemeral > FLOOR + 1_000 {
         (FLOOR, low_ephemeral - 1)
     } else {
-        // A machine whose ephemeral range starts low: above it, then.
+        // A machine whose ephemeral range starts low: above its usual end, then (still
+        // inside the range DNS resolvers draw source ports from, as all of it is).
         (61_000, 65_000)
     }
 }
