@@ -164,6 +164,9 @@ struct StructureDef {
     slots: Vec<String>,
     #[serde(default)]
     required: Vec<String>,
+    /// At least one of these must be among the slots found.
+    #[serde(default)]
+    any_of: Vec<String>,
     min_slots: usize,
 }
 
@@ -275,6 +278,8 @@ pub(crate) struct Structure {
     pub rule: usize,
     pub slots: Vec<u32>,
     pub required: Vec<u32>,
+    /// Empty, or lexicons of which at least one must be found.
+    pub any_of: Vec<u32>,
     pub min_slots: usize,
 }
 
@@ -789,6 +794,11 @@ impl RuleSet {
                     .iter()
                     .map(lookup)
                     .collect::<Result<Vec<_>, _>>()?;
+                let any_of = def
+                    .any_of
+                    .iter()
+                    .map(lookup)
+                    .collect::<Result<Vec<_>, _>>()?;
                 if def.min_slots == 0 || def.min_slots > slots.len() {
                     return Err(bad(
                         "min_slots must be between 1 and the number of slots".into()
@@ -797,11 +807,15 @@ impl RuleSet {
                 if required.iter().any(|r| !slots.contains(r)) {
                     return Err(bad("every required lexicon must be one of the slots".into()));
                 }
+                if any_of.iter().any(|r| !slots.contains(r)) {
+                    return Err(bad("every any_of lexicon must be one of the slots".into()));
+                }
                 let rule = rules.len();
                 structures.push(Structure {
                     rule,
                     slots,
                     required,
+                    any_of,
                     min_slots: def.min_slots,
                 });
                 rules.push(Rule::new(
@@ -1053,6 +1067,12 @@ mod tests {
         )])
         .unwrap_err();
         assert!(bad.to_string().contains("lexicon name"), "{bad}");
+        let structure = "[[structure]]\nname = \"S\"\ncategory = \"extortion\"\nscore = 1.0\ndescription = \"d\"\nslots = [\"a\", \"b\"]\nany_of = [\"c\"]\nmin_slots = 1\n[[lexicon]]\nname = \"a\"\nwords = [\"x\"]\n[[lexicon]]\nname = \"b\"\nwords = [\"y\"]\n[[lexicon]]\nname = \"c\"\nwords = [\"z\"]\n";
+        let bad = RuleSet::compile([("s.toml".to_string(), structure.to_string())]).unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "s.toml: rule S: every any_of lexicon must be one of the slots"
+        );
     }
 
     #[test]

@@ -137,7 +137,6 @@ fn score_texts(
     let mut work = 0usize;
     let report_frame = rules.lexicon_id(lexicons::REPORT_FRAME);
     let deadline = rules.lexicon_id(lexicons::DEADLINE);
-    let negation = rules.lexicon_id(lexicons::NEGATION);
     let consequence = rules.lexicon_id(lexicons::CONSEQUENCE);
     let extortion_steps: Vec<u32> = rules
         .structures
@@ -159,17 +158,15 @@ fn score_texts(
         if c.present.len() < rules.classes() {
             c.present.resize(rules.classes(), None);
         }
-        // Where negations end: a consequence starting there is negated.
-        let negated_from: HashSet<u32> = match consequence {
-            Some(_) => hits
-                .iter()
-                .filter(|h| Some(h.class) == negation)
-                .map(|h| h.end)
-                .collect(),
-            None => HashSet::new(),
+        // A consequence right after a negation is advice ("never share it with anyone").
+        let negated_at = if hits.iter().any(|h| Some(h.class) == consequence) {
+            crate::stance::negated_starts(&hits, rules, &words)
+        } else {
+            Vec::new()
         };
         for h in &hits {
-            let negated = Some(h.class) == consequence && negated_from.contains(&h.start);
+            let negated = Some(h.class) == consequence
+                && negated_at.get(h.start as usize).copied().unwrap_or(false);
             if let Some(slot @ None) = c.present.get_mut(h.class as usize).filter(|_| !negated) {
                 *slot = Some(quote(span_text(&norm, &words, h.start, h.end)));
             }
@@ -404,7 +401,10 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
             .copied()
             .filter(|&l| found(l).is_some())
             .collect();
-        if filled.len() < s.min_slots || !s.required.iter().all(|r| filled.contains(r)) {
+        if filled.len() < s.min_slots
+            || !s.required.iter().all(|r| filled.contains(r))
+            || !(s.any_of.is_empty() || s.any_of.iter().any(|a| filled.contains(a)))
+        {
             continue;
         }
         let rule = &rules.rules()[s.rule];

@@ -308,6 +308,48 @@ impl<'a> Context<'a> {
     }
 }
 
+/// For each word, whether a hit starting there is denied by the word right before it: a
+/// negation (not an exempt one such as "not hesitate" or "si no") in the same sentence
+/// that does not belong to a condition ("if you don't, your contacts …"). One pass.
+pub(crate) fn negated_starts(hits: &[ClassHit], rules: &RuleSet, words: &Words) -> Vec<bool> {
+    let n = words.len();
+    let id = |name| rules.lexicon_id(name);
+    let (neg, cond, ex) = (
+        id(lexicons::NEGATION),
+        id(lexicons::CONDITION),
+        id(lexicons::NEGATION_EXEMPT),
+    );
+    let (mut negation, mut condition, mut exempt) =
+        (vec![false; n], vec![false; n], vec![false; n]);
+    for h in hits {
+        let target = if Some(h.class) == neg {
+            &mut negation
+        } else if Some(h.class) == cond {
+            &mut condition
+        } else if Some(h.class) == ex {
+            &mut exempt
+        } else {
+            continue;
+        };
+        for w in h.start..h.end.min(n as u32) {
+            target[w as usize] = true;
+        }
+    }
+    (0..n)
+        .map(|w| {
+            let Some(before) = w.checked_sub(1) else {
+                return false;
+            };
+            negation[before]
+                && !exempt[before]
+                && words.sentence.get(before) == words.sentence.get(w)
+                && !condition[before.saturating_sub(3)..before]
+                    .iter()
+                    .any(|&c| c)
+        })
+        .collect()
+}
+
 /// Closed quotations in the text, paragraph by paragraph, as `(open, close)` byte
 /// offsets: `open` is the opening mark, `close` the closing one. A mark never closed in
 /// its paragraph quotes nothing. Single quotes count only where they open or close

@@ -220,6 +220,18 @@ fn veiled_threats() {
     quiet("Know where your polling place is before election day.");
     quiet("We are watching the results closely tonight.");
     quiet("Please keep your family safe during the storm.");
+    // Armed, said by the writer: one weapon, named.
+    fires(
+        "I own a shotgun and I know your schedule.",
+        "VEILED_I_AM_ARMED",
+        Tag,
+    );
+    quiet("I have a gun license and I hunt every fall.");
+    quiet("Many people have a gun at home for protection.");
+    // Time running out for the reader.
+    fires("Sleep well while you can.", "VEILED_WHILE_YOU_CAN", Tag);
+    quiet("Register to vote while you can: the deadline is Friday.");
+    quiet("Early voting is open, so cast your ballot while you still can.");
 }
 
 #[test]
@@ -308,6 +320,25 @@ fn extortion_structure() {
     fires(
         "I recorded you. Pay 900 dollars in bitcoin within 24 hours or I will share it with \
          everyone you know, and do not share this letter with anyone.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    // An invoice has a payment, a deadline and a condition, but neither a claim over the
+    // reader nor a consequence.
+    quiet(
+        "Please pay by wire transfer by Friday. If we do not receive payment, a late fee \
+         applies and we will delete the draft order.",
+    );
+    quiet("A partir de ahora tus clientes pueden pagar con tu monedero o en bitcoin.");
+    // A negation that opens a condition does not deny the consequence after it.
+    fires(
+        "Te he grabado con tu cámara. Envía 500 euros en bitcoin. Si no, publicaré el video.",
+        "EXTORTION_DEMAND",
+        Quarantine,
+    );
+    fires(
+        "I recorded you through your webcam. Pay 1000 dollars in bitcoin. If you do not, \
+         your family and friends get the video.",
         "EXTORTION_DEMAND",
         Quarantine,
     );
