@@ -69,42 +69,19 @@ impl<'a> Context<'a> {
         hits: &[ClassHit],
         rules: &RuleSet,
     ) -> Context<'a> {
-        let n = words.len();
-        let mut negation = vec![false; n];
-        let mut condition = vec![false; n];
-        let mut reporting = vec![false; n];
-        let mut exempt = vec![false; n];
-        let mut subject = vec![false; n];
         let id = |name| rules.lexicon_id(name);
-        let mut own = vec![false; n];
-        let (neg, cond, rep, ex, subj, selfrep) = (
-            id(lexicons::NEGATION),
-            id(lexicons::CONDITION),
-            id(lexicons::REPORTING),
-            id(lexicons::NEGATION_EXEMPT),
-            id(lexicons::NEGATION_SUBJECT),
-            id(lexicons::SELF_REPORT),
+        let [own, subject, mut negation, condition, mut reporting, exempt] = mark_words(
+            hits,
+            words.len(),
+            [
+                id(lexicons::SELF_REPORT),
+                id(lexicons::NEGATION_SUBJECT),
+                id(lexicons::NEGATION),
+                id(lexicons::CONDITION),
+                id(lexicons::REPORTING),
+                id(lexicons::NEGATION_EXEMPT),
+            ],
         );
-        for h in hits {
-            let target = if Some(h.class) == selfrep {
-                &mut own
-            } else if Some(h.class) == subj {
-                &mut subject
-            } else if Some(h.class) == neg {
-                &mut negation
-            } else if Some(h.class) == cond {
-                &mut condition
-            } else if Some(h.class) == rep {
-                &mut reporting
-            } else if Some(h.class) == ex {
-                &mut exempt
-            } else {
-                continue;
-            };
-            for w in h.start..h.end.min(n as u32) {
-                target[w as usize] = true;
-            }
-        }
         for (neg, ex) in negation.iter_mut().zip(&exempt) {
             *neg &= !ex;
         }
@@ -308,33 +285,40 @@ impl<'a> Context<'a> {
     }
 }
 
+/// For each of `classes`, which of the text's `n` words its hits cover. A hit counts for
+/// the first of `classes` it belongs to.
+fn mark_words<const K: usize>(
+    hits: &[ClassHit],
+    n: usize,
+    classes: [Option<u32>; K],
+) -> [Vec<bool>; K] {
+    let mut marks: [Vec<bool>; K] = std::array::from_fn(|_| vec![false; n]);
+    for h in hits {
+        let Some(k) = classes.iter().position(|&c| c == Some(h.class)) else {
+            continue;
+        };
+        for w in h.start..h.end.min(n as u32) {
+            marks[k][w as usize] = true;
+        }
+    }
+    marks
+}
+
 /// For each word, whether a hit starting there is denied by the word right before it: a
 /// negation (not an exempt one such as "not hesitate" or "si no") in the same sentence
 /// that does not belong to a condition ("if you don't, your contacts …"). One pass.
 pub(crate) fn negated_starts(hits: &[ClassHit], rules: &RuleSet, words: &Words) -> Vec<bool> {
     let n = words.len();
     let id = |name| rules.lexicon_id(name);
-    let (neg, cond, ex) = (
-        id(lexicons::NEGATION),
-        id(lexicons::CONDITION),
-        id(lexicons::NEGATION_EXEMPT),
+    let [negation, condition, exempt] = mark_words(
+        hits,
+        n,
+        [
+            id(lexicons::NEGATION),
+            id(lexicons::CONDITION),
+            id(lexicons::NEGATION_EXEMPT),
+        ],
     );
-    let (mut negation, mut condition, mut exempt) =
-        (vec![false; n], vec![false; n], vec![false; n]);
-    for h in hits {
-        let target = if Some(h.class) == neg {
-            &mut negation
-        } else if Some(h.class) == cond {
-            &mut condition
-        } else if Some(h.class) == ex {
-            &mut exempt
-        } else {
-            continue;
-        };
-        for w in h.start..h.end.min(n as u32) {
-            target[w as usize] = true;
-        }
-    }
     (0..n)
         .map(|w| {
             let Some(before) = w.checked_sub(1) else {
