@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::{free_port, palisade_bin, smtp_session, wait_for, Outgoing, Postfix};
+use crate::{free_port, palisade_bin, smtp_session, Outgoing, Postfix};
 
 /// `palisade serve` as a child process with a configuration file of its own.
 pub struct Daemon {
@@ -74,11 +74,30 @@ impl Daemon {
             .spawn()
             .context("cannot start palisade serve")?;
         self.child = Some(child);
-        let port = self.port;
-        wait_for(Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })
-        .with_context(|| format!("palisade did not listen:\n{}", self.log()))
+        // Ready once the port accepts; a daemon that exits at start (its port taken, a bad
+        // configuration) is reported at once rather than waited on.
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                bail!("palisade serve exited at start ({status}):\n{}", self.log());
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                if let Some(mut c) = self.child.take() {
+                    let _ = c.kill();
+                    let _ = c.wait();
+                }
+                bail!("palisade did not listen within 20 s:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Its configuration file (for the CLI to read the same settings).

@@ -75,6 +75,18 @@ fn wait_accepted(sent: &Arc<Mutex<Sent>>, n: usize) {
     }
 }
 
+/// The harness reports a daemon that exits at start with its log, instead of waiting
+/// out its readiness timeout (a restart after a kill retries on exactly that).
+#[test]
+fn a_daemon_that_exits_at_start_is_reported_with_its_log() {
+    let err = match Daemon::start("max_connections = \"many\"", OFFLINE) {
+        Ok(_) => panic!("a daemon with an invalid configuration started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("exited at start"), "{err}");
+    assert!(err.contains("max_connections"), "the log names the setting: {err}");
+}
+
 #[test]
 fn palisade_killed_with_sigkill_under_load_and_restarted() {
     let mut d = Daemon::start("", OFFLINE).unwrap();
