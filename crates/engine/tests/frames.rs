@@ -232,6 +232,14 @@ fn veiled_threats() {
     fires("Sleep well while you can.", "VEILED_WHILE_YOU_CAN", Tag);
     quiet("Register to vote while you can: the deadline is Friday.");
     quiet("Early voting is open, so cast your ballot while you still can.");
+    // A dare: see what happens to the reader or their family.
+    fires(
+        "Certify the count and see what happens to your family.",
+        "VEILED_SEE_WHAT_HAPPENS",
+        Tag,
+    );
+    quiet("Wait and see what happens to the bill in the Senate.");
+    quiet("Invest today and see what happens to your savings in a year.");
 }
 
 #[test]
