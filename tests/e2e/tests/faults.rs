@@ -84,7 +84,10 @@ fn a_daemon_that_exits_at_start_is_reported_with_its_log() {
         Err(e) => format!("{e:#}"),
     };
     assert!(err.contains("exited at start"), "{err}");
-    assert!(err.contains("max_connections"), "the log names the setting: {err}");
+    assert!(
+        err.contains("max_connections"),
+        "the log names the setting: {err}"
+    );
 }
 
 #[test]
