@@ -64,7 +64,8 @@ pub mod lexicons {
     /// The payment step of an extortion letter; a wallet address found by its format
     /// fills it too.
     pub const PAYMENT: &str = "ext_payment";
-    /// The deadline step; any number of hours or days ("within 50 hours") fills it too.
+    /// The deadline step; any number of minutes, hours or days ("within 50 hours") fills it
+    /// too.
     pub const DEADLINE: &str = "ext_deadline";
     /// The consequence step; right after a negation (`never share it with`) it is advice,
     /// not a consequence, and fills nothing.

@@ -11,7 +11,7 @@ use crate::frames::{match_frames, FrameHit};
 use crate::impersonation::{FromHeader, Identity};
 use crate::normalize::{normalize_with, Disguise, Normalized};
 use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
-use crate::stance::{Context, Weights, REPORTED};
+use crate::stance::{Context, Negations, Weights, REPORTED};
 use crate::verdict::Symbol;
 use crate::wallet;
 
@@ -158,15 +158,16 @@ fn score_texts(
         if c.present.len() < rules.classes() {
             c.present.resize(rules.classes(), None);
         }
-        // A consequence right after a negation is advice ("never share it with anyone").
-        let negated_at = if hits.iter().any(|h| Some(h.class) == consequence) {
-            crate::stance::negated_starts(&hits, rules, &words)
-        } else {
-            Vec::new()
-        };
+        let frames = match_frames(rules, &hits, &words, &norm.text);
+        // Read once for the frames' stance and for the consequence step: a consequence
+        // right after a negation is advice ("never share it with anyone").
+        let negations = (!frames.is_empty() || hits.iter().any(|h| Some(h.class) == consequence))
+            .then(|| Negations::new(&hits, rules, words.len()));
         for h in &hits {
             let negated = Some(h.class) == consequence
-                && negated_at.get(h.start as usize).copied().unwrap_or(false);
+                && negations
+                    .as_ref()
+                    .is_some_and(|n| n.denies_start(&words, h.start));
             if let Some(slot @ None) = c.present.get_mut(h.class as usize).filter(|_| !negated) {
                 *slot = Some(quote(span_text(&norm, &words, h.start, h.end)));
             }
@@ -188,12 +189,11 @@ fn score_texts(
         if c.wallets.len() < 8 && hits.iter().any(|h| extortion_steps.contains(&h.class)) {
             c.wallets.extend(wallet::find(&text.text));
         }
-        let frames = match_frames(rules, &hits, &words, &norm.text);
         work += hits.len() + frames.len();
-        if frames.is_empty() {
+        let Some(negations) = negations.filter(|_| !frames.is_empty()) else {
             continue;
-        }
-        let ctx = Context::new(&text.text, &norm, &words, &hits, rules);
+        };
+        let ctx = Context::with_negations(&text.text, &norm, &words, &hits, rules, negations);
         for hit in &frames {
             let rule = &rules.rules()[hit.rule];
             let negatable = rules.patterns[hit.pattern].negatable;

@@ -49,10 +49,7 @@ pub struct Context<'a> {
     original: &'a str,
     norm: &'a Normalized,
     words: &'a Words,
-    negation: Vec<bool>,
-    /// Negated subjects (`nobody`, `ningún`), which deny a few words further on.
-    subject: Vec<bool>,
-    condition: Vec<bool>,
+    negations: Negations,
     reporting: Vec<bool>,
     /// Closed quotations, as original byte ranges of what is inside them.
     quotes: Vec<(usize, usize)>,
@@ -69,32 +66,33 @@ impl<'a> Context<'a> {
         hits: &[ClassHit],
         rules: &RuleSet,
     ) -> Context<'a> {
+        let negations = Negations::new(hits, rules, words.len());
+        Context::with_negations(original, norm, words, hits, rules, negations)
+    }
+
+    /// Like [`Context::new`], with the text's negations already read.
+    pub fn with_negations(
+        original: &'a str,
+        norm: &'a Normalized,
+        words: &'a Words,
+        hits: &[ClassHit],
+        rules: &RuleSet,
+        negations: Negations,
+    ) -> Context<'a> {
         let id = |name| rules.lexicon_id(name);
-        let [own, subject, mut negation, condition, mut reporting, exempt] = mark_words(
+        let [own, mut reporting] = mark_words(
             hits,
             words.len(),
-            [
-                id(lexicons::SELF_REPORT),
-                id(lexicons::NEGATION_SUBJECT),
-                id(lexicons::NEGATION),
-                id(lexicons::CONDITION),
-                id(lexicons::REPORTING),
-                id(lexicons::NEGATION_EXEMPT),
-            ],
+            [id(lexicons::SELF_REPORT), id(lexicons::REPORTING)],
         );
-        for (neg, ex) in negation.iter_mut().zip(&exempt) {
-            *neg &= !ex;
-        }
         for (rep, own) in reporting.iter_mut().zip(&own) {
             *rep &= !own;
         }
         Context {
-            subject,
             original,
             norm,
             words,
-            negation,
-            condition,
+            negations,
             reporting,
             quotes: quotations(original),
             reply_lines: reply_lines(original),
@@ -158,27 +156,17 @@ impl<'a> Context<'a> {
         let sentence = self.words.sentence.get(hit.start as usize).copied();
         let subject_from = hit.start.saturating_sub(3);
         if (subject_from..hit.end).any(|w| {
-            self.subject.get(w as usize).copied().unwrap_or(false)
+            self.negations
+                .subject
+                .get(w as usize)
+                .copied()
+                .unwrap_or(false)
                 && self.words.sentence.get(w as usize).copied() == sentence
         }) {
             return true;
         }
-        let from = hit.start.saturating_sub(1);
-        for w in from..hit.end {
-            let w = w as usize;
-            if !self.negation.get(w).copied().unwrap_or(false) {
-                continue;
-            }
-            if self.words.sentence.get(w).copied() != sentence {
-                continue;
-            }
-            let cond_from = w.saturating_sub(3);
-            if self.condition[cond_from..w].iter().any(|&c| c) {
-                continue;
-            }
-            return true;
-        }
-        false
+        (hit.start.saturating_sub(1)..hit.end)
+            .any(|w| self.negations.denies(self.words, w as usize, sentence))
     }
 
     fn attributed(&self, hit: &FrameHit, quote: Option<(usize, usize)>) -> bool {
@@ -304,34 +292,57 @@ fn mark_words<const K: usize>(
     marks
 }
 
-/// For each word, whether a hit starting there is denied by the word right before it: a
-/// negation (not an exempt one such as "not hesitate" or "si no") in the same sentence
-/// that does not belong to a condition ("if you don't, your contacts …"). One pass.
-pub(crate) fn negated_starts(hits: &[ClassHit], rules: &RuleSet, words: &Words) -> Vec<bool> {
-    let n = words.len();
-    let id = |name| rules.lexicon_id(name);
-    let [negation, condition, exempt] = mark_words(
-        hits,
-        n,
-        [
-            id(lexicons::NEGATION),
-            id(lexicons::CONDITION),
-            id(lexicons::NEGATION_EXEMPT),
-        ],
-    );
-    (0..n)
-        .map(|w| {
-            let Some(before) = w.checked_sub(1) else {
-                return false;
-            };
-            negation[before]
-                && !exempt[before]
-                && words.sentence.get(before) == words.sentence.get(w)
-                && !condition[before.saturating_sub(3)..before]
-                    .iter()
-                    .any(|&c| c)
-        })
-        .collect()
+/// A text's negations, read once: negation words (less exempt ones such as "not
+/// hesitate" or "si no"), the conditions they may belong to ("if you don't, …") and
+/// negated subjects (`nobody`, `ningún`). Frames ask it through [`Context`]; the
+/// extortion structure asks it whether a consequence is negated.
+pub struct Negations {
+    negation: Vec<bool>,
+    /// Negated subjects, which deny a few words further on.
+    subject: Vec<bool>,
+    condition: Vec<bool>,
+}
+
+impl Negations {
+    /// Marks the `n` words of a text from its hits, in one pass.
+    pub fn new(hits: &[ClassHit], rules: &RuleSet, n: usize) -> Negations {
+        let id = |name| rules.lexicon_id(name);
+        let [subject, mut negation, condition, exempt] = mark_words(
+            hits,
+            n,
+            [
+                id(lexicons::NEGATION_SUBJECT),
+                id(lexicons::NEGATION),
+                id(lexicons::CONDITION),
+                id(lexicons::NEGATION_EXEMPT),
+            ],
+        );
+        for (neg, ex) in negation.iter_mut().zip(&exempt) {
+            *neg &= !ex;
+        }
+        Negations {
+            negation,
+            subject,
+            condition,
+        }
+    }
+
+    /// Whether word `w` is a negation in `sentence` that denies what follows it, rather
+    /// than belonging to a condition in the three words before it.
+    fn denies(&self, words: &Words, w: usize, sentence: Option<u32>) -> bool {
+        self.negation.get(w).copied().unwrap_or(false)
+            && words.sentence.get(w).copied() == sentence
+            && !self.condition[w.saturating_sub(3)..w].iter().any(|&c| c)
+    }
+
+    /// Whether a hit starting at word `start` is denied by the word right before it
+    /// ("never share it with anyone").
+    pub fn denies_start(&self, words: &Words, start: u32) -> bool {
+        let sentence = words.sentence.get(start as usize).copied();
+        start
+            .checked_sub(1)
+            .is_some_and(|w| self.denies(words, w as usize, sentence))
+    }
 }
 
 /// Closed quotations in the text, paragraph by paragraph, as `(open, close)` byte

@@ -228,10 +228,16 @@ fn veiled_threats() {
     );
     quiet("I have a gun license and I hunt every fall.");
     quiet("Many people have a gun at home for protection.");
+    quiet("Can I carry my pistol into the polling place?");
+    quiet("We found a gun in the drop-box area this morning.");
+    quiet("We have a gun-free zone policy at every polling place.");
+    // Alone it stays below the tag threshold: owning a gun is no threat.
+    quiet("I own a gun and I back universal background checks.");
     // Time running out for the reader.
     fires("Sleep well while you can.", "VEILED_WHILE_YOU_CAN", Tag);
     quiet("Register to vote while you can: the deadline is Friday.");
     quiet("Early voting is open, so cast your ballot while you still can.");
+    quiet("Get some rest while you can, canvassing starts Saturday.");
     // A dare: see what happens to the reader or their family.
     fires(
         "Certify the count and see what happens to your family.",
@@ -240,6 +246,7 @@ fn veiled_threats() {
     );
     quiet("Wait and see what happens to the bill in the Senate.");
     quiet("Invest today and see what happens to your savings in a year.");
+    quiet("Let's see what happens to him in the runoff.");
 }
 
 #[test]
@@ -338,6 +345,11 @@ fn extortion_structure() {
          applies and we will delete the draft order.",
     );
     quiet("A partir de ahora tus clientes pueden pagar con tu monedero o en bitcoin.");
+    quiet("Pay with your credit card or by wire transfer by Friday.");
+    quiet(
+        "Filing fees are paid by wire transfer. The deadline is Friday, and we publish the \
+         candidate list on Monday; share this with every campaign.",
+    );
     // A negation that opens a condition does not deny the consequence after it.
     fires(
         "Te he grabado con tu cámara. Envía 500 euros en bitcoin. Si no, publicaré el video.",
