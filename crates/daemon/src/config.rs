@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Environment, File, FileFormat, Map, Value};
@@ -66,8 +66,11 @@ pub struct QuarantineConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// The data directory.
+    /// The data directory; empty in the file = chosen at load (see [`StateDirSource`]).
     pub dir: PathBuf,
+    /// How `dir` was chosen; not a key of the file.
+    #[serde(skip)]
+    pub dir_source: StateDirSource,
     /// Where campaign state lives.
     pub backend: StateBackend,
     /// `redis://host:port[/db]` for the Redis backend.
@@ -75,6 +78,97 @@ pub struct StateConfig {
     /// The longest a message waits for the campaign store.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+}
+
+/// How the state directory was chosen. An empty `[state] dir` (the embedded default)
+/// serves whoever runs Palisade: systemd's `$STATE_DIRECTORY` for a unit with
+/// `StateDirectory=`, else the system's `/var/lib/palisade` when this user may write
+/// there (or create it), else the user's own state directory
+/// (`$XDG_STATE_HOME/palisade`, by default `~/.local/state/palisade`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StateDirSource {
+    /// Set in the configuration.
+    #[default]
+    Configured,
+    /// systemd's `$STATE_DIRECTORY`.
+    Systemd,
+    /// `/var/lib/palisade`, writable by this user.
+    System,
+    /// The user's state directory.
+    User,
+}
+
+impl std::fmt::Display for StateDirSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StateDirSource::Configured => "set by [state] dir",
+            StateDirSource::Systemd => "systemd's $STATE_DIRECTORY",
+            StateDirSource::System => "the system's state directory",
+            StateDirSource::User => {
+                "this user's state directory ($XDG_STATE_HOME or ~/.local/state)"
+            }
+        })
+    }
+}
+
+/// The system-wide state directory an empty `[state] dir` prefers.
+pub const SYSTEM_STATE_DIR: &str = "/var/lib/palisade";
+
+/// The state directory for an empty `[state] dir`, from the environment `env` (name,
+/// value pairs), `writable`, which says whether this process may create entries in a
+/// directory, and `passwd_home`, the user's home from the password database (for a
+/// process without `HOME`). `None` when no rule applies (no systemd, no writable
+/// system directory, no absolute `XDG_STATE_HOME` or home).
+pub fn default_state_dir(
+    env: &[(String, String)],
+    writable: impl Fn(&Path) -> bool,
+    passwd_home: impl FnOnce() -> Option<PathBuf>,
+) -> Option<(PathBuf, StateDirSource)> {
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    // systemd sets a colon-separated list when a unit names several directories.
+    if let Some(dir) =
+        var("STATE_DIRECTORY").and_then(|v| v.split(':').find(|d| d.starts_with('/')))
+    {
+        return Some((PathBuf::from(dir), StateDirSource::Systemd));
+    }
+    let system = Path::new(SYSTEM_STATE_DIR);
+    let usable = if system.is_dir() {
+        writable(system)
+    } else {
+        !system.exists() && system.parent().is_some_and(&writable)
+    };
+    if usable {
+        return Some((system.to_path_buf(), StateDirSource::System));
+    }
+    let absolute = |v: &&str| v.starts_with('/');
+    let base = var("XDG_STATE_HOME")
+        .filter(absolute)
+        .map(PathBuf::from)
+        .or_else(|| {
+            var("HOME")
+                .filter(absolute)
+                .map(PathBuf::from)
+                .or_else(|| passwd_home().filter(|h| h.is_absolute()))
+                .map(|h| h.join(".local/state"))
+        })?;
+    Some((base.join("palisade"), StateDirSource::User))
+}
+
+/// Whether this process may create and remove entries in `dir` (its effective ids).
+pub fn dir_writable(dir: &Path) -> bool {
+    use nix::unistd::AccessFlags;
+    nix::unistd::faccessat(
+        nix::fcntl::AT_FDCWD,
+        dir,
+        AccessFlags::W_OK | AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    )
+    .is_ok()
 }
 
 /// `[state] backend`
@@ -531,6 +625,29 @@ impl Config {
             }
         };
         config.tidy_lists();
+        if config.state.dir.as_os_str().is_empty() {
+            let passwd_home = || {
+                nix::unistd::User::from_uid(nix::unistd::geteuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.dir)
+            };
+            match default_state_dir(&sources.env, dir_writable, passwd_home) {
+                Some((dir, source)) => {
+                    config.state.dir = dir;
+                    config.state.dir_source = source;
+                }
+                None => issues.push(ConfigIssue {
+                    key: "state.dir".into(),
+                    message: format!(
+                        "is empty and no state directory applies: {SYSTEM_STATE_DIR} is not \
+                         writable, neither STATE_DIRECTORY, XDG_STATE_HOME nor HOME is set \
+                         and this user has no home; set [state] dir"
+                    ),
+                    origin: origin_of(&merged, "state.dir", sources),
+                }),
+            }
+        }
         config.validate(&merged, sources, &mut issues);
         if issues.is_empty() {
             Ok(config)

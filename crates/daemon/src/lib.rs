@@ -325,6 +325,11 @@ pub async fn run(config: Config, sources: Sources) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    tracing::info!(
+        dir = %config.state.dir.display(),
+        chosen = %config.state.dir_source,
+        "state directory"
+    );
     let running = start(config).await?;
     tracing::info!(
         listen = %running.milter.postfix(),

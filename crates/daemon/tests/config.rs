@@ -30,6 +30,82 @@ fn the_shipped_file_is_the_embedded_defaults() {
 }
 
 #[test]
+fn an_empty_state_dir_is_chosen_for_whoever_runs_palisade() {
+    use palisade::config::{default_state_dir, StateDirSource};
+    use std::path::Path;
+    let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let home = || Some(PathBuf::from("/home/from-passwd"));
+    let writable = |_: &Path| true;
+    let readonly = |_: &Path| false;
+    let user = env(&[("HOME", "/home/ann")]);
+    // systemd's StateDirectory= wins, the first of several.
+    assert_eq!(
+        default_state_dir(
+            &env(&[
+                ("STATE_DIRECTORY", "/var/lib/palisade:/var/lib/other"),
+                ("HOME", "/home/ann")
+            ]),
+            readonly,
+            home
+        ),
+        Some((PathBuf::from("/var/lib/palisade"), StateDirSource::Systemd))
+    );
+    // Not writable: the user's own directory, XDG_STATE_HOME first, then HOME, then the
+    // password database; relative values are ignored.
+    assert_eq!(
+        default_state_dir(&user, readonly, home),
+        Some((
+            PathBuf::from("/home/ann/.local/state/palisade"),
+            StateDirSource::User
+        ))
+    );
+    assert_eq!(
+        default_state_dir(
+            &env(&[("XDG_STATE_HOME", "/srv/state"), ("HOME", "/home/ann")]),
+            readonly,
+            home
+        ),
+        Some((PathBuf::from("/srv/state/palisade"), StateDirSource::User))
+    );
+    assert_eq!(
+        default_state_dir(
+            &env(&[("XDG_STATE_HOME", "rel"), ("HOME", "rel")]),
+            readonly,
+            home
+        ),
+        Some((
+            PathBuf::from("/home/from-passwd/.local/state/palisade"),
+            StateDirSource::User
+        ))
+    );
+    assert_eq!(default_state_dir(&[], readonly, || None), None);
+    // Where this process may write /var/lib/palisade (or create it), the system's.
+    let system = Path::new("/var/lib/palisade");
+    if !system.exists() || system.is_dir() {
+        assert_eq!(
+            default_state_dir(&user, writable, home),
+            Some((system.to_path_buf(), StateDirSource::System))
+        );
+    }
+    // A configured directory stays as it is.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, "[state]\ndir = \"/srv/palisade\"\n").unwrap();
+    let c = Config::load(&Sources {
+        file: Some(file),
+        env: Vec::new(),
+    })
+    .unwrap();
+    assert_eq!(c.state.dir, PathBuf::from("/srv/palisade"));
+    assert_eq!(c.state.dir_source, StateDirSource::Configured);
+}
+
+#[test]
 fn environment_overrides_files() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("p.toml");

@@ -159,7 +159,7 @@ impl Postfix {
         let (uid, gid) = uid_gid("postfix")?;
         let root = tempfile::Builder::new()
             .prefix("palisade-e2e-")
-            .tempdir_in("/tmp")?;
+            .tempdir_in(std::env::temp_dir())?;
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755))?;
         let etc = root.path().join("etc");
         let sink_dir = root.path().join("sink");
@@ -501,6 +501,31 @@ pub fn palisade_bin() -> anyhow::Result<PathBuf> {
         bin.display()
     );
     Ok(bin)
+}
+
+/// A copy of [`palisade_bin`] that every user can run, for tests that run Palisade as
+/// another user (`nobody`, `palisade`): the source tree may live where only its owner
+/// can enter (root's home, a 0700 directory). Copied once per test process into a
+/// directory of its own under the temporary directory (removed with it: tests/run gives
+/// every run its own).
+pub fn palisade_bin_for_everyone() -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    static COPY: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let copy = COPY.get_or_init(|| {
+        let copy = || -> anyhow::Result<PathBuf> {
+            let dir = tempfile::Builder::new()
+                .prefix("palisade-bin-")
+                .tempdir_in(std::env::temp_dir())?
+                .keep();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+            let bin = dir.join("palisade");
+            std::fs::copy(palisade_bin()?, &bin)?;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
+            Ok(bin)
+        };
+        copy().map_err(|e| format!("cannot copy the palisade binary for other users: {e:#}"))
+    });
+    copy.clone().map_err(anyhow::Error::msg)
 }
 
 /// Runs the palisade binary with `args` and `--config config`.
