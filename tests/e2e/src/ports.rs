@@ -74,21 +74,32 @@ fn candidates() -> (u16, u16) {
 mod tests {
     use super::*;
 
+    /// The two tests below bind ports of the range themselves, the second ports it did
+    /// not get from `free_port`: one at a time, so neither binds a port the other picked.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
     #[test]
     fn ports_are_distinct_free_and_outside_the_ephemeral_range() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         let (low, high) = candidates();
-        let ports: Vec<u16> = (0..64).map(|_| free_port().unwrap()).collect();
-        let distinct: HashSet<u16> = ports.iter().copied().collect();
-        assert_eq!(distinct.len(), ports.len(), "a port was handed out twice");
-        for p in ports {
+        // Each port is bound as soon as it is handed out, and held: a port bound later
+        // could meanwhile be taken by a resolver's random source port.
+        let mut held = Vec::new();
+        let mut ports = HashSet::new();
+        for _ in 0..64 {
+            let p = free_port().unwrap();
+            assert!(ports.insert(p), "{p} was handed out twice");
             assert!((low..=high).contains(&p), "{p} outside {low}..={high}");
-            TcpListener::bind(("127.0.0.1", p)).unwrap();
-            UdpSocket::bind(("127.0.0.1", p)).unwrap();
+            held.push((
+                TcpListener::bind(("127.0.0.1", p)).unwrap(),
+                UdpSocket::bind(("127.0.0.1", p)).unwrap(),
+            ));
         }
     }
 
     #[test]
     fn ports_in_use_or_given_are_stepped_over_until_none_is_left() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         // Ten ports of the range, a few of them in use over TCP or over UDP only.
         let (low, high) = candidates();
         let base = (low..high - 10)

@@ -1026,7 +1026,7 @@ fn as_nobody(args: &[&str], config: &Path, stdin: Option<&str>) -> std::process:
     use std::io::Write;
     use std::os::unix::process::CommandExt;
     let (uid, gid) = palisade_e2e::uid_gid("nobody").unwrap();
-    let mut child = Command::new(palisade_bin().unwrap())
+    let mut child = Command::new(palisade_e2e::palisade_bin_for_everyone().unwrap())
         .args(args)
         .arg("--config")
         .arg(config)
@@ -1140,7 +1140,7 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
         (nogroup, 0o660)
     );
 
-    let mut daemon = Command::new(palisade_bin().unwrap());
+    let mut daemon = Command::new(palisade_e2e::palisade_bin_for_everyone().unwrap());
     daemon.args(["serve", "--config"]).arg(&helper_cfg);
     {
         use std::os::unix::process::CommandExt;
