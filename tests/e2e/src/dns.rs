@@ -360,6 +360,10 @@ mod tests {
 
     #[test]
     fn an_answer_from_another_server_on_the_port_is_not_taken_for_ours() {
+        // unbound binds ports of its own while it runs: not beside the port tests.
+        let _serial = crate::ports::tests::SERIAL
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let first = DnsServer::start(&["test"], &[]).unwrap();
         // A second server set up on the first one's port.
         let mut second = DnsServer {

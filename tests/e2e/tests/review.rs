@@ -528,12 +528,21 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     w.running.take().unwrap().shutdown().await.unwrap();
     let db = w.db();
     // Fold SQLite's write-ahead log into the file, so the log's bytes are all there.
+    // The daemon's last database work may still be closing on a blocking thread when
+    // shutdown returns: wait for SQLite's lock rather than fail on it.
     let status = Command::new("sqlite3")
+        .arg("-cmd")
+        .arg(".timeout 10000")
         .arg(&db)
         .arg("PRAGMA wal_checkpoint(TRUNCATE);")
         .output()
         .unwrap();
-    assert!(status.status.success());
+    assert!(
+        status.status.success(),
+        "sqlite3 checkpoint: {}{}",
+        String::from_utf8_lossy(&status.stdout),
+        String::from_utf8_lossy(&status.stderr)
+    );
     let pristine = dir_copy(&db, &w.dir.path().join("copy"));
     let mut bytes = std::fs::read(&db).unwrap();
     let needle = b"second check: deliver to voter";
