@@ -439,6 +439,10 @@ deny_ips = ["198.51.100.0/24"]
 [policy.recipient_domains."elections.example"]
 tag = 3.0
 quarantine = 4.0
+
+# The message below must score exactly its one rule (4.0) for these thresholds.
+[scores]
+THREAT_MODEL = 0.0
 "#,
     )
     .unwrap();

@@ -26,6 +26,7 @@ pub mod frames;
 pub mod html;
 pub mod impersonation;
 pub mod lists;
+pub mod model;
 pub mod normalize;
 pub mod rules;
 mod scan;
@@ -36,6 +37,7 @@ pub mod wallet;
 pub use extract::Limits;
 pub use impersonation::{FromHeader, Protection};
 pub use lists::{Cidr, Lists};
+pub use model::Model;
 pub use rules::{RuleError, RuleSet};
 pub use scan::REPORTED_FACTOR;
 pub use verdict::{Action, Symbol, Thresholds, Verdict};
@@ -103,6 +105,8 @@ pub struct Engine {
     recipient_thresholds: HashMap<String, Thresholds>,
     /// Scores set in `[scores]` for symbols that are not rules.
     scores: HashMap<String, f64>,
+    /// The learned reader, shared between clones.
+    model: Option<std::sync::Arc<Model>>,
 }
 
 /// Name of the symbol that says only part of a message was scanned.
@@ -123,7 +127,21 @@ impl Engine {
             lists: Lists::default(),
             recipient_thresholds: HashMap::new(),
             scores: HashMap::new(),
+            // The shipped model is compiled in and checked by a test; a build whose file
+            // did not load would score with the rules alone rather than not at all.
+            model: Model::shipped().ok().map(std::sync::Arc::new),
         }
+    }
+
+    /// Replaces the learned model (`None` scores with the rules alone).
+    pub fn with_model(mut self, model: Option<Model>) -> Engine {
+        self.model = model.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The learned model in use, if any.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_deref()
     }
 
     /// Limits on what one message may cost (text read, parts, work).
@@ -224,6 +242,13 @@ impl Engine {
         self.scan_inner(input, false).0
     }
 
+    /// Whether the message reads as a report about a threat (news, a ruling, guidance)
+    /// rather than one: then threat symbols, the model's among them, score
+    /// [`REPORTED_FACTOR`] of their worth. The model's trainer calibrates with it.
+    pub fn reads_as_report(&self, raw: &[u8]) -> bool {
+        scan::content(raw, &self.rules, &self.limits, None, None, None).reported
+    }
+
     /// Scans like [`Engine::scan`], and also computes the message's campaign
     /// [`campaign::Fingerprint`] (with the envelope recipients' and the To/Cc display
     /// names' words masked). `None` when the text is too short to tell a template by.
@@ -265,6 +290,7 @@ impl Engine {
             &self.limits,
             input.from.as_ref(),
             fingerprint.then_some(input.envelope.rcpt_to.as_slice()),
+            self.model.as_deref(),
         );
         let mut symbols = findings.symbols;
         symbols.extend(auth_symbols::symbols(&input.auth));

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use crate::extract::{self, Extracted};
 use crate::frames::{match_frames, FrameHit};
 use crate::impersonation::{FromHeader, Identity};
+use crate::model::{self, Model};
 use crate::normalize::{normalize_with, Disguise, Normalized};
 use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
 use crate::stance::{Context, Negations, Weights, REPORTED};
@@ -54,6 +55,9 @@ pub struct ContentFindings {
     pub identity: Identity,
     /// The campaign fingerprint, when one was asked for and the text is long enough.
     pub fingerprint: Option<crate::campaign::Fingerprint>,
+    /// Whether the message reads as a report about threats (news, a ruling, guidance):
+    /// its threat symbols then score a share of their worth.
+    pub reported: bool,
 }
 
 /// Symbols the content checks make besides rule hits, with their default scores.
@@ -62,6 +66,7 @@ pub const BUILT_IN: &[(&str, f64)] = &[
     ("COMBO_THREAT_AND_PERSONAL_DATA", 4.0),
     ("COMBO_DISGUISED_THREAT", 3.0),
     ("COMBO_HOSTILE_THREAT", 2.0),
+    (model::SYMBOL, model::TAG_SCORE),
     ("CRYPTO_WALLET", 2.0),
     ("MIXED_SCRIPT_WORDS", 1.5),
     ("INVISIBLE_CHARS_IN_WORDS", 0.5),
@@ -88,6 +93,7 @@ pub fn content(
     limits: &extract::Limits,
     from: Option<&FromHeader>,
     campaign_recipients: Option<&[String]>,
+    model: Option<&Model>,
 ) -> ContentFindings {
     let extracted = extract::extract(raw, limits);
     // The fingerprint reads the texts as normalised for matching: one normalisation
@@ -96,7 +102,7 @@ pub fn content(
         crate::campaign::personal_words(recipients, &extracted.recipient_names.join(", "))
     });
     let mut shingler = personal.as_deref().map(crate::campaign::Shingler::new);
-    let mut findings = score_texts(&extracted, rules, limits.max_work, shingler.as_mut());
+    let mut findings = score_texts(&extracted, rules, limits.max_work, shingler.as_mut(), model);
     findings.fingerprint = shingler.and_then(crate::campaign::Shingler::finish);
     let from = match from {
         Some(f) => f.clone(),
@@ -125,6 +131,8 @@ struct Collected {
     wallets: Vec<wallet::Wallet>,
     /// Whether the work budget ran out before every text was scanned.
     budget_exhausted: bool,
+    /// The model's most threatening sentence so far.
+    reading: Option<model::Reading>,
 }
 
 fn score_texts(
@@ -132,6 +140,7 @@ fn score_texts(
     rules: &RuleSet,
     max_work: usize,
     mut shingler: Option<&mut crate::campaign::Shingler<'_>>,
+    model: Option<&Model>,
 ) -> ContentFindings {
     let mut c = Collected::default();
     let mut work = 0usize;
@@ -159,6 +168,18 @@ fn score_texts(
             c.present.resize(rules.classes(), None);
         }
         let frames = match_frames(rules, &hits, &words, &norm.text);
+        if let Some(m) = model {
+            if let Some((p, chunk)) = m.read_text(rules, &text.text, &norm, &words, &hits) {
+                if c.reading.as_ref().is_none_or(|r| p > r.probability) {
+                    c.reading = Some(model::Reading {
+                        probability: p,
+                        text: index,
+                        words: chunk,
+                    });
+                }
+            }
+            work += words.len() / model::CHUNK;
+        }
         // Read once for the frames' stance and for the consequence step: a consequence
         // right after a negation is advice ("never share it with anyone").
         let negations = (!frames.is_empty() || hits.iter().any(|h| Some(h.class) == consequence))
@@ -227,7 +248,55 @@ fn score_texts(
             }
         }
     }
-    symbols(extracted, rules, c)
+    let reading = model.zip(c.reading.clone());
+    let model_score = reading.as_ref().map(|(m, r)| m.score(r.probability));
+    let mut findings = symbols(extracted, rules, c, model_score);
+    if let Some((m, reading)) = reading {
+        if let Some(s) = findings
+            .symbols
+            .iter_mut()
+            .find(|s| s.name == model::SYMBOL)
+        {
+            s.detail = format!(
+                "{}{}",
+                explain_reading(extracted, rules, m, &reading),
+                std::mem::take(&mut s.detail)
+            );
+        }
+    }
+    findings
+}
+
+/// The sentence that drove the model and the features that weighed most in it. Only the
+/// one text is read again, and only when the model said something.
+fn explain_reading(
+    extracted: &Extracted,
+    rules: &RuleSet,
+    m: &Model,
+    reading: &model::Reading,
+) -> String {
+    let Some(text) = extracted.texts.get(reading.text) else {
+        return String::new();
+    };
+    let norm = normalize_with(&text.text, rules.vocabulary());
+    let words = Words::of(&norm);
+    let hits = rules.class_hits(&norm, &words);
+    let (s, e) = reading.words;
+    let sentence = match (
+        words.starts.get(s as usize),
+        e.checked_sub(1).and_then(|w| words.ends.get(w as usize)),
+    ) {
+        (Some(&a), Some(&b)) => quote(norm.original(&text.text, a as usize, b as usize)),
+        _ => String::new(),
+    };
+    let top = m.explain(rules, &text.text, &norm, &words, &hits, reading.words, 4);
+    let names: Vec<String> = top.into_iter().map(|(n, _)| n).collect();
+    format!(
+        "{:.0}% likely a threat: \"{}\"; weighed most: {}",
+        f64::from(reading.probability) * 100.0,
+        sentence,
+        names.join(", ")
+    )
 }
 
 /// A number of hours or days ("50 hours", "2 dias"): an extortion deadline, whatever
@@ -301,12 +370,45 @@ fn explain(
     }
 }
 
-fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindings {
+fn symbols(
+    extracted: &Extracted,
+    rules: &RuleSet,
+    c: Collected,
+    model_score: Option<f64>,
+) -> ContentFindings {
     let framed = c.report_frames.len() >= REPORT_FRAME_MIN;
     let mut symbols = Vec::new();
     let mut direct: Vec<&str> = Vec::new();
     let mut disguised_hit = false;
     let mut threatening = 0;
+    // The model's reading, weighed like a rule's: a message framed as a report retells a
+    // threat, it does not make one.
+    if let Some(score) = model_score {
+        let factor = if framed { REPORTED } else { 1.0 };
+        let score = score * factor;
+        if score >= model::MIN_SCORE {
+            // Only a reading the model would hold on its own makes the message
+            // threatening for the combinations (and keeps its coercion symbols): a
+            // tag-level reading adds its score and nothing more.
+            if score >= 2.0 * model::TAG_SCORE {
+                direct.push("threat");
+                threatening += 1;
+            }
+            symbols.push(Symbol {
+                name: model::SYMBOL.into(),
+                score,
+                category: "threat".into(),
+                detail: if framed {
+                    format!(
+                        " (in a message framed as a report, scored at {}%)",
+                        (factor * 100.0).round()
+                    )
+                } else {
+                    String::new()
+                },
+            });
+        }
+    }
     let weight_of = |b: &Best| {
         if framed {
             b.weights.framed
@@ -551,6 +653,7 @@ fn symbols(extracted: &Extracted, rules: &RuleSet, c: Collected) -> ContentFindi
         symbols,
         identity: Identity::default(),
         fingerprint: None,
+        reported: framed,
     }
 }
 
