@@ -87,6 +87,9 @@ pub struct Reading {
     pub text: usize,
     /// Its first word and one past its last, in that text's words.
     pub words: (u32, u32),
+    /// The share of its score the sentence keeps: how the rules' frames in it are said
+    /// (1.0 when said directly or when no frame matched there).
+    pub stance: f64,
 }
 
 impl Model {
@@ -212,14 +215,9 @@ impl Model {
         sigmoid(self.logit(features))
     }
 
-    /// The symbol's score for a probability: [`TAG_SCORE`] at the tag point, twice that
-    /// at the quarantine point, linear in log-odds between and beyond, at most
-    /// [`MAX_SCORE`] and never below zero.
+    /// The symbol's score for a probability (see [`score_of_logit`]).
     pub fn score(&self, probability: f32) -> f64 {
-        let z = f64::from(logit(probability));
-        let zt = f64::from(logit(self.tag));
-        let zq = f64::from(logit(self.quarantine));
-        (TAG_SCORE + TAG_SCORE * (z - zt) / (zq - zt)).clamp(0.0, MAX_SCORE)
+        score_of_logit(logit(probability), logit(self.tag), logit(self.quarantine))
     }
 
     /// The most threatening sentence of one text: its probability and words.
@@ -243,6 +241,7 @@ impl Model {
             chunk_features(
                 rules, original, norm, words, hits, &context, start, end, &mut sink,
             );
+            presence(&mut features);
             let p = self.probability(&features);
             if best.is_none_or(|(b, _)| p > b) {
                 best = Some((p, (start, end)));
@@ -334,8 +333,16 @@ fn text_features_into(rules: &RuleSet, text: &str, bits: u32, out: &mut Vec<Vec<
             e,
             &mut Hashes { bits, out: &mut f },
         );
+        presence(&mut f);
         out.push(f);
     });
+}
+
+/// Each feature once: what a sentence says, not how often it repeats it (a sender
+/// repeating a phrase a thousand times must not add its weight a thousand times).
+fn presence(features: &mut Vec<u32>) {
+    features.sort_unstable();
+    features.dedup();
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -356,6 +363,23 @@ impl<'a> Reader<'a> {
     fn f32(&mut self, what: &'static str) -> Result<f32, ModelError> {
         let b = self.take(4, what)?;
         Ok(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
+/// How far below the tag point (in log-odds) the score starts from zero.
+pub const RAMP: f32 = 4.0;
+
+/// The symbol's score for log-odds `z` when the tag point is `zt` and the quarantine
+/// point `zq`: [`TAG_SCORE`] at the tag point, twice that at the quarantine point,
+/// linear in log-odds between and beyond up to [`MAX_SCORE`]; below the tag point it falls
+/// linearly to zero [`RAMP`] log-odds lower, so an unsure reading adds little whatever
+/// the distance between the two points.
+pub fn score_of_logit(z: f32, zt: f32, zq: f32) -> f64 {
+    let (z, zt, zq) = (f64::from(z), f64::from(zt), f64::from(zq));
+    if z >= zt {
+        (TAG_SCORE + TAG_SCORE * (z - zt) / (zq - zt).max(1e-3)).min(MAX_SCORE)
+    } else {
+        (TAG_SCORE * (z - (zt - f64::from(RAMP))) / f64::from(RAMP)).max(0.0)
     }
 }
 
@@ -487,11 +511,18 @@ pub fn chunk_features(
     };
     // Class hits inside the chunk, ordered by start (then end, as class_hits gives them).
     let first = hits.partition_point(|h| h.start < start);
-    let inside: Vec<&ClassHit> = hits[first..]
+    let mut inside: Vec<&ClassHit> = hits[first..]
         .iter()
         .take_while(|h| h.start < end)
         .filter(|h| h.end <= end && rules.class_name(h.class) != "phrase")
         .collect();
+    // Class ids follow the order the packs were loaded in; names do not. Ties are broken
+    // by name, so the same packs loaded from files read exactly as the built-in ones.
+    inside.sort_by(|a, b| {
+        (a.start, a.end)
+            .cmp(&(b.start, b.end))
+            .then_with(|| rules.class_name(a.class).cmp(rules.class_name(b.class)))
+    });
     let class_hash = |c: u32| xxh3_64_with_seed(rules.class_name(c).as_bytes(), KIND_CLASS);
     for i in start..end {
         let w = word(i);
@@ -509,10 +540,8 @@ pub fn chunk_features(
         while k < inside.len() && inside[k].start < i {
             k += 1;
         }
-        let longest = inside[k..]
-            .iter()
-            .take_while(|h| h.start == i)
-            .max_by_key(|h| h.end);
+        // The longest entry starting here; among equals, the last by name.
+        let longest = inside[k..].iter().take_while(|h| h.start == i).last();
         match longest {
             Some(h) => {
                 tokens.push(Token {
@@ -691,6 +720,12 @@ mod tests {
         assert!((m.score(0.9) - 10.0).abs() < 1e-3);
         assert_eq!(m.score(0.999_999), MAX_SCORE);
         assert_eq!(m.score(0.0), 0.0);
+        // Below the tag point the score falls to nothing within RAMP log-odds, however
+        // far apart the points are.
+        let wide = Model::new(8, 0.0, vec![0.0; 256], 0.9, 0.999_99, String::new()).unwrap();
+        assert!((wide.score(0.9) - 5.0).abs() < 1e-3);
+        assert_eq!(wide.score(sigmoid(logit(0.9) - RAMP - 0.1)), 0.0);
+        assert!(wide.score(0.15) < MIN_SCORE);
     }
 
     #[test]

@@ -168,18 +168,13 @@ fn score_texts(
             c.present.resize(rules.classes(), None);
         }
         let frames = match_frames(rules, &hits, &words, &norm.text);
-        if let Some(m) = model {
-            if let Some((p, chunk)) = m.read_text(rules, &text.text, &norm, &words, &hits) {
-                if c.reading.as_ref().is_none_or(|r| p > r.probability) {
-                    c.reading = Some(model::Reading {
-                        probability: p,
-                        text: index,
-                        words: chunk,
-                    });
-                }
-            }
+        let text_reading = model.and_then(|m| m.read_text(rules, &text.text, &norm, &words, &hits));
+        if model.is_some() {
             work += words.len() / model::CHUNK;
         }
+        // How the frames in the model's sentence are said (attributed, negated, asked):
+        // the strongest of them carries over to the model's reading of that sentence.
+        let mut chunk_stance: Option<f64> = None;
         // Read once for the frames' stance and for the consequence step: a consequence
         // right after a negation is advice ("never share it with anyone").
         let negations = (!frames.is_empty() || hits.iter().any(|h| Some(h.class) == consequence))
@@ -212,6 +207,7 @@ fn score_texts(
         }
         work += hits.len() + frames.len();
         let Some(negations) = negations.filter(|_| !frames.is_empty()) else {
+            keep_reading(&mut c, text_reading, index, None);
             continue;
         };
         let ctx = Context::with_negations(&text.text, &norm, &words, &hits, rules, negations);
@@ -221,6 +217,12 @@ fn score_texts(
             let Some(weights) = ctx.weigh(hit, negatable) else {
                 continue;
             };
+            if let Some((_, (s, e))) = text_reading {
+                if hit.start >= s && hit.start < e {
+                    let f = weights.plain.factor;
+                    chunk_stance = Some(chunk_stance.map_or(f, |x| x.max(f)));
+                }
+            }
             let candidate = Best {
                 more: 0,
                 span: (index, hit.start, hit.end),
@@ -247,9 +249,12 @@ fn score_texts(
                 }
             }
         }
+        keep_reading(&mut c, text_reading, index, chunk_stance);
     }
     let reading = model.zip(c.reading.clone());
-    let model_score = reading.as_ref().map(|(m, r)| m.score(r.probability));
+    let model_score = reading
+        .as_ref()
+        .map(|(m, r)| (m.score(r.probability), r.stance));
     let mut findings = symbols(extracted, rules, c, model_score);
     if let Some((m, reading)) = reading {
         if let Some(s) = findings
@@ -297,6 +302,25 @@ fn explain_reading(
         sentence,
         names.join(", ")
     )
+}
+
+/// Keeps a text's model reading when it is the most threatening so far.
+fn keep_reading(
+    c: &mut Collected,
+    reading: Option<(f32, (u32, u32))>,
+    text: usize,
+    stance: Option<f64>,
+) {
+    if let Some((p, words)) = reading {
+        if c.reading.as_ref().is_none_or(|r| p > r.probability) {
+            c.reading = Some(model::Reading {
+                probability: p,
+                text,
+                words,
+                stance: stance.unwrap_or(1.0),
+            });
+        }
+    }
 }
 
 /// A number of hours or days ("50 hours", "2 dias"): an extortion deadline, whatever
@@ -374,7 +398,7 @@ fn symbols(
     extracted: &Extracted,
     rules: &RuleSet,
     c: Collected,
-    model_score: Option<f64>,
+    model_score: Option<(f64, f64)>,
 ) -> ContentFindings {
     let framed = c.report_frames.len() >= REPORT_FRAME_MIN;
     let mut symbols = Vec::new();
@@ -383,8 +407,8 @@ fn symbols(
     let mut threatening = 0;
     // The model's reading, weighed like a rule's: a message framed as a report retells a
     // threat, it does not make one.
-    if let Some(score) = model_score {
-        let factor = if framed { REPORTED } else { 1.0 };
+    if let Some((score, stance)) = model_score {
+        let factor = if framed { REPORTED } else { 1.0 } * stance;
         let score = score * factor;
         if score >= model::MIN_SCORE {
             // Only a reading the model would hold on its own makes the message
@@ -398,13 +422,17 @@ fn symbols(
                 name: model::SYMBOL.into(),
                 score,
                 category: "threat".into(),
-                detail: if framed {
-                    format!(
+                detail: match (framed, stance < 1.0) {
+                    (false, false) => String::new(),
+                    (true, false) => format!(
                         " (in a message framed as a report, scored at {}%)",
                         (factor * 100.0).round()
-                    )
-                } else {
-                    String::new()
+                    ),
+                    (_, true) => format!(
+                        " (its sentence's threat is attributed, negated or asked{}, scored at {}%)",
+                        if framed { ", in a report" } else { "" },
+                        (factor * 100.0).round()
+                    ),
                 },
             });
         }

@@ -638,8 +638,7 @@ fn main() -> Result<()> {
 /// The symbol's score for log-odds `z` under tag and quarantine points `zt` and `zq`,
 /// as the engine gives it (see `Model::score` and the report factor in scan.rs).
 fn model_score(z: f32, zt: f32, zq: f32, reported: bool) -> f64 {
-    let s = (model::TAG_SCORE + model::TAG_SCORE * f64::from(z - zt) / f64::from(zq - zt))
-        .clamp(0.0, model::MAX_SCORE);
+    let s = model::score_of_logit(z, zt, zq);
     let s = if reported {
         s * palisade_engine::REPORTED_FACTOR
     } else {

@@ -158,6 +158,10 @@ host = "{name}"
 [quarantine]
 postfix_config = "{pf}"
 {extra}
+# Each copy must only tag on its own, as its rules score it (the learned model would
+# hold it alone): the campaign count is what this test is about.
+[scores]
+THREAT_MODEL = 0.0
 "#,
             state = state.display(),
             url = redis.url(),
