@@ -97,6 +97,20 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // What the learned model costs: the same messages with the rules alone.
+    let rules_only = engine.clone().with_model(None);
+    let mut model = c.benchmark_group("rules_only");
+    for (name, msg) in [
+        ("plain_2k", plain(2 * 1024)),
+        ("plain_1m", plain(1024 * 1024)),
+    ] {
+        model.throughput(Throughput::Bytes(msg.len() as u64));
+        model.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
+            b.iter(|| rules_only.scan(&Input::new(msg)))
+        });
+    }
+    model.finish();
+
     // The stages on their own, for finding where time goes.
     let text = String::from_utf8(plain(1024 * 1024)).expect("utf-8");
     let mut stages = c.benchmark_group("stage_1m");
@@ -117,6 +131,11 @@ fn bench(c: &mut Criterion) {
     stages.bench_function("frames", |b| {
         b.iter(|| palisade_engine::frames::match_frames(rules, &hits, &words, &norm.text))
     });
+    if let Some(m) = engine.model() {
+        stages.bench_function("model", |b| {
+            b.iter(|| m.read_text(rules, &text, &norm, &words, &hits))
+        });
+    }
     stages.finish();
 
     // Campaign fingerprints: the cost the daemon adds per message with campaigns on.
@@ -157,6 +176,17 @@ fn bench(c: &mut Criterion) {
         });
     }
     hostile.finish();
+
+    // The same adversarial messages with the rules alone: what the model adds there.
+    let mut hostile_rules = c.benchmark_group("adversarial_10m_rules_only");
+    hostile_rules.sample_size(10);
+    for (name, msg) in adversarial(10 << 20) {
+        hostile_rules.throughput(Throughput::Bytes(msg.len() as u64));
+        hostile_rules.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
+            b.iter(|| rules_only.scan(&Input::new(msg)))
+        });
+    }
+    hostile_rules.finish();
 }
 
 /// Messages of about `size` bytes built to make a matcher work hard.

@@ -231,6 +231,7 @@ impl Model {
     ) -> Option<(f32, (u32, u32))> {
         let mut best: Option<(f32, (u32, u32))> = None;
         let mut features = Vec::new();
+        let mut seen = Seen::new(self.bits);
         let context = context_of(rules, hits);
         for_each_chunk(words, |start, end| {
             features.clear();
@@ -241,7 +242,7 @@ impl Model {
             chunk_features(
                 rules, original, norm, words, hits, &context, start, end, &mut sink,
             );
-            presence(&mut features);
+            seen.keep_first(&mut features);
             let p = self.probability(&features);
             if best.is_none_or(|(b, _)| p > b) {
                 best = Some((p, (start, end)));
@@ -320,6 +321,7 @@ fn text_features_into(rules: &RuleSet, text: &str, bits: u32, out: &mut Vec<Vec<
     let words = Words::of(&norm);
     let hits = rules.class_hits(&norm, &words);
     let context = context_of(rules, &hits);
+    let mut seen = Seen::new(bits);
     for_each_chunk(&words, |s, e| {
         let mut f = Vec::new();
         chunk_features(
@@ -333,16 +335,39 @@ fn text_features_into(rules: &RuleSet, text: &str, bits: u32, out: &mut Vec<Vec<
             e,
             &mut Hashes { bits, out: &mut f },
         );
-        presence(&mut f);
+        seen.keep_first(&mut f);
         out.push(f);
     });
 }
 
-/// Each feature once: what a sentence says, not how often it repeats it (a sender
-/// repeating a phrase a thousand times must not add its weight a thousand times).
-fn presence(features: &mut Vec<u32>) {
-    features.sort_unstable();
-    features.dedup();
+/// Keeps each feature once: what a sentence says, not how often it repeats it (a sender
+/// repeating a phrase a thousand times must not add its weight a thousand times). A
+/// bit per feature, cleared again after each chunk, so the work is linear in the
+/// features.
+struct Seen(Vec<u64>);
+
+impl Seen {
+    fn new(bits: u32) -> Seen {
+        Seen(vec![0; (1usize << bits).div_ceil(64)])
+    }
+
+    fn keep_first(&mut self, features: &mut Vec<u32>) {
+        features.retain(|&f| {
+            let (word, bit) = ((f / 64) as usize, 1u64 << (f % 64));
+            match self.0.get_mut(word) {
+                Some(w) if *w & bit == 0 => {
+                    *w |= bit;
+                    true
+                }
+                _ => false,
+            }
+        });
+        for &f in features.iter() {
+            if let Some(w) = self.0.get_mut((f / 64) as usize) {
+                *w = 0;
+            }
+        }
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
