@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use crate::rules::{ClassHit, RuleSet, Words};
+use crate::rules::{ClassHit, RuleSet, Words, COORDINATED_GAP};
 
 /// Completed matches kept per pattern; a message repeating one threat a million times
 /// needs only the first few to explain it.
@@ -79,6 +79,16 @@ pub fn match_frames(
         std::iter::repeat_with(VecDeque::new).take(total).collect();
     let mut emitted = vec![0usize; patterns.len()];
     let mut out = Vec::new();
+    // Words right after a coordinator (`and`, `y`): a verb there is still in the scope of
+    // a modal that carries (`I will drive over and burn it down`).
+    let mut coordinated = vec![false; words.starts.len() + 1];
+    if let Some(coordinator) = rules.coordinator {
+        for h in hits.iter().filter(|h| h.class == coordinator) {
+            if let Some(c) = coordinated.get_mut(h.end as usize) {
+                *c = true;
+            }
+        }
+    }
     for h in hits {
         let Some(&sentence) = words.sentence.get(h.start as usize) else {
             continue;
@@ -114,9 +124,18 @@ pub fn match_frames(
                     .iter()
                     .rev()
                     .find(|prev| {
-                        prev.sentence == sentence
-                            && prev.end <= h.start
-                            && (h.start - prev.end) as usize <= pattern.gaps[s - 1]
+                        if prev.sentence != sentence || prev.end > h.start {
+                            return false;
+                        }
+                        let gap = (h.start - prev.end) as usize;
+                        // Only a verb with its object is coordinated: the slot after
+                        // it must still be to come (`and kill you`, not `gun crimes and
+                        // murder cases`), or the verb holds its object (`y matarte`).
+                        gap <= pattern.gaps[s - 1]
+                            || (pattern.carries[s - 1]
+                                && (s + 1 < pattern.slots.len() || pattern.whole_verb[s])
+                                && gap <= COORDINATED_GAP
+                                && coordinated.get(h.start as usize) == Some(&true))
                     })
                     .map(|prev| {
                         let mut next = *prev;

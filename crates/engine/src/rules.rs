@@ -70,7 +70,13 @@ pub mod lexicons {
     /// The consequence step; right after a negation (`never share it with`) it is advice,
     /// not a consequence, and fills nothing.
     pub const CONSEQUENCE: &str = "ext_consequence";
+    /// Words that join a verb to the one before it (`and`, `and then`, `y`): the scope of
+    /// a lexicon marked `carries` goes on past them.
+    pub const COORDINATOR: &str = "coordinator";
 }
+
+/// Words at most between a modal that `carries` and a verb coordinated with it.
+pub const COORDINATED_GAP: usize = 12;
 
 /// Everything that can be wrong with a rule pack.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -129,6 +135,15 @@ struct LexiconDef {
     third_person: bool,
     #[serde(default)]
     progressive: Option<String>,
+    /// A modal whose scope carries over verbs coordinated with it (`I will drive to your
+    /// house and burn it down`): a frame's next slot may then start further on, right
+    /// after a `coordinator`.
+    #[serde(default)]
+    carries: bool,
+    /// Its entries are verbs with their object inside (`matarte`): one may be coordinated
+    /// even as a frame's last slot.
+    #[serde(default)]
+    whole_verb: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +154,10 @@ struct FrameDef {
     score: f64,
     description: String,
     slots: Vec<String>,
+    /// Other slot lists for the same frame, one pattern each, with the same gaps: for
+    /// words that only make the meaning together (`take … out`, `gun … down`).
+    #[serde(default)]
+    variants: Vec<Vec<String>>,
     #[serde(default)]
     max_gap: Option<usize>,
     #[serde(default)]
@@ -250,6 +269,10 @@ pub struct Lexicon {
     pub description: String,
     /// How many entries it has (inflected forms included).
     pub entries: usize,
+    /// Whether its scope carries over coordinated verbs.
+    pub carries: bool,
+    /// Whether its entries are verbs with their object inside.
+    pub whole_verb: bool,
 }
 
 /// A sequence of slots that makes one frame or one phrase match.
@@ -271,6 +294,11 @@ pub(crate) struct Pattern {
     pub unless: Vec<u32>,
     /// Whether the match must open its sentence (an order: "Kill them all.").
     pub sentence_start: bool,
+    /// Per slot, whether one of its classes carries over coordinated verbs: the next
+    /// slot may then start up to [`COORDINATED_GAP`] words on, right after a coordinator.
+    pub carries: Vec<bool>,
+    /// Per slot, whether all of its classes are verbs with their object inside.
+    pub whole_verb: Vec<bool>,
 }
 
 /// A document-level co-occurrence rule, compiled.
@@ -361,6 +389,8 @@ pub struct RuleSet {
     /// Where each pattern's slots start in a flat list of all slots, and how many.
     pub(crate) slot_offsets: Vec<usize>,
     pub(crate) slot_total: usize,
+    /// The `coordinator` lexicon, if a pack defines one.
+    pub(crate) coordinator: Option<u32>,
     automaton: Option<AhoCorasick>,
     vocabulary: Vocabulary,
 }
@@ -557,6 +587,8 @@ impl Compiler {
             name: name.to_string(),
             description: String::new(),
             entries: 0,
+            carries: false,
+            whole_verb: false,
         });
         id
     }
@@ -636,6 +668,12 @@ impl RuleSet {
                 };
                 if !lex.description.is_empty() {
                     c.lexicons[id as usize].description = lex.description.clone();
+                }
+                if lex.carries {
+                    c.lexicons[id as usize].carries = true;
+                }
+                if lex.whole_verb {
+                    c.lexicons[id as usize].whole_verb = true;
                 }
                 for w in &lex.words {
                     let n = normalize(w).text;
@@ -728,20 +766,25 @@ impl RuleSet {
                 if gap > 20 || gaps.iter().any(|&g| g > 20) {
                     return Err(bad("a gap is at most 20 words".into()));
                 }
-                let mut slots = Vec::new();
-                for slot in &def.slots {
-                    let mut classes = Vec::new();
-                    for alt in slot.split('|') {
-                        let alt = alt.trim();
-                        match c.lexicon_ids.get(alt) {
-                            Some(&id) if !alt.starts_with('\u{0}') => classes.push(id),
-                            _ => {
-                                return Err(bad(format!("slot `{slot}`: no lexicon named `{alt}`")))
+                let compile = |list: &[String]| -> Result<Vec<Vec<u32>>, RuleError> {
+                    let mut slots = Vec::new();
+                    for slot in list {
+                        let mut classes = Vec::new();
+                        for alt in slot.split('|') {
+                            let alt = alt.trim();
+                            match c.lexicon_ids.get(alt) {
+                                Some(&id) if !alt.starts_with('\u{0}') => classes.push(id),
+                                _ => {
+                                    return Err(bad(format!(
+                                        "slot `{slot}`: no lexicon named `{alt}`"
+                                    )))
+                                }
                             }
                         }
+                        slots.push(classes);
                     }
-                    slots.push(classes);
-                }
+                    Ok(slots)
+                };
                 let mut unless = Vec::new();
                 for name in &def.unless {
                     match c.lexicon_ids.get(name.as_str()) {
@@ -750,16 +793,44 @@ impl RuleSet {
                     }
                 }
                 let rule = rules.len();
-                patterns.push(Pattern {
-                    rule,
-                    slots,
-                    unless,
-                    sentence_start: def.sentence_start,
-                    gaps,
-                    not_followed_by: words_of(&def.not_followed_by).map_err(&bad)?,
-                    not_preceded_by: words_of(&def.not_preceded_by).map_err(&bad)?,
-                    negatable: def.negatable,
-                });
+                let not_followed_by = words_of(&def.not_followed_by).map_err(&bad)?;
+                let not_preceded_by = words_of(&def.not_preceded_by).map_err(&bad)?;
+                for list in std::iter::once(&def.slots).chain(&def.variants) {
+                    if list.len() != def.slots.len() {
+                        return Err(bad(format!(
+                            "a variant has {} slots, the frame {}",
+                            list.len(),
+                            def.slots.len()
+                        )));
+                    }
+                    let slots = compile(list)?;
+                    let carries = slots
+                        .iter()
+                        .map(|alts| {
+                            alts.iter()
+                                .any(|&a| c.lexicons.get(a as usize).is_some_and(|l| l.carries))
+                        })
+                        .collect();
+                    let whole_verb = slots
+                        .iter()
+                        .map(|alts| {
+                            alts.iter()
+                                .all(|&a| c.lexicons.get(a as usize).is_some_and(|l| l.whole_verb))
+                        })
+                        .collect();
+                    patterns.push(Pattern {
+                        rule,
+                        carries,
+                        whole_verb,
+                        slots,
+                        unless: unless.clone(),
+                        sentence_start: def.sentence_start,
+                        gaps: gaps.clone(),
+                        not_followed_by: not_followed_by.clone(),
+                        not_preceded_by: not_preceded_by.clone(),
+                        negatable: def.negatable,
+                    });
+                }
                 rules.push(Rule::new(
                     Head {
                         name: def.name,
@@ -860,6 +931,8 @@ impl RuleSet {
                     patterns.push(Pattern {
                         rule,
                         gaps: vec![gap; slots.len() - 1],
+                        carries: vec![false; slots.len()],
+                        whole_verb: vec![false; slots.len()],
                         slots,
                         not_followed_by: not_followed_by.clone(),
                         not_preceded_by: Vec::new(),
@@ -915,7 +988,9 @@ impl RuleSet {
             slot_offsets.push(slot_total);
             slot_total += p.slots.len();
         }
+        let coordinator = c.lexicon_ids.get(lexicons::COORDINATOR).copied();
         Ok(RuleSet {
+            coordinator,
             slot_offsets,
             slot_total,
             rules,

@@ -155,7 +155,7 @@ fn incitement_and_pursuit() {
     );
     fires(
         "Somebody ought to lynch the clerk.",
-        "THREAT_INCITEMENT",
+        "THREAT_INCITEMENT_TARGETED",
         Quarantine,
     );
     fires("We will find you.", "THREAT_PURSUIT", Tag);
@@ -199,10 +199,10 @@ fn places_bombs_and_shootings() {
 
 #[test]
 fn veiled_threats() {
-    fires("We know where you live.", "VEILED_KNOW_WHERE", Tag);
+    fires("We know where you live.", "VEILED_KNOWS_YOUR_LIFE", Tag);
     fires(
         "Your days are numbered, traitor. Watch your back.",
-        "VEILED_DOOM",
+        "VEILED_DAYS_NUMBERED",
         Quarantine,
     );
     fires(
@@ -211,11 +211,15 @@ fn veiled_threats() {
         Tag,
     );
     fires("We are watching you.", "VEILED_WATCHING", Tag);
-    fires("A noose is waiting for you.", "VEILED_DEATH_IMAGERY", Tag);
+    fires(
+        "A noose is waiting for you.",
+        "VEILED_DEATH_IMAGERY_YOU",
+        Tag,
+    );
     fires(
         "Do you feel safe? Do you think the police can protect you?",
         "VEILED_NO_PROTECTION",
-        Quarantine,
+        Tag,
     );
     quiet("Know where your polling place is before election day.");
     quiet("We are watching the results closely tonight.");
@@ -433,4 +437,93 @@ fn reported_speech_keeps_little_but_quoting_alone_keeps_a_tag() {
     fires("> We will kill you.", "THREAT_KILL_YOU", Tag);
     // Staff forwarding a threat to IT: reported.
     quiet("Can IT look at this? It came in overnight.\n\n> We will kill you.\n");
+}
+
+#[test]
+fn a_modal_carries_over_coordinated_verbs() {
+    fires(
+        "I'll drive over to your place tonight and kill you.",
+        "THREAT_KILL_YOU",
+        Quarantine,
+    );
+    fires(
+        "We are going to wait outside the office after the meeting and then shoot all of them.",
+        "THREAT_KILL_OTHERS",
+        Quarantine,
+    );
+    fires(
+        "Voy a ir a tu casa esta noche y matarte.",
+        "ES_AMENAZA_MUERTE_ENCLITICA",
+        Quarantine,
+    );
+    // A noun after `and` is no verb of the modal: the frame needs the object to come.
+    quiet("A detector from the probe will soon be helping detectives to solve gun crimes and murder cases.");
+    quiet("We will review the proposal and shoot you an email.");
+    quiet("I am going to finish the report and send it to you.");
+}
+
+#[test]
+fn particles_make_harm_only_with_their_verbs() {
+    fires("We're going to take you out.", "THREAT_PHRASAL", Quarantine);
+    fires("I will gun them down.", "THREAT_PHRASAL_OTHERS", Tag);
+    fires(
+        "I'll burn your house down.",
+        "THREAT_PHRASAL_PLACE",
+        Quarantine,
+    );
+    quiet("Lunch on Thursday would be great, I'll put you down.");
+    quiet("I will send them out tomorrow morning.");
+    quiet("We will put you up at the hotel near the office.");
+    quiet("I'll take you up on that offer.");
+    quiet("I will shoot down all of them in the meeting.");
+}
+
+#[test]
+fn open_class_targets_commissions_conditions_and_massacres() {
+    fires(
+        "We'll torch your church next Sunday.",
+        "THREAT_ATTACK_PLACE",
+        Quarantine,
+    );
+    fires(
+        "I am going to blow up your shop.",
+        "THREAT_ATTACK_PLACE",
+        Quarantine,
+    );
+    fires(
+        "Someone paid me to kill you.",
+        "THREAT_COMMISSIONED",
+        Quarantine,
+    );
+    fires(
+        "I was sent to hurt your family.",
+        "THREAT_COMMISSIONED",
+        Quarantine,
+    );
+    fires(
+        "If you go to the police, your family will pay.",
+        "THREAT_IF_YOU_TELL",
+        Quarantine,
+    );
+    fires(
+        "Si vas a la policía, tu familia lo pagará.",
+        "ES_SI_DENUNCIAS",
+        Quarantine,
+    );
+    fires(
+        "We are going to do what he did at Columbine.",
+        "THREAT_MASSACRE_PLAN",
+        Quarantine,
+    );
+    quiet("We will blow up your inbox with offers this week.");
+    quiet("My boss sent me to pick you up at the airport.");
+    quiet("If you go to the police station, the desk officer will help you file the report.");
+    quiet("We are going to talk about Columbine in the safety training.");
+}
+
+#[test]
+fn a_stock_phrase_alone_stays_below_tag() {
+    quiet("Congratulations, nowhere to hide for the auditors now.");
+    quiet("Send me the draft and I will read it when I see you.");
+    quiet("The history lecture covered the guillotine and the revolution.");
 }

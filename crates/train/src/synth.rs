@@ -536,6 +536,32 @@ const EN_CONTRAST_SLOTS: &[(&str, &[&str])] = &[
     ]),
     ("negated", &["I would never {harmword} you.", "Nobody is going to {harmword} you.", "No one should ever {harmword} a poll worker.", "We will not let anyone {harmword} your family.", "I'm not going to {harmword} anyone, I just want an apology."]),
     ("question", &["Are you going to the meeting tonight?", "Did someone threaten you?", "Who will take care of the kids?", "Will you shoot the video tomorrow?", "Do you know where the office is?"]),
+    // Office logistics: the writer holds something of the reader's, or will send, put
+    // or take people somewhere; words that threats also use, in ordinary errands.
+    ("i_have", &["I have your", "I've got your", "We have your", "I still have your", "HR has your", "The front desk has your"]),
+    ("item", &["revised offer letter", "signed contract", "badge", "keys", "package", "expense report", "laptop", "paycheck", "file", "tickets", "phone number", "address", "jacket"]),
+    ("offer", &["if you would like to swing by", "if you want to pick it up", "whenever you want to come get it", "so let me know when you can stop by", "and I can bring it over tomorrow", "if you need it before the meeting"]),
+    // Harm verbs whose object is a thing: ordinary chores, not violence.
+    ("you_should", &["You should", "You need to", "We will", "I'll", "Please", "Don't forget to", "Can you", "They are going to", "Somebody has to", "We must"]),
+    ("verb_thing", &[
+        "hang the pictures in the hall", "hang the lights on the porch", "hang your coat in the closet", "hang the flag outside",
+        "shoot the interview on Monday", "shoot the product photos", "cut the budget by ten percent", "cut the cake after the speeches",
+        "burn the old drafts", "burn the slides onto a disc", "kill the process on the server", "kill the lights when you leave",
+        "execute the trade before noon", "execute the contract this week", "beat the deadline", "beat the eggs and add the flour",
+        "destroy the old hard drives", "attack the backlog", "blow up the photo to poster size", "knock down the old shed",
+        "take out the trash", "put down the deposit", "drop the boxes at the depot", "fire the kiln tonight",
+    ]),
+    // Someone else's account broken into: news and office gossip, not a claim over the
+    // reader.
+    ("hacker", &["Someone", "Hackers", "We", "They", "A student", "The intern", "Somebody in accounting"]),
+    ("hacked", &["hacked into", "got into", "broke into", "took over", "logged into"]),
+    ("whose", &["his email", "her account", "their website", "his Facebook page", "the club's mailing list", "her old laptop"]),
+    ("hack_tail", &["last week", "and sent spam to everyone", "as a prank", "before IT locked it", "so ignore the last message", "and changed the password"]),
+    ("errand", &[
+        "I'll send them out tomorrow morning", "We will put you down for two tickets", "I'll take you up on that offer", "I will send you down the final numbers",
+        "We can put them up at the hotel near the office", "I'll drop you off at the airport", "We'll pick you up at six", "I will shoot them over to legal today",
+        "Let me run you through the numbers", "I'll walk you through the new system", "We will hold you to that", "I'll get back to you next week",
+    ]),
 ];
 
 const EN_CONTRASTS: &[&str] = &[
@@ -549,6 +575,10 @@ const EN_CONTRASTS: &[&str] = &[
     "{guidance}",
     "{negated}",
     "{question}",
+    "{i_have} {item} {offer}.",
+    "{errand}.",
+    "{you_should} {verb_thing}.",
+    "{hacker} {hacked} {whose} {hack_tail}.",
 ];
 
 const ES_SLOTS: &[(&str, &[&str])] = &[
@@ -837,12 +867,46 @@ const ES_CONTRAST_SLOTS: &[(&str, &[&str])] = &[
             "El partido está muerto, vamos a remontar.",
         ],
     ),
+    (
+        "tengo",
+        &[
+            "Tengo tu",
+            "Tenemos tu",
+            "Todavía tengo tu",
+            "En recepción tienen tu",
+        ],
+    ),
+    (
+        "cosa",
+        &[
+            "carta de oferta",
+            "contrato firmado",
+            "paquete",
+            "tarjeta de acceso",
+            "portátil",
+            "nómina",
+            "expediente",
+            "número de teléfono",
+            "dirección nueva",
+        ],
+    ),
+    (
+        "oferta",
+        &[
+            "si quieres pasar a recogerla",
+            "cuando quieras venir a buscarlo",
+            "así que avísame cuando puedas pasar",
+            "y te lo llevo mañana",
+            "por si lo necesitas antes de la reunión",
+        ],
+    ),
 ];
 
 const ES_CONTRASTS: &[&str] = &[
     "{el} {amenazo} {verbo3} {victima}, {cola}.",
     "{el} {amenazo} {verbo3} {victima}.",
     "{otros}",
+    "{tengo} {cosa} {oferta}.",
 ];
 
 /// Frames that quote a threat to condemn, report or discuss it: counter-speech and
