@@ -42,7 +42,7 @@ pub const CHUNK: usize = 48;
 pub const PAIR_GAP: u32 = 8;
 
 /// Class hits of one chunk that take part in pair features.
-const PAIR_HITS: usize = 24;
+const PAIR_HITS: usize = 12;
 
 const MAGIC: &[u8; 8] = b"PALMODL1";
 
@@ -514,6 +514,11 @@ const KIND_CONTEXT: u64 = 0x09;
 const KIND_QUOTED: u64 = 0x0a;
 const KIND_CLASS_SEQ: u64 = 0x0b;
 
+/// The hash of a class's name as a feature reads it; [`RuleSet`] keeps one per class.
+pub(crate) fn class_name_hash(name: &str) -> u64 {
+    xxh3_64_with_seed(name.as_bytes(), KIND_CLASS)
+}
+
 /// The features of words `start..end` of one text.
 #[allow(clippy::too_many_arguments)]
 pub fn chunk_features(
@@ -539,7 +544,7 @@ pub fn chunk_features(
     let mut inside: Vec<&ClassHit> = hits[first..]
         .iter()
         .take_while(|h| h.start < end)
-        .filter(|h| h.end <= end && rules.class_name(h.class) != "phrase")
+        .filter(|h| h.end <= end && !rules.model_skips(h.class))
         .collect();
     // Class ids follow the order the packs were loaded in; names do not. Ties are broken
     // by name, so the same packs loaded from files read exactly as the built-in ones.
@@ -548,7 +553,7 @@ pub fn chunk_features(
             .cmp(&(b.start, b.end))
             .then_with(|| rules.class_name(a.class).cmp(rules.class_name(b.class)))
     });
-    let class_hash = |c: u32| xxh3_64_with_seed(rules.class_name(c).as_bytes(), KIND_CLASS);
+    let class_hash = |c: u32| rules.class_hash(c);
     for i in start..end {
         let w = word(i);
         sink.add(mix(KIND_WORD, xxh3_64(w.as_bytes())), || format!("\"{w}\""));

@@ -383,6 +383,9 @@ pub struct RuleSet {
     entry_classes: Vec<Vec<u32>>,
     /// Class names: lexicon names, then `"phrase"` for each literal piece.
     class_names: Vec<String>,
+    /// Per class, the hash of its name as the model reads it (computed once here, not
+    /// for every hit of every message).
+    class_hashes: Vec<u64>,
     lexicons: Vec<Lexicon>,
     /// Per class, the (pattern, slot) pairs it can fill.
     pub(crate) users: Vec<Vec<(u32, u16)>>,
@@ -997,6 +1000,11 @@ impl RuleSet {
             patterns,
             structures,
             entry_classes: c.entry_classes,
+            class_hashes: c
+                .class_names
+                .iter()
+                .map(|n| crate::model::class_name_hash(n))
+                .collect(),
             class_names: c.class_names,
             lexicons: c.lexicons,
             users,
@@ -1042,6 +1050,22 @@ impl RuleSet {
             .iter()
             .position(|n| n == name)
             .map(|i| i as u32)
+    }
+
+    /// The model's hash of a class's name.
+    pub(crate) fn class_hash(&self, class: u32) -> u64 {
+        self.class_hashes.get(class as usize).copied().unwrap_or(0)
+    }
+
+    /// Whether the model leaves a class out of its reading: literal pieces of phrase
+    /// rules, and the `coordinator` words that only serve the frames' grammar (the
+    /// model reads `and` as the word it is).
+    pub(crate) fn model_skips(&self, class: u32) -> bool {
+        Some(class) == self.coordinator
+            || self
+                .class_names
+                .get(class as usize)
+                .is_none_or(|n| n == "phrase")
     }
 
     /// The name of a class (a lexicon's name, or `phrase`).

@@ -481,13 +481,13 @@ fn particles_make_harm_only_with_their_verbs() {
 #[test]
 fn open_class_targets_commissions_conditions_and_massacres() {
     fires(
-        "We'll torch your church next Sunday.",
-        "THREAT_ATTACK_PLACE",
+        "We'll torch your barbershop next Sunday.",
+        "THREAT_ATTACK_YOURS",
         Quarantine,
     );
     fires(
-        "I am going to blow up your shop.",
-        "THREAT_ATTACK_PLACE",
+        "I am going to blow up your food truck.",
+        "THREAT_ATTACK_YOURS",
         Quarantine,
     );
     fires(
