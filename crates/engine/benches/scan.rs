@@ -83,33 +83,30 @@ fn bench(c: &mut Criterion) {
         reject: 0.0,
     })
     .expect("default rules compile");
-    let mut group = c.benchmark_group("scan");
-    for (name, msg) in [
-        ("plain_2k", plain(2 * 1024)),
-        ("html_text_20k", html_and_text(20 * 1024)),
-        ("attachment_1m", with_attachment(1024 * 1024)),
-        ("plain_1m", plain(1024 * 1024)),
-    ] {
-        group.throughput(Throughput::Bytes(msg.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
-            b.iter(|| engine.scan(&Input::new(msg)))
-        });
-    }
-    group.finish();
-
+    scans(
+        c,
+        "scan",
+        &engine,
+        None,
+        vec![
+            ("plain_2k", plain(2 * 1024)),
+            ("html_text_20k", html_and_text(20 * 1024)),
+            ("attachment_1m", with_attachment(1024 * 1024)),
+            ("plain_1m", plain(1024 * 1024)),
+        ],
+    );
     // What the learned model costs: the same messages with the rules alone.
     let rules_only = engine.clone().with_model(None);
-    let mut model = c.benchmark_group("rules_only");
-    for (name, msg) in [
-        ("plain_2k", plain(2 * 1024)),
-        ("plain_1m", plain(1024 * 1024)),
-    ] {
-        model.throughput(Throughput::Bytes(msg.len() as u64));
-        model.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
-            b.iter(|| rules_only.scan(&Input::new(msg)))
-        });
-    }
-    model.finish();
+    scans(
+        c,
+        "rules_only",
+        &rules_only,
+        None,
+        vec![
+            ("plain_2k", plain(2 * 1024)),
+            ("plain_1m", plain(1024 * 1024)),
+        ],
+    );
 
     // The stages on their own, for finding where time goes.
     let text = String::from_utf8(plain(1024 * 1024)).expect("utf-8");
@@ -167,26 +164,42 @@ fn bench(c: &mut Criterion) {
     });
     campaign.finish();
 
-    let mut hostile = c.benchmark_group("adversarial_10m");
-    hostile.sample_size(10);
-    for (name, msg) in adversarial(10 << 20) {
-        hostile.throughput(Throughput::Bytes(msg.len() as u64));
-        hostile.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
+    scans(
+        c,
+        "adversarial_10m",
+        &engine,
+        Some(10),
+        adversarial(10 << 20),
+    );
+    // The same adversarial messages with the rules alone: what the model adds there.
+    scans(
+        c,
+        "adversarial_10m_rules_only",
+        &rules_only,
+        Some(10),
+        adversarial(10 << 20),
+    );
+}
+
+/// One benchmark group: `engine` scanning each message, with its throughput.
+fn scans(
+    c: &mut Criterion,
+    group: &str,
+    engine: &Engine,
+    samples: Option<usize>,
+    messages: Vec<(&'static str, Vec<u8>)>,
+) {
+    let mut g = c.benchmark_group(group);
+    if let Some(n) = samples {
+        g.sample_size(n);
+    }
+    for (name, msg) in messages {
+        g.throughput(Throughput::Bytes(msg.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
             b.iter(|| engine.scan(&Input::new(msg)))
         });
     }
-    hostile.finish();
-
-    // The same adversarial messages with the rules alone: what the model adds there.
-    let mut hostile_rules = c.benchmark_group("adversarial_10m_rules_only");
-    hostile_rules.sample_size(10);
-    for (name, msg) in adversarial(10 << 20) {
-        hostile_rules.throughput(Throughput::Bytes(msg.len() as u64));
-        hostile_rules.bench_with_input(BenchmarkId::from_parameter(name), &msg, |b, msg| {
-            b.iter(|| rules_only.scan(&Input::new(msg)))
-        });
-    }
-    hostile_rules.finish();
+    g.finish();
 }
 
 /// Messages of about `size` bytes built to make a matcher work hard.

@@ -807,20 +807,24 @@ impl RuleSet {
                         )));
                     }
                     let slots = compile(list)?;
-                    let carries = slots
-                        .iter()
-                        .map(|alts| {
-                            alts.iter()
-                                .any(|&a| c.lexicons.get(a as usize).is_some_and(|l| l.carries))
-                        })
-                        .collect();
-                    let whole_verb = slots
-                        .iter()
-                        .map(|alts| {
-                            alts.iter()
-                                .all(|&a| c.lexicons.get(a as usize).is_some_and(|l| l.whole_verb))
-                        })
-                        .collect();
+                    // Per slot, whether its lexicons have a property: any of them, or all.
+                    let per_slot = |has: fn(&Lexicon) -> bool, all: bool| -> Vec<bool> {
+                        slots
+                            .iter()
+                            .map(|alts| {
+                                let mut of = alts
+                                    .iter()
+                                    .map(|&a| c.lexicons.get(a as usize).is_some_and(has));
+                                if all {
+                                    of.all(|x| x)
+                                } else {
+                                    of.any(|x| x)
+                                }
+                            })
+                            .collect()
+                    };
+                    let carries = per_slot(|l| l.carries, false);
+                    let whole_verb = per_slot(|l| l.whole_verb, true);
                     patterns.push(Pattern {
                         rule,
                         carries,

@@ -527,3 +527,24 @@ fn a_stock_phrase_alone_stays_below_tag() {
     quiet("Send me the draft and I will read it when I see you.");
     quiet("The history lecture covered the guillotine and the revolution.");
 }
+
+#[test]
+fn a_mark_or_a_rope_on_the_body_is_a_frame_not_a_phrase() {
+    fires(
+        "There is a bullseye on your head now.",
+        "VEILED_MARKED",
+        Action::Accept,
+    );
+    fires(
+        "Put a rope around his neck, I say.",
+        "VEILED_MARKED",
+        Action::Accept,
+    );
+    fires(
+        "We know where you live, and there is a target on your back.",
+        "VEILED_MARKED",
+        Tag,
+    );
+    let (_, names, _) = scan("Write the price on your receipt and keep the target on your list.");
+    assert!(!names.iter().any(|n| n == "VEILED_MARKED"), "{names:?}");
+}
