@@ -11,7 +11,7 @@ use crate::frames::{match_frames, FrameHit};
 use crate::impersonation::{FromHeader, Identity};
 use crate::model::{self, Model};
 use crate::normalize::{normalize_with, Disguise, Normalized};
-use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
+use crate::rules::{lexicons, ClassHit, Rule, RuleKind, RuleSet, Words};
 use crate::stance::{Context, Negations, Weights, REPORTED};
 use crate::verdict::Symbol;
 use crate::wallet;
@@ -133,6 +133,9 @@ struct Collected {
     budget_exhausted: bool,
     /// The model's most threatening sentence so far.
     reading: Option<model::Reading>,
+    /// Its explanation, written while its text's words and hits were at hand (only for a
+    /// reading that may show: reading the text a second time would double the work).
+    reading_detail: Option<String>,
 }
 
 fn score_texts(
@@ -207,7 +210,18 @@ fn score_texts(
         }
         work += hits.len() + frames.len();
         let Some(negations) = negations.filter(|_| !frames.is_empty()) else {
-            keep_reading(&mut c, text_reading, index, None);
+            keep_reading(
+                &mut c,
+                model,
+                text_reading,
+                index,
+                None,
+                &text.text,
+                &norm,
+                &words,
+                &hits,
+                rules,
+            );
             continue;
         };
         let ctx = Context::with_negations(&text.text, &norm, &words, &hits, rules, negations);
@@ -249,12 +263,24 @@ fn score_texts(
                 }
             }
         }
-        keep_reading(&mut c, text_reading, index, chunk_stance);
+        keep_reading(
+            &mut c,
+            model,
+            text_reading,
+            index,
+            chunk_stance,
+            &text.text,
+            &norm,
+            &words,
+            &hits,
+            rules,
+        );
     }
     let reading = model.zip(c.reading.clone());
     let model_score = reading
         .as_ref()
         .map(|(m, r)| (m.score(r.probability), r.stance));
+    let detail = c.reading_detail.take();
     let mut findings = symbols(extracted, rules, c, model_score);
     if let Some((m, reading)) = reading {
         if let Some(s) = findings
@@ -262,18 +288,18 @@ fn score_texts(
             .iter_mut()
             .find(|s| s.name == model::SYMBOL)
         {
-            s.detail = format!(
-                "{}{}",
-                explain_reading(extracted, rules, m, &reading),
-                std::mem::take(&mut s.detail)
-            );
+            let explained = match detail {
+                Some(d) => d,
+                None => explain_reading(extracted, rules, m, &reading),
+            };
+            s.detail = format!("{}{}", explained, std::mem::take(&mut s.detail));
         }
     }
     findings
 }
 
-/// The sentence that drove the model and the features that weighed most in it. Only the
-/// one text is read again, and only when the model said something.
+/// The sentence that drove the model and the features that weighed most in it, reading
+/// its text again (only when the explanation was not written during the scan).
 fn explain_reading(
     extracted: &Extracted,
     rules: &RuleSet,
@@ -286,40 +312,76 @@ fn explain_reading(
     let norm = normalize_with(&text.text, rules.vocabulary());
     let words = Words::of(&norm);
     let hits = rules.class_hits(&norm, &words);
-    let (s, e) = reading.words;
+    explain_words(
+        rules,
+        m,
+        reading.probability,
+        reading.words,
+        &text.text,
+        &norm,
+        &words,
+        &hits,
+    )
+}
+
+/// The explanation of a reading of words `chunk` of one text.
+#[allow(clippy::too_many_arguments)]
+fn explain_words(
+    rules: &RuleSet,
+    m: &Model,
+    probability: f32,
+    chunk: (u32, u32),
+    original: &str,
+    norm: &Normalized,
+    words: &Words,
+    hits: &[ClassHit],
+) -> String {
+    let (s, e) = chunk;
     let sentence = match (
         words.starts.get(s as usize),
         e.checked_sub(1).and_then(|w| words.ends.get(w as usize)),
     ) {
-        (Some(&a), Some(&b)) => quote(norm.original(&text.text, a as usize, b as usize)),
+        (Some(&a), Some(&b)) => quote(norm.original(original, a as usize, b as usize)),
         _ => String::new(),
     };
-    let top = m.explain(rules, &text.text, &norm, &words, &hits, reading.words, 4);
+    let top = m.explain(rules, original, norm, words, hits, chunk, 4);
     let names: Vec<String> = top.into_iter().map(|(n, _)| n).collect();
     format!(
         "{:.0}% likely a threat: \"{}\"; weighed most: {}",
-        f64::from(reading.probability) * 100.0,
+        f64::from(probability) * 100.0,
         sentence,
         names.join(", ")
     )
 }
 
 /// Keeps a text's model reading when it is the most threatening so far.
+#[allow(clippy::too_many_arguments)]
 fn keep_reading(
     c: &mut Collected,
+    model: Option<&Model>,
     reading: Option<(f32, (u32, u32))>,
     text: usize,
     stance: Option<f64>,
+    original: &str,
+    norm: &Normalized,
+    words: &Words,
+    hits: &[ClassHit],
+    rules: &RuleSet,
 ) {
-    if let Some((p, words)) = reading {
-        if c.reading.as_ref().is_none_or(|r| p > r.probability) {
-            c.reading = Some(model::Reading {
-                probability: p,
-                text,
-                words,
-                stance: stance.unwrap_or(1.0),
-            });
-        }
+    let (Some(m), Some((p, chunk))) = (model, reading) else {
+        return;
+    };
+    if c.reading.as_ref().is_none_or(|r| p > r.probability) {
+        c.reading = Some(model::Reading {
+            probability: p,
+            text,
+            words: chunk,
+            stance: stance.unwrap_or(1.0),
+        });
+        // Written now, while this text's words and hits are at hand, if it may show at
+        // all (stance and the report factor only lower the score).
+        c.reading_detail = (m.score(p) >= model::MIN_SCORE)
+            .then(|| explain_words(rules, m, p, chunk, original, norm, words, hits));
     }
 }
 
