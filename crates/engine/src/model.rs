@@ -8,7 +8,9 @@
 //! - every lexicon class the automaton found (`harm_body`, `target_you`, …), so that a
 //!   weight learned for "kill" also serves every word of its class;
 //! - pairs and triples of neighbouring tokens, where a token is a class when a lexicon
-//!   entry starts there and the word otherwise ("intent harm_body target_you");
+//!   entry starts there and the word otherwise ("intent harm_body target_you"), when
+//!   classes make up most of them (a pair with a class, a triple with two): sequences of
+//!   plain words teach a model the wording of its training sentences, not their shape;
 //! - ordered pairs of classes up to [`PAIR_GAP`] words apart ("intent … harm_body");
 //! - whether the sentence is a question, and its length.
 //!
@@ -601,12 +603,18 @@ pub fn chunk_features(
     };
     for pair in tokens.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
+        if !a.class && !b.class {
+            continue;
+        }
         sink.add(mix(mix(KIND_BIGRAM, a.hash), b.hash), || {
             format!("{} {}", show(a), show(b))
         });
     }
     for triple in tokens.windows(3) {
         let (a, b, c) = (&triple[0], &triple[1], &triple[2]);
+        if u8::from(a.class) + u8::from(b.class) + u8::from(c.class) < 2 {
+            continue;
+        }
         sink.add(mix(mix(mix(KIND_TRIGRAM, a.hash), b.hash), c.hash), || {
             format!("{} {} {}", show(a), show(b), show(c))
         });
