@@ -10,10 +10,14 @@ use crate::config::{Mode, PolicyConfig};
 use crate::scan::Scanned;
 
 /// Headers Palisade writes. Inbound copies are removed before ours are added, so a sender
-/// can never pass its own as ours.
-pub const OWNED_HEADERS: [&str; 6] = [
+/// can never pass its own as ours. `X-Palisade-Released` (on a copy a reviewer
+/// released, see [`crate::quarantine::ReleaseNote`]) is removed from scanned mail only:
+/// the released copy re-enters Postfix through sendmail, from a trusted client, and
+/// keeps it.
+pub const OWNED_HEADERS: [&str; 7] = [
     "X-Palisade-Result",
     "X-Palisade-External",
+    "X-Palisade-Released",
     "X-Spam-Flag",
     "X-Spam-Status",
     "X-Spam-Score",
@@ -68,7 +72,7 @@ pub fn replies(
     session: &Session,
 ) -> (Vec<Reply>, Decision) {
     let verdict = &scanned.verdict;
-    let (allowed, mut out) = start_replies(message, session);
+    let (allowed, mut out) = start_replies(message, session, true);
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_our_auth_results(message, authserv_id, &mut out);
     }
@@ -159,23 +163,27 @@ pub fn replies(
 
 /// What the MTA lets us do, and the first replies of every answer: deleting inbound
 /// copies of our headers, which a sender must never pass off as ours.
-fn start_replies(message: &Message, session: &Session) -> (Actions, Vec<Reply>) {
+fn start_replies(message: &Message, session: &Session, scanned: bool) -> (Actions, Vec<Reply>) {
     let allowed = session
         .negotiated()
         .map(|n| n.actions)
         .unwrap_or(Actions::NONE);
     let mut out = Vec::new();
     if allowed.contains(Actions::CHANGE_HEADERS) {
-        remove_owned_headers(message, &mut out);
+        remove_owned_headers(message, scanned, &mut out);
     }
     (allowed, out)
 }
+
+/// Our header a trusted or authenticated client's mail may carry: the mark a reviewer's
+/// release puts on the copy it sends.
+const RELEASED_HEADER: &str = "X-Palisade-Released";
 
 /// The replies for a message that is not scanned (trusted network, authenticated
 /// sender): inbound copies of our headers and Authentication-Results with our
 /// authserv-id are still removed, then the message goes on.
 pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session) -> Vec<Reply> {
-    let (allowed, mut out) = start_replies(message, session);
+    let (allowed, mut out) = start_replies(message, session, false);
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_our_auth_results(message, authserv_id, &mut out);
     }
@@ -191,7 +199,7 @@ pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session
 /// What is sent when scanning failed internally and `on_error = "accept"`: the message is
 /// delivered, saying plainly that it was not scanned.
 pub fn unscanned_accept(message: &Message, authserv_id: &str, session: &Session) -> Vec<Reply> {
-    let (allowed, mut out) = start_replies(message, session);
+    let (allowed, mut out) = start_replies(message, session, true);
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_our_auth_results(message, authserv_id, &mut out);
     }
@@ -243,8 +251,11 @@ fn remove_our_auth_results(message: &Message, authserv_id: &str, out: &mut Vec<R
 
 /// Deletes every inbound copy of our headers, last occurrence first so that the
 /// per-name indexes of the ones still to delete do not shift.
-fn remove_owned_headers(message: &Message, out: &mut Vec<Reply>) {
+fn remove_owned_headers(message: &Message, scanned: bool, out: &mut Vec<Reply>) {
     for owned in OWNED_HEADERS {
+        if !scanned && owned == RELEASED_HEADER {
+            continue;
+        }
         // Every copy goes, however many: the session keeps at most max_headers of them
         // (watched headers past the cap included), so this is bounded too.
         let count = message
@@ -404,6 +415,41 @@ mod tests {
                 },
                 Reply::Continue
             ]
+        );
+    }
+
+    #[test]
+    fn only_trusted_mail_keeps_the_release_mark() {
+        let session = negotiated_session();
+        let message = Message {
+            headers: vec![
+                (
+                    "X-Palisade-Released".into(),
+                    b"by clerk; t; warning marks removed".to_vec(),
+                ),
+                ("X-Spam-Flag".into(), b"YES".to_vec()),
+            ],
+            ..Message::default()
+        };
+        let removed = |replies: &[Reply]| -> Vec<String> {
+            replies
+                .iter()
+                .filter_map(|r| match r {
+                    Reply::ChangeHeader { name, value, .. } if value.is_empty() => {
+                        Some(String::from_utf8_lossy(name).into_owned())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        // A reviewer's released copy, back from sendmail through a trusted client.
+        let trusted = unscanned_replies(&message, "mx.test", &session);
+        assert_eq!(removed(&trusted), vec!["X-Spam-Flag"]);
+        // From anywhere else the mark is a forgery.
+        let internal = unscanned_accept(&message, "mx.test", &session);
+        assert_eq!(
+            removed(&internal),
+            vec!["X-Palisade-Released", "X-Spam-Flag"]
         );
     }
 }

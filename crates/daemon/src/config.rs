@@ -60,6 +60,19 @@ pub struct QuarantineConfig {
     pub sendmail: String,
     /// The queue helper's socket; empty = run Postfix's tools directly.
     pub helper: String,
+    /// What a released message carries of Palisade's warning marks.
+    pub release_markers: ReleaseMarkers,
+}
+
+/// `[quarantine] release_markers`: what recipients of a released message see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReleaseMarkers {
+    /// The subject prefix, the X-Spam-* headers and X-Palisade-Result go; an
+    /// X-Palisade-Released header says who released it.
+    Remove,
+    /// Delivered as held, marks and all, plus the X-Palisade-Released header.
+    Keep,
 }
 
 /// `[state]`
@@ -268,6 +281,9 @@ pub struct NotifyConfig {
     pub interval: Duration,
     /// The From of notifications; empty = palisade@ this host.
     pub from: String,
+    /// The organisation's reporting address, the From of abuse reports (ARF) in
+    /// evidence bundles; empty = `from`.
+    pub report_from: String,
     /// The UI's address as reviewers reach it, for links in the digest; empty = none.
     pub web_url: String,
 }

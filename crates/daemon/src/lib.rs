@@ -236,14 +236,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let scans = server::scan_concurrency(live.config.milter.scan_concurrency);
     let reporter = review::export::Reporter {
         host: scan::host_name(),
-        from: review::notify::from_address(&live.config),
+        from: review::notify::report_address(&live.config),
     };
     let notifier = store.as_ref().filter(|_| notify_on).map(|store| {
         Arc::new(review::notify::Notifier {
             store: store.clone(),
             queue: review::queue(&live.config, None),
             config: live.config.notify.clone(),
-            from: reporter.from.clone(),
+            from: review::notify::from_address(&live.config),
         })
     });
     let metrics = Arc::new(Metrics::new());

@@ -1,9 +1,13 @@
 #!/usr/bin/python3
-"""Drives the Palisade review UI in headless Chromium over the DevTools protocol:
-sign in, open the held message, release it with a reason. Saves screenshots of the
-list and the message view and prints one JSON object with what it saw.
+"""Drives the Palisade review UI in headless Chromium over the DevTools protocol, as a
+clerk would: follows a link to a held message while signed out, mistypes the password,
+searches the list, releases one message to all its recipients (double-clicking the
+confirmation), another to one recipient, deletes a third and goes Back, then reads the
+audit log filtered by message and by person. Saves screenshots of the list, a message,
+the confirmation and the audit log, and prints one JSON object with what it saw.
 
-Usage: review_ui.py URL USER PASSWORD SUBJECT SHOTS_DIR
+Usage: review_ui.py URL USER PASSWORD SHOTS_DIR IDS_JSON
+  IDS_JSON: {"two": id, "scripted": id, "spanish": id, "newest": id}
 Needs: chromium, python3-websocket (Debian packages).
 """
 import json
@@ -80,7 +84,7 @@ class Browser:
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
-                if self.eval(expr):
+                if self.eval(f"!!({expr})"):
                     return
             except RuntimeError:
                 pass  # mid-navigation
@@ -110,38 +114,128 @@ class Browser:
 
 
 def main():
-    url, user, password, subject, shots = sys.argv[1:6]
+    url, user, password, shots, ids = sys.argv[1:6]
+    ids = json.loads(ids)
     os.makedirs(shots, exist_ok=True)
     b = Browser()
     seen = {}
+    loaded = "document.readyState === 'complete'"
+
+    def text(sel):
+        return b.eval(f"(document.querySelector({json.dumps(sel)}) || {{innerText: ''}}).innerText")
+
+    def submit(form_sel, button_sel):
+        b.eval(f"document.querySelector({json.dumps(form_sel)}).querySelector({json.dumps(button_sel)}).click()")
+
     try:
-        b.goto(url + "/quarantine")
+        # A link to a message, followed while signed out, comes back to it after sign-in.
+        two = ids["two"]
+        b.goto(f"{url}/quarantine/{two}")
         seen["redirected_to_login"] = b.eval("location.pathname") == "/login"
         b.eval(f"""
             document.querySelector('input[name=user]').value = {json.dumps(user)};
+            document.querySelector('input[name=password]').value = 'not the password';
+            document.querySelector('form button[type=submit]').click();
+        """)
+        b.wait(f"document.querySelector('.error') && {loaded}", "the sign-in error")
+        seen["login_error"] = text(".error")
+        seen["user_kept"] = b.eval("document.querySelector('input[name=user]').value")
+        b.eval(f"""
             document.querySelector('input[name=password]').value = {json.dumps(password)};
             document.querySelector('form button[type=submit]').click();
         """)
-        b.wait("location.pathname === '/quarantine' && document.readyState === 'complete'", "the list")
-        seen["list_has_subject"] = b.eval(f"document.body.innerText.includes({json.dumps(subject)})")
-        seen["list_rows"] = b.eval("document.querySelectorAll('table.list tbody tr').length")
+        b.wait(f"location.pathname.startsWith('/quarantine/') && {loaded}", "the message after sign-in")
+        seen["after_login"] = b.eval("location.pathname")
+
+        # The list, and searching it by a display name, a queue id, a bad number.
+        b.goto(url + "/quarantine")
+        seen["list_rows"] = b.eval("document.querySelectorAll('table.list > tbody.group').length")
+        seen["copies"] = b.eval("[...document.querySelectorAll('tr.copies summary')].map(s => s.innerText)")
+        seen["copies_text"] = b.eval("[...document.querySelectorAll('tr.copies table')].map(t => t.textContent).join(' ')")
+        seen["list_text"] = text("table.list")
         b.shot(os.path.join(shots, "quarantine-list.png"))
-        b.eval("document.querySelector('table.list tbody td a').click()")
-        b.wait("location.pathname.startsWith('/quarantine/') && document.readyState === 'complete'", "the message")
-        seen["message_url"] = b.eval("location.pathname")
-        seen["explanation"] = b.eval("document.querySelector('.why .summary').innerText")
-        seen["findings"] = b.eval("document.querySelectorAll('.why .findings li').length")
-        # Nothing from the message can run: the page carries no script at all.
-        seen["page_scripts"] = b.eval("document.scripts.length")
+        b.goto(url + "/quarantine?q=County+Clerk")
+        seen["search_name_rows"] = b.eval("document.querySelectorAll('table.list > tbody > tr').length")
+        b.goto(url + "/quarantine?q=" + ids["newest"])
+        seen["search_id_rows"] = b.eval("document.querySelectorAll('table.list > tbody > tr').length")
+        seen["search_id_text"] = text("table.list")
+        b.goto(url + "/quarantine?min_score=abc")
+        seen["bad_filter"] = text(".error")
+
+        # One message, read.
+        b.goto(f"{url}/quarantine/{two}")
+        seen["explanation"] = text(".why .summary")
+        seen["score"] = b.eval("[...document.querySelectorAll('.facts dt')].find(d => d.innerText === 'Score').nextElementSibling.innerText")
+        # What a clerk reads (outside the administrator's fold) carries no slot names.
+        seen["slot_names_shown"] = b.eval("/\\b[a-z]+_[a-z_]+\\b/.test(document.querySelector('.why .findings').innerText)")
+        # Nothing from the message can run: the only script is the page's own file.
+        seen["page_scripts"] = b.eval("[...document.scripts].map(s => new URL(s.src).pathname)")
         seen["title"] = b.eval("document.title")
         b.shot(os.path.join(shots, "quarantine-message.png"))
+
+        # Release to all: a confirmation listing who will receive it, then a double click.
         b.eval("""
             const f = document.querySelector('form[action$="/release"]');
+            f.querySelector('input[name=scope][value=all]').checked = true;
             f.querySelector('input[name=reason]').value = 'Checked with the sender by phone; browser test';
-            f.querySelector('button[type=submit]').click();
+            f.querySelector('#release').click();
         """)
-        b.wait("location.pathname === '/quarantine' && location.search.includes('done=') && document.readyState === 'complete'", "the release")
-        seen["after_release"] = b.eval("document.querySelector('.notice') ? document.querySelector('.notice').innerText : ''")
+        b.wait(f"document.querySelector('.confirm') && {loaded}", "the release confirmation")
+        seen["confirm_recipients"] = b.eval("[...document.querySelectorAll('.confirm ul.recipients li')].map(l => l.innerText)")
+        b.shot(os.path.join(shots, "quarantine-confirm.png"))
+        b.eval("const c = document.querySelector('#confirm'); c.click(); c.click();")
+        b.wait(f"!document.querySelector('.confirm') && {loaded} && (document.querySelector('.notice') || document.querySelector('.outcome'))", "the release")
+        seen["after_double_submit"] = b.eval("[...document.querySelectorAll('.notice, .outcome')].map(e => e.innerText).join(' | ')")
+
+        # Release to one recipient of the Spanish threat.
+        spanish = ids["spanish"]
+        b.goto(f"{url}/quarantine/{spanish}")
+        seen["spanish_findings"] = text(".why .findings")
+        seen["spanish_subject"] = text("h1.subject")
+        b.eval("""
+            const f = document.querySelector('form[action$="/release"]');
+            f.querySelector('input[name=recipient][value="registro@county.example"]').checked = true;
+            f.querySelector('input[name=reason]').value = 'Registro keeps threats for the sheriff';
+            f.querySelector('#release').click();
+        """)
+        b.wait(f"document.querySelector('.confirm') && {loaded}", "the confirmation for one")
+        seen["one_confirm_recipients"] = b.eval("[...document.querySelectorAll('.confirm ul.recipients li')].map(l => l.innerText)")
+        b.eval("document.querySelector('#confirm').click()")
+        b.wait(f"!document.querySelector('.confirm') && document.querySelector('.notice') && {loaded}", "the release to one")
+        seen["one_notice"] = text(".notice")
+        seen["served_disabled"] = b.eval("""
+            [...document.querySelectorAll('form[action$="/release"] label')]
+              .some(l => l.innerText.includes('registro@county.example') && l.querySelector('input[type=checkbox]').disabled)
+        """)
+        b.goto(url + "/quarantine")
+        seen["list_after_one"] = text("table.list")
+
+        # Delete, then Back to the deleted message's page.
+        scripted = ids["scripted"]
+        b.goto(f"{url}/quarantine/{scripted}")
+        b.eval("""
+            const f = document.querySelector('form[action$="/delete"]');
+            f.querySelector('input[name=reason]').value = 'Duplicate of a reported threat';
+            f.querySelector('#delete').click();
+        """)
+        b.wait(f"document.querySelector('.confirm') && {loaded}", "the delete confirmation")
+        seen["delete_confirm"] = text(".confirm")
+        b.eval("document.querySelector('#confirm').click()")
+        b.wait(f"location.pathname === '/quarantine' && {loaded} && document.querySelector('.notice')", "the delete")
+        seen["after_delete"] = text(".notice")
+        b.eval("history.go(-2)")
+        b.wait(f"location.pathname === '/quarantine/{scripted}' && {loaded} && document.querySelector('.outcome')", "the page after Back")
+        seen["back_after_delete"] = text(".outcome")
+        seen["back_after_delete_forms"] = b.eval("document.querySelectorAll('form[action*=\"/quarantine/\"]').length")
+
+        # The audit log, by message and by person.
+        b.goto(f"{url}/audit?queue_id={scripted}")
+        seen["audit_message"] = text("table.audit")
+        seen["audit_message_other_ids"] = b.eval(f"[...document.querySelectorAll('table.audit tr td:nth-child(5)')].filter(td => td.innerText !== {json.dumps(scripted)}).length")
+        b.goto(f"{url}/audit?actor={user}")
+        seen["audit_person_rows"] = b.eval("document.querySelectorAll('table.audit tr td:nth-child(3)').length")
+        seen["audit_person_others"] = b.eval(f"[...document.querySelectorAll('table.audit tr td:nth-child(3)')].filter(td => td.innerText !== {json.dumps(user)}).length")
+        b.shot(os.path.join(shots, "quarantine-audit.png"))
     finally:
         b.close()
     print(json.dumps(seen))

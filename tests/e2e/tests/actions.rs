@@ -123,7 +123,18 @@ async fn the_2020_message_is_held_listed_and_released_once() {
     );
     let delivered = pf.wait_delivered(1, Duration::from_secs(30)).unwrap();
     assert_eq!(delivered.len(), 1, "released exactly once");
-    assert!(delivered[0].contains("X-Palisade-Result: quarantine;"));
+    // Released without Palisade's warning marks, naming who released it.
+    assert!(
+        delivered[0].contains("X-Palisade-Released: by cli:"),
+        "{}",
+        delivered[0]
+    );
+    assert!(
+        !delivered[0].contains("X-Palisade-Result: quarantine;")
+            && delivered[0].contains("Subject: Vote for Trump or else!"),
+        "{}",
+        delivered[0]
+    );
     assert!(pf.held().is_empty());
     // Releasing again is an error, not a second delivery.
     let out = quarantine(&pf, &["release", &held[0]]);

@@ -173,7 +173,7 @@ fn file<'a>(files: &'a [(String, Vec<u8>)], suffix: &str) -> &'a [u8] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     let mut w = World::new(
-        "dual_control = true\n[notify]\ndigest_to = [\"reviewers@county.example\"]\nrecipients = true\ninterval = \"1s\"\ndigest_interval = \"1s\"\nweb_url = \"https://mx.county.example:9896\"\n",
+        "dual_control = true\n[notify]\nreport_from = \"abuse@county.example\"\ndigest_to = [\"reviewers@county.example\"]\nrecipients = true\ninterval = \"1s\"\ndigest_interval = \"1s\"\nweb_url = \"https://mx.county.example:9896\"\n",
     )
     .await;
     let reply = w.send(&["voter@county.example"], &fixture("proud-boys-2020.eml"));
@@ -187,7 +187,12 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     let mut anon = w.web();
     assert_eq!(anon.get("/api/v1/quarantine").unwrap().status, 401);
     let r = anon.get(&format!("/quarantine/{id}")).unwrap();
-    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    let back_here = format!("/login?next=%2Fquarantine%2F{id}");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some(back_here.as_str())),
+        "the sign-in page comes back to the message"
+    );
     assert_eq!(
         anon.api_login("clerk", "wrong password!!").unwrap().status,
         401
@@ -273,12 +278,38 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
         .any(|f| !f["evidence"].as_str().unwrap().is_empty()));
 
     // Dual control: the clerk's release is a request; the clerk again is refused; the
-    // officer's release delivers it.
+    // officer's release delivers it. A release from the page is asked twice: the first
+    // post only shows who would receive it.
     let r = clerk
         .post_form(
             &format!("/quarantine/{id}/release"),
             &[
                 ("csrf", &page_csrf),
+                ("scope", "all"),
+                ("reason", "voter asked to see it; sender known"),
+            ],
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let confirm = r.text();
+    assert!(confirm.contains("Release this message?"), "{confirm}");
+    assert!(
+        confirm.contains("<li>voter@county.example</li>"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("Dual control"), "{confirm}");
+    assert!(
+        w.pf.held().contains(&id),
+        "nothing happens before the confirmation"
+    );
+    let r = clerk
+        .post_form(
+            &format!("/quarantine/{id}/release"),
+            &[
+                ("csrf", &page_csrf),
+                ("confirmed", "yes"),
+                ("recipient", "voter@county.example"),
                 ("reason", "voter asked to see it; sender known"),
             ],
             None,
@@ -306,8 +337,19 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["result"], "released");
-    let got = w.wait_delivered_with("Subject: [SUSPECTED THREAT] Vote for Trump or else!", 1);
+    // It arrives without Palisade's warning marks, saying who released it.
+    let got = w.wait_delivered_with("Subject: Vote for Trump or else!", 1);
     assert!(got[0].contains("voter@county.example"));
+    assert!(
+        got[0].contains("X-Palisade-Released: by officer;"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        !got[0].contains("[SUSPECTED THREAT]") && !got[0].contains("X-Spam-Flag"),
+        "{}",
+        got[0]
+    );
     assert!(!w.pf.held().contains(&id));
 
     // Notifications went through Postfix: a notice to the voter (without the threat's
@@ -353,7 +395,7 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let copies = w.wait_delivered_with("Subject: [SUSPECTED THREAT] Second warning", 1);
+    let copies = w.wait_delivered_with("Subject: Second warning", 1);
     assert_eq!(copies.len(), 1);
     assert!(
         copies[0].contains("a@county.example") && !copies[0].contains("b@county.example"),
@@ -396,7 +438,7 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
             .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    w.wait_delivered_with("Subject: [SUSPECTED THREAT] Second warning", 2);
+    w.wait_delivered_with("Subject: Second warning", 2);
     assert!(w.pf.held().contains(&id2), "kept under legal hold");
     let r = clerk_api
         .act(&id2, "release", &json!({"reason": "once more"}))
@@ -454,8 +496,24 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     ] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
+    // The message as it arrived, before Palisade marked it: the subject without the
+    // prefix, none of Palisade's fields, the same body.
+    let original = String::from_utf8_lossy(file(&files, "message-as-received.eml")).into_owned();
+    assert!(
+        original.contains("\nSubject: Second warning\n"),
+        "{original}"
+    );
+    assert!(
+        !original.contains("X-Palisade-Result") && !original.contains("X-Spam-Flag"),
+        "{original}"
+    );
+    assert!(original.contains("we will come after you"), "{original}");
     let arf = String::from_utf8_lossy(file(&files, "arf-report.eml")).into_owned();
     assert!(arf.contains("report-type=feedback-report") && arf.contains("Feedback-Type: abuse"));
+    assert!(
+        arf.starts_with("From: abuse@county.example\r\n"),
+        "the organisation's reporting address: {arf}"
+    );
     assert!(arf.contains("Original-Rcpt-To: <b@county.example>"));
     assert!(
         arf.contains("Source-IP: 127.0.0.1")
@@ -497,6 +555,20 @@ async fn a_reviewer_releases_a_held_threat_and_the_audit_log_proves_it() {
     ));
     assert!(has("officer", "release", &id, "second check"));
     assert!(has("clerk", "delete", &id2, "case closed"));
+    // What was deleted stays on record: sender, recipients and subject in the entry.
+    let deleted = entries
+        .iter()
+        .find(|e| e["action"] == "delete" && e["queue_id"] == id2.as_str())
+        .unwrap();
+    let detail = deleted["detail"].as_str().unwrap();
+    for fact in [
+        "subject \"[SUSPECTED THREAT] Second warning\"",
+        "envelope info@officialproudboys.test",
+        "a@county.example, b@county.example",
+        "from Proud Boys <info@officialproudboys.test>",
+    ] {
+        assert!(detail.contains(fact), "{fact} in {detail}");
+    }
     assert!(has("auditor", "export", &id2, ""));
     assert!(has("clerk", "login", "", ""));
     let out = w.palisade(&["audit", "verify"]);
@@ -631,9 +703,15 @@ async fn message_content_is_escaped_and_nothing_changes_without_session_and_csrf
         let page = admin.get(&path).unwrap();
         assert_eq!(page.status, 200, "{path}");
         let html = page.text();
-        assert!(
-            !html.contains("<script"),
+        // The one script is the page's own file (the CSP allows no other).
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
             "{path}: raw script tag in\n{html}"
+        );
+        assert!(
+            html.contains("<script src=\"/static/page.js\" defer></script>"),
+            "{path}"
         );
         assert!(!html.contains("<img"), "{path}: raw img tag");
         assert!(
@@ -649,8 +727,11 @@ async fn message_content_is_escaped_and_nothing_changes_without_session_and_csrf
             "{path}: controls are shown as escapes"
         );
         let csp = page.header("content-security-policy").unwrap();
+        // Scripts only from the UI itself: no inline script, nothing a message carries.
         assert!(
-            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            csp.contains("default-src 'none'")
+                && csp.contains("script-src 'self';")
+                && !csp.contains("unsafe"),
             "{csp}"
         );
         assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
@@ -949,31 +1030,87 @@ async fn tls_is_required_off_loopback_and_cookies_are_secure_under_it() {
     running.shutdown().await.unwrap();
 }
 
+/// Sends `text` with swaks from `from` to `to` (one transaction) and returns the queue
+/// id it was held under.
+fn send_held(w: &World, name: &str, from: &str, to: &str, text: &str) -> String {
+    let before = w.pf.held();
+    let file = palisade_e2e::message_file(w.dir.path(), name, text).unwrap();
+    let out =
+        w.pf.swaks(&["--from", from, "--to", to, "--data", file.to_str().unwrap()])
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    w.pf.wait_held(before.len() + 1, Duration::from_secs(30))
+        .unwrap();
+    let id =
+        w.pf.held()
+            .into_iter()
+            .find(|id| !before.contains(id))
+            .unwrap();
+    // Arrival times have one-second resolution: keep the list's order certain.
+    std::thread::sleep(Duration::from_millis(1100));
+    id
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_works_in_a_real_browser() {
-    palisade_e2e::require_tools(&["chromium", "/usr/bin/python3"]).unwrap();
+    palisade_e2e::require_tools(&["chromium", "/usr/bin/python3", "swaks"]).unwrap();
     let w = World::new("").await;
-    let scripted = "From: Proud Boys <info@officialproudboys.test>\nTo: clerk@county.example\nSubject: Final notice <script>alert(1)</script>\n\n<script>document.title='pwned'</script>\nWe know where you live. Certify the results or we will burn your office down.\n";
-    assert!(w
-        .send(&["clerk@county.example"], scripted)
-        .starts_with("250"));
-    // Arrival times have one-second resolution: make the 2020 message the newest.
-    std::thread::sleep(Duration::from_millis(1100));
-    assert!(w
-        .send(&["voter@county.example"], &fixture("proud-boys-2020.eml"))
-        .starts_with("250"));
-    w.pf.wait_held(2, Duration::from_secs(30)).unwrap();
+    // A threat whose From header is not its envelope sender, to two people.
+    let two = send_held(
+        &w,
+        "two.eml",
+        "bounce-7731@bulkmailer.test",
+        "clerk@county.example,deputy@county.example",
+        "From: County Clerk <clerk@county.example>\nTo: clerk@county.example, deputy@county.example\nSubject: Certification notice\n\nWe know where you live. Certify the results or we will burn your office down.\n",
+    );
+    // Markup in the subject and body: shown as text, never run.
+    let scripted = send_held(
+        &w,
+        "scripted.eml",
+        "info@officialproudboys.test",
+        "clerk@county.example",
+        "From: Proud Boys <info@officialproudboys.test>\nTo: clerk@county.example\nSubject: Final notice <script>alert(1)</script>\n\n<script>document.title='pwned'</script>\nWe know where you live. Certify the results or we will burn your office down.\n",
+    );
+    // A second copy of it to someone else: one row in the list, with its copy under it.
+    let copy = send_held(
+        &w,
+        "scripted2.eml",
+        "info@officialproudboys.test",
+        "elections@county.example",
+        "From: Proud Boys <info@officialproudboys.test>\nTo: elections@county.example\nSubject: Final notice <script>alert(1)</script>\n\n<script>document.title='pwned'</script>\nWe know where you live. Certify the results or we will burn your office down.\n",
+    );
+    // A Spanish threat to two people, encoded subject.
+    let spanish = send_held(
+        &w,
+        "spanish.eml",
+        "aviso@amenazas.test",
+        "registro@county.example,jefa@county.example",
+        "From: =?utf-8?q?Un_vecino?= <aviso@amenazas.test>\nTo: registro@county.example, jefa@county.example\nSubject: =?utf-8?q?=C3=9Altimo_aviso?=\nContent-Type: text/plain; charset=utf-8\n\nSabemos donde vives. Si no renuncias antes del lunes, te vamos a matar.\n",
+    );
+    let newest = send_held(
+        &w,
+        "2020.eml",
+        "info@officialproudboys.test",
+        "voter@county.example",
+        &fixture("proud-boys-2020.eml"),
+    );
     let shots = std::env::var_os("PALISADE_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| w.dir.path().join("shots"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/review_ui.py");
     let addr = w.running.as_ref().unwrap().web.unwrap();
+    let ids = json!({"two": two, "scripted": scripted, "spanish": spanish, "newest": newest});
     let out = tokio::task::spawn_blocking(move || {
         Command::new("/usr/bin/python3")
             .arg(script)
             .arg(format!("http://{addr}"))
-            .args(["clerk", PW, "Vote for Trump or else!"])
+            .args(["clerk", PW])
             .arg(&shots)
+            .arg(ids.to_string())
             .output()
             .unwrap()
     })
@@ -985,38 +1122,125 @@ async fn the_ui_works_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = |k: &str| seen[k].as_str().unwrap_or_default().to_string();
+
+    // Signing in from a link comes back to the message; a wrong password keeps the name.
     assert_eq!(seen["redirected_to_login"], true, "{seen}");
-    assert_eq!(seen["list_has_subject"], true, "{seen}");
-    assert_eq!(seen["list_rows"], 2, "{seen}");
+    assert_eq!(seen["user_kept"], "clerk", "{seen}");
     assert!(
-        seen["explanation"]
-            .as_str()
-            .unwrap()
-            .starts_with("Held because:"),
+        text("login_error").contains("Wrong user name or password"),
         "{seen}"
     );
-    assert!(seen["findings"].as_u64().unwrap() >= 2, "{seen}");
+    assert_eq!(text("after_login"), format!("/quarantine/{two}"), "{seen}");
+
+    // The list: what the recipient saw, the envelope beside it, the queue id, a band.
+    assert_eq!(seen["list_rows"], 4, "{seen}");
     assert_eq!(
-        seen["page_scripts"], 0,
-        "the page itself carries no script: {seen}"
-    );
-    assert!(!seen["title"].as_str().unwrap().contains("pwned"), "{seen}");
-    assert!(
-        seen["after_release"]
-            .as_str()
-            .unwrap()
-            .starts_with("Released"),
+        seen["copies"],
+        json!(["1 more copy of this message (same sender and subject)"]),
         "{seen}"
     );
-    // The newest message (2020's) was on top, opened and released.
-    let released = seen["message_url"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("/quarantine/")
-        .to_string();
-    w.wait_delivered_with("Subject: [SUSPECTED THREAT] Vote for Trump or else!", 1);
-    assert!(!w.pf.held().contains(&released));
-    assert_eq!(w.pf.held().len(), 1, "the other message stays held");
+    assert!(text("copies_text").contains(&scripted), "{seen}");
+    assert!(text("list_text").contains(&copy), "{seen}");
+    assert!(
+        text("list_text")
+            .contains("County Clerk\nclerk@county.example\nenvelope: bounce-7731@bulkmailer.test"),
+        "{seen}"
+    );
+    assert!(text("list_text").contains(&newest), "{seen}");
+    assert!(text("list_text").contains("Threat of violence"), "{seen}");
+    assert!(!text("list_text").contains("[SUSPECTED THREAT]"), "{seen}");
+    assert_eq!(seen["search_name_rows"], 1, "{seen}");
+    assert_eq!(seen["search_id_rows"], 1, "{seen}");
+    assert!(
+        text("search_id_text").contains("Vote for Trump or else!"),
+        "{seen}"
+    );
+    assert!(text("bad_filter").contains("must be a number"), "{seen}");
+
+    // The message: plain words, the score against its threshold, no script.
+    assert!(text("explanation").starts_with("Held because:"), "{seen}");
+    assert!(text("score").contains("(held at 10)"), "{seen}");
+    assert_eq!(seen["slot_names_shown"], false, "{seen}");
+    assert_eq!(seen["page_scripts"], json!(["/static/page.js"]), "{seen}");
+    assert!(!text("title").contains("pwned"), "{seen}");
+
+    // Release to all: the confirmation lists both people before anything is sent.
+    assert_eq!(
+        seen["confirm_recipients"],
+        json!(["clerk@county.example", "deputy@county.example"]),
+        "{seen}"
+    );
+    // Double-clicked: delivered once; the clerk sees what happened, not "Not found".
+    assert!(
+        text("after_double_submit").contains("clerk@county.example, deputy@county.example"),
+        "{seen}"
+    );
+    assert!(!text("after_double_submit").contains("Not found"), "{seen}");
+    let copies = w.wait_delivered_with("Subject: Certification notice", 1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        w.delivered_with("Subject: Certification notice").len(),
+        1,
+        "delivered exactly once"
+    );
+    assert!(
+        copies[0].contains("X-Palisade-Released: by clerk;"),
+        "{}",
+        copies[0]
+    );
+    assert!(!w.pf.held().contains(&two));
+
+    // Release to one: only she is listed; she cannot be chosen again; partly released.
+    assert_eq!(
+        seen["one_confirm_recipients"],
+        json!(["registro@county.example"]),
+        "{seen}"
+    );
+    assert!(
+        text("one_notice").contains("registro@county.example"),
+        "{seen}"
+    );
+    assert_eq!(seen["served_disabled"], true, "{seen}");
+    assert!(text("list_after_one").contains("partly released"), "{seen}");
+    w.wait_delivered_with("registro@county.example", 1);
+    assert!(w.pf.held().contains(&spanish), "still held for jefa@");
+    // The Spanish threat is explained in English, quoting the sender's words.
+    assert!(
+        text("spanish_findings").contains("Threatens violence or harm"),
+        "{seen}"
+    );
+    assert!(text("spanish_findings").contains("matar"), "{seen}");
+    assert!(text("spanish_subject").contains("Último aviso"), "{seen}");
+
+    // Delete, then Back: the page says what happened, with no live buttons.
+    assert!(text("delete_confirm").contains("Final notice"), "{seen}");
+    assert!(
+        text("delete_confirm").contains("info@officialproudboys.test"),
+        "{seen}"
+    );
+    assert!(text("after_delete").contains("Deleted"), "{seen}");
+    assert!(
+        text("back_after_delete").contains("Deleted by clerk"),
+        "{seen}"
+    );
+    assert_eq!(seen["back_after_delete_forms"], 0, "{seen}");
+    assert!(!w.pf.held().contains(&scripted));
+
+    // The audit log: the delete names what was deleted; filters by message and person.
+    assert!(text("audit_message").contains("Final notice"), "{seen}");
+    assert!(
+        text("audit_message").contains("recipients clerk@county.example"),
+        "{seen}"
+    );
+    assert!(
+        text("audit_message").contains("envelope info@officialproudboys.test"),
+        "{seen}"
+    );
+    assert_eq!(seen["audit_message_other_ids"], 0, "{seen}");
+    assert!(seen["audit_person_rows"].as_u64().unwrap() >= 3, "{seen}");
+    assert_eq!(seen["audit_person_others"], 0, "{seen}");
+
     let mut auditor = w.web();
     auditor.api_login("auditor", PW).unwrap();
     let log = auditor.get("/api/v1/audit").unwrap().json();
@@ -1026,7 +1250,7 @@ async fn the_ui_works_in_a_real_browser() {
         .iter()
         .any(|e| e["actor"] == "clerk"
             && e["action"] == "release"
-            && e["queue_id"] == released.as_str()
+            && e["queue_id"] == two.as_str()
             && e["reason"] == "Checked with the sender by phone; browser test"));
 }
 
@@ -1235,6 +1459,7 @@ async fn an_unprivileged_daemon_reviews_through_the_queue_helper() {
         Request::Copy {
             id: admin_held.clone(),
             recipients: vec!["voter@county.example".into()],
+            note: None,
         },
     ] {
         let e = call(&sock, &request, &[]).unwrap_err();

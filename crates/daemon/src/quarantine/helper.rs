@@ -63,6 +63,9 @@ pub enum Request {
         id: String,
         /// Recipients (each must be one of the message's).
         recipients: Vec<String>,
+        /// How the copy is marked as released (none: a byte-for-byte copy).
+        #[serde(default)]
+        note: Option<super::ReleaseNote>,
     },
     /// Delete it.
     Delete {
@@ -187,9 +190,13 @@ fn answer(tools: &Tools, request: Request, payload: &[u8]) -> anyhow::Result<Vec
             tools.release(&id)?;
             Vec::new()
         }
-        Request::Copy { id, recipients } => {
+        Request::Copy {
+            id,
+            recipients,
+            note,
+        } => {
             held(&id)?;
-            tools.release_copy(&id, &recipients)?;
+            tools.release_copy(&id, &recipients, note.as_ref())?;
             Vec::new()
         }
         Request::Delete { id } => {

@@ -129,6 +129,9 @@ pub struct Held {
     pub recipients: Vec<String>,
     /// Subject, decoded.
     pub subject: String,
+    /// The From header as the recipient sees it (display name and address), decoded.
+    #[serde(default)]
+    pub from: String,
     /// Palisade's score.
     pub score: f64,
     /// Symbols with their scores, as in X-Palisade-Result.
@@ -144,6 +147,7 @@ impl Held {
             "queue_id": self.queue_id,
             "received": self.arrival_time,
             "sender": self.sender,
+            "from": self.from,
             "recipients": self.recipients,
             "subject": self.subject,
             "score": self.score,
@@ -298,17 +302,23 @@ impl Queue {
         }
     }
 
-    /// Delivers a copy to some of its recipients (envelope sender kept); the held
-    /// original stays for the others.
-    pub fn release_copy(&self, id: &str, recipients: &[String]) -> anyhow::Result<()> {
+    /// Delivers a copy to some of its recipients (envelope sender kept), marked as
+    /// released as `note` says; the held original stays for the others.
+    pub fn release_copy(
+        &self,
+        id: &str,
+        recipients: &[String],
+        note: Option<&ReleaseNote>,
+    ) -> anyhow::Result<()> {
         valid_id(id)?;
         match self {
-            Queue::Tools(t) => t.release_copy(id, recipients),
+            Queue::Tools(t) => t.release_copy(id, recipients, note),
             Queue::Helper(p) => helper::call(
                 p,
                 &helper::Request::Copy {
                     id: id.into(),
                     recipients: recipients.to_vec(),
+                    note: note.cloned(),
                 },
                 &[],
             )
@@ -528,7 +538,12 @@ impl Tools {
     }
 
     /// A copy through sendmail to recipients of the held message only.
-    fn release_copy(&self, id: &str, recipients: &[String]) -> anyhow::Result<()> {
+    fn release_copy(
+        &self,
+        id: &str,
+        recipients: &[String],
+        note: Option<&ReleaseNote>,
+    ) -> anyhow::Result<()> {
         if recipients.is_empty() {
             bail!("no recipients to release to");
         }
@@ -539,6 +554,10 @@ impl Tools {
             }
         }
         let raw = self.raw(id)?;
+        let raw = match note {
+            Some(n) => n.apply(&raw),
+            None => raw,
+        };
         let sender = if held.sender.is_empty() {
             "<>"
         } else {
@@ -585,6 +604,121 @@ impl Tools {
     }
 }
 
+/// How a released copy tells its recipients that a reviewer released it, and whether
+/// Palisade's warning marks go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseNote {
+    /// The reviewer.
+    pub by: String,
+    /// When, RFC 3339.
+    pub at: String,
+    /// Remove the subject prefix, X-Spam-Flag/Status/Score/Level and X-Palisade-Result.
+    pub remove_markers: bool,
+    /// The subject prefix Palisade adds (`[policy] subject_prefix`).
+    pub prefix: String,
+}
+
+/// Header fields Palisade writes on tagged and held mail.
+const MARKER_HEADERS: &[&str] = &[
+    "X-Spam-Flag",
+    "X-Spam-Status",
+    "X-Spam-Score",
+    "X-Spam-Level",
+    "X-Palisade-Result",
+];
+
+impl ReleaseNote {
+    /// The message as its recipients get it: an `X-Palisade-Released` field on top (any
+    /// earlier one dropped: only Palisade writes it), and, when markers go, without
+    /// Palisade's marker fields and subject prefix. The body and every other field stay
+    /// byte for byte. One pass over the header block.
+    pub fn apply(&self, raw: &[u8]) -> Vec<u8> {
+        let (head, body) = split_message(raw);
+        let nl: &[u8] = if head.contains(&b'\r') {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
+        let mut out = Vec::with_capacity(raw.len() + 128);
+        out.extend_from_slice(
+            format!(
+                "X-Palisade-Released: by {}; {}; {}",
+                crate::escape::one_line(&self.by, 100),
+                crate::escape::one_line(&self.at, 40),
+                if self.remove_markers {
+                    "warning marks removed"
+                } else {
+                    "warning marks kept"
+                }
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(nl);
+        let prefix = self.prefix.trim();
+        let mut drop = false;
+        for field_line in head.split_inclusive(|&b| b == b'\n') {
+            let continuation = field_line
+                .first()
+                .is_some_and(|b| *b == b' ' || *b == b'\t');
+            if !continuation {
+                let name = field_line
+                    .split(|&b| b == b':')
+                    .next()
+                    .map(|n| String::from_utf8_lossy(n).trim().to_ascii_lowercase())
+                    .unwrap_or_default();
+                drop = name == "x-palisade-released"
+                    || (self.remove_markers
+                        && MARKER_HEADERS.iter().any(|m| m.eq_ignore_ascii_case(&name)));
+                if !drop && self.remove_markers && name == "subject" && !prefix.is_empty() {
+                    out.extend_from_slice(&strip_prefix(field_line, prefix.as_bytes()));
+                    continue;
+                }
+            }
+            if !drop {
+                out.extend_from_slice(field_line);
+            }
+        }
+        out.extend_from_slice(body);
+        out
+    }
+}
+
+/// `Subject: <prefix> rest` without the prefix (and the space after it).
+fn strip_prefix(field_line: &[u8], prefix: &[u8]) -> Vec<u8> {
+    let Some(colon) = field_line.iter().position(|&b| b == b':') else {
+        return field_line.to_vec();
+    };
+    let value = &field_line[colon + 1..];
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    if !value[start..].starts_with(prefix) {
+        return field_line.to_vec();
+    }
+    let mut rest = &value[start + prefix.len()..];
+    while let [b' ' | b'\t', tail @ ..] = rest {
+        rest = tail;
+    }
+    let mut out = field_line[..=colon].to_vec();
+    out.push(b' ');
+    out.extend_from_slice(rest);
+    out
+}
+
+/// A message split into its header block (with its last line end) and the rest (the
+/// empty line and the body).
+pub fn split_message(raw: &[u8]) -> (&[u8], &[u8]) {
+    let mut at = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line == b"\n" || line == b"\r\n" {
+            return raw.split_at(at);
+        }
+        at += line.len();
+    }
+    (raw, &[])
+}
+
 /// The header fields of a header block, in order, each unfolded onto one line.
 pub fn unfold(headers: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -623,6 +757,41 @@ fn decoded_subject(headers: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The From header of a header block as a person reads it: `Name <address>`, encoded
+/// words decoded; several addresses joined by commas; empty when there is none.
+pub fn header_from(headers: &str) -> String {
+    let block = format!("{headers}\r\n\r\n");
+    let Some(msg) = mail_parser::MessageParser::default().parse_headers(block.as_bytes()) else {
+        return String::new();
+    };
+    let Some(from) = msg.from() else {
+        return String::new();
+    };
+    from.iter()
+        .map(|a| {
+            let addr = a.address().unwrap_or_default();
+            match a.name().map(str::trim).filter(|n| !n.is_empty()) {
+                Some(name) if !addr.is_empty() => format!("{name} <{addr}>"),
+                Some(name) => name.to_string(),
+                None => addr.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A header value with its encoded words (`=?utf-8?q?…?=`) decoded, for display.
+pub fn decode_header(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_string();
+    }
+    let block = format!("Subject: {value}\r\n\r\n");
+    mail_parser::MessageParser::default()
+        .parse_headers(block.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| value.to_string())
+}
+
 fn valid_id(id: &str) -> anyhow::Result<()> {
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         bail!("`{id}` is not a Postfix queue id");
@@ -636,6 +805,7 @@ fn valid_id(id: &str) -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 struct Facts {
     subject: String,
+    from: String,
     score: f64,
     symbols: Vec<String>,
     result: String,
@@ -682,6 +852,7 @@ fn facts(pf: &Tools, id: &str, arrival: u64) -> anyhow::Result<Option<Facts>> {
                 .unwrap_or_default();
             Facts {
                 subject: decoded_subject(&headers),
+                from: header_from(&headers),
                 score,
                 symbols,
                 result,
@@ -716,6 +887,7 @@ fn held(pf: &Tools, entry: &Value, now: u64) -> anyhow::Result<Option<Held>> {
             })
             .unwrap_or_default(),
         subject: f.subject,
+        from: f.from,
         score: f.score,
         symbols: f.symbols,
         result: f.result,
@@ -797,10 +969,19 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
         None
     };
     let actor = Actor::shell();
+    let (markers, prefix) = crate::review::release_marks(&config);
+    let note = |actor: &Actor| ReleaseNote {
+        by: actor.name.clone(),
+        at: crate::review::audit::timestamp(),
+        remove_markers: markers == crate::config::ReleaseMarkers::Remove,
+        prefix: prefix.clone(),
+    };
     let review = store.clone().map(|store| Review {
         store,
         queue: queue.clone(),
         dual_control: false,
+        markers,
+        prefix: prefix.clone(),
     });
     let rules = || crate::scan::Scanner::new(&config, true).map(|s| s.rules().clone());
     match args.action {
@@ -877,12 +1058,13 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
                 ),
             },
             None => {
-                queue.find(&id)?;
+                let held = queue.find(&id)?;
                 if to.is_empty() {
-                    queue.release(&id)?;
+                    queue.release_copy(&id, &held.recipients, Some(&note(&actor)))?;
+                    queue.delete(&id)?;
                     report(args.json, "released", &id, "it goes on to delivery now");
                 } else {
-                    queue.release_copy(&id, &to)?;
+                    queue.release_copy(&id, &to, Some(&note(&actor)))?;
                     report(
                         args.json,
                         "released",
@@ -927,7 +1109,7 @@ fn run(args: QuarantineArgs) -> anyhow::Result<()> {
             if let Some(review) = &review {
                 let reporter = crate::review::export::Reporter {
                     host: crate::scan::host_name(),
-                    from: crate::review::notify::from_address(&config),
+                    from: crate::review::notify::report_address(&config),
                 };
                 let tar = review.export(&actor, &id, &rules()?, &reporter)?;
                 let path = output.unwrap_or_else(|| PathBuf::from(format!("palisade-{id}.tar")));
@@ -976,6 +1158,66 @@ pub fn main(args: QuarantineArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_released_copy_loses_the_marks_and_says_who_released_it() {
+        let held = "X-Palisade-Released: forged by the sender\nReceived: from x\nX-Spam-Flag: YES\nX-Spam-Status: Yes, score=30.00 required=5.00\n\ttests=THREAT_PURSUIT\nSubject: [SUSPECTED THREAT] Final notice\nX-Palisade-Result: quarantine; score=30.00; THREAT_PURSUIT(8.00)\nAuthentication-Results: mx; spf=fail\nFrom: a@b\n\nSubject: [SUSPECTED THREAT] in the body stays\nX-Spam-Flag: YES in the body stays\n";
+        let note = ReleaseNote {
+            by: "clerk".into(),
+            at: "2026-12-07T21:00:00Z".into(),
+            remove_markers: true,
+            prefix: "[SUSPECTED THREAT] ".into(),
+        };
+        let out = String::from_utf8(note.apply(held.as_bytes())).unwrap();
+        assert_eq!(
+            out,
+            "X-Palisade-Released: by clerk; 2026-12-07T21:00:00Z; warning marks removed\nReceived: from x\nSubject: Final notice\nAuthentication-Results: mx; spf=fail\nFrom: a@b\n\nSubject: [SUSPECTED THREAT] in the body stays\nX-Spam-Flag: YES in the body stays\n"
+        );
+        let kept = ReleaseNote {
+            remove_markers: false,
+            ..note
+        };
+        let out = String::from_utf8(kept.apply(held.as_bytes())).unwrap();
+        assert!(out.starts_with(
+            "X-Palisade-Released: by clerk; 2026-12-07T21:00:00Z; warning marks kept\nReceived"
+        ));
+        assert!(out.contains("Subject: [SUSPECTED THREAT] Final notice\n"));
+        assert!(out.contains("X-Spam-Flag: YES\nX-Spam-Status"));
+        assert!(!out.contains("forged by the sender"));
+        // No header block end: everything is header; CRLF kept.
+        let crlf =
+            note_crlf().apply(b"Subject: [SUSPECTED THREAT]  x\r\nX-Spam-Score: 9\r\n\r\nbody\r\n");
+        assert_eq!(
+            String::from_utf8(crlf).unwrap(),
+            "X-Palisade-Released: by a; t; warning marks removed\r\nSubject: x\r\n\r\nbody\r\n"
+        );
+    }
+
+    fn note_crlf() -> ReleaseNote {
+        ReleaseNote {
+            by: "a".into(),
+            at: "t".into(),
+            remove_markers: true,
+            prefix: "[SUSPECTED THREAT] ".into(),
+        }
+    }
+
+    #[test]
+    fn from_and_encoded_headers_read_as_people_see_them() {
+        assert_eq!(
+            header_from(
+                "From: =?utf-8?q?Condado_de_Le=C3=B3n?= <clerk@county.example>\nSubject: x"
+            ),
+            "Condado de León <clerk@county.example>"
+        );
+        assert_eq!(header_from("From: plain@example.org"), "plain@example.org");
+        assert_eq!(header_from("Subject: none"), "");
+        assert_eq!(
+            decode_header("=?utf-8?q?Aviso_=C3=BAltimo?="),
+            "Aviso último"
+        );
+        assert_eq!(decode_header("plain text"), "plain text");
+    }
 
     #[test]
     fn headers_unfold() {

@@ -40,6 +40,116 @@ pub struct Finding {
     pub score: f64,
     /// Its category.
     pub category: String,
+    /// What it found, in words for a clerk (no rule names, in English whatever the
+    /// message's language).
+    pub plain: String,
+    /// The sender's words that showed it, as written (empty when there are none).
+    pub words: String,
+}
+
+/// How dangerous a held message looks at a glance: a band with a name (text, never colour
+/// alone) and a CSS class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Band {
+    /// The band's name.
+    pub label: &'static str,
+    /// Its class in the stylesheet (`danger`, `warn`, `info`).
+    pub class: &'static str,
+}
+
+/// The band of a set of findings: the gravest kind among them.
+pub fn band(findings: &[Finding]) -> Band {
+    let has = |c: &str| findings.iter().any(|f| f.category == c);
+    let (label, class) = if has("threat") {
+        ("Threat of violence", "danger")
+    } else if has("coercion") {
+        ("Coercion", "danger")
+    } else if has("extortion") {
+        ("Extortion", "danger")
+    } else if has("doxxing") {
+        ("Personal details as a threat", "danger")
+    } else if has("intimidation") {
+        ("Intimidation", "warn")
+    } else if has("impersonation") {
+        ("Impersonation", "warn")
+    } else if has("hostility") {
+        ("Abusive language", "warn")
+    } else {
+        ("Suspicious", "info")
+    };
+    Band { label, class }
+}
+
+/// The reason to show first: the strongest finding about what the message says (a
+/// threat, a demand), else the strongest of all. Findings are sorted strongest first.
+pub fn top(findings: &[Finding]) -> Option<&Finding> {
+    findings
+        .iter()
+        .find(|f| {
+            THREAT_CATEGORIES.contains(&f.category.as_str())
+                || f.category == "hostility"
+                || (f.category == "combination" && f.score > 0.0)
+        })
+        .or_else(|| findings.first())
+}
+
+/// The sender's words in a finding's detail, for a clerk. Rules write their evidence as
+/// `slot "words" + slot "words"`; the model as `…: "sentence"; weighed most: …`. The
+/// slot names and weights are for the administrator; the quoted words are what the
+/// clerk needs. Other details are prose already and stay as they are; campaign details
+/// (hashes) give no words.
+pub fn plain_words(symbol: &str, detail: &str) -> String {
+    if symbol.starts_with("CAMPAIGN_") {
+        return String::new();
+    }
+    let quoted = quoted_parts(detail);
+    if symbol == "THREAT_MODEL" {
+        return quoted
+            .first()
+            .map(|q| format!("\u{201c}{q}\u{201d}"))
+            .unwrap_or_default();
+    }
+    // Slot evidence: `name "words"`, parts joined by ` + `.
+    let slotted = detail.contains("\" + ")
+        || detail.split_once(" \"").is_some_and(|(head, _)| {
+            !head.is_empty() && head.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        });
+    if slotted && !quoted.is_empty() {
+        return format!("\u{201c}{}\u{201d}", quoted.join(" \u{2026} "));
+    }
+    detail.to_string()
+}
+
+/// The double-quoted parts of a text, in order (`\"` inside one is a quote).
+fn quoted_parts(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (&mut cur, c) {
+            (None, '"') => cur = Some(String::new()),
+            (Some(q), '\\') => {
+                if let Some(n) = chars.next() {
+                    q.push(n);
+                }
+            }
+            (Some(_), '"') => {
+                if let Some(q) = cur.take() {
+                    out.push(q);
+                }
+            }
+            (Some(q), c) => q.push(c),
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+/// What a finding is, in a clerk's words: the built-in checks say it themselves; a
+/// rule's own description is written for whoever tunes the rules, so the clerk reads
+/// the plain heading of its family.
+fn plain_text(name: &str, category: &str) -> String {
+    built_in(name).map_or_else(|| kind(category).to_string(), str::to_string)
 }
 
 /// Categories that make a verdict a threat.
@@ -194,10 +304,13 @@ pub fn explain(
                 continue;
             }
             let (what, category) = describe(name, s["category"].as_str().unwrap_or_default());
+            let detail = s["detail"].as_str().unwrap_or_default();
             findings.push(Finding {
                 kind: kind(&category).into(),
+                plain: plain_text(name, &category),
+                words: plain_words(name, detail),
                 what,
-                evidence: s["detail"].as_str().unwrap_or_default().to_string(),
+                evidence: detail.to_string(),
                 symbol: name.into(),
                 score,
                 category,
@@ -235,6 +348,8 @@ pub fn explain(
             let (what, category) = describe(name, category_of_builtin(name));
             findings.push(Finding {
                 kind: kind(&category).into(),
+                plain: plain_text(name, &category),
+                words: String::new(),
                 what,
                 evidence: String::new(),
                 symbol: name.into(),
@@ -308,7 +423,8 @@ fn category_of_builtin(name: &str) -> &'static str {
         "auth"
     } else if lists::DEFAULTS.iter().any(|(n, _)| *n == name) {
         "policy"
-    } else if name.starts_with("COMBO_") || name == "CRYPTO_WALLET" {
+    } else if name.starts_with("COMBO_") || name == "CRYPTO_WALLET" || name == "THREAT_MODEL" {
+        // The model reads threat, coercion and extortion alike.
         "threat"
     } else {
         "info"
@@ -362,6 +478,47 @@ mod tests {
             .iter()
             .any(|s| s.contains("NOT allowed to send mail for c1ty.example")));
         assert!(e.auth.iter().any(|s| s.contains("DMARC failed")));
+    }
+
+    #[test]
+    fn clerks_read_words_not_slot_names() {
+        assert_eq!(
+            plain_words(
+                "THREAT_PURSUIT",
+                r#"actor "we" + intent "will" + harm_pursuit "come after" + target_you "you""#
+            ),
+            "\u{201c}we \u{2026} will \u{2026} come after \u{2026} you\u{201d}"
+        );
+        assert_eq!(
+            plain_words("ES_TUMBA", r#"tumba_es "tu tumba""#),
+            "\u{201c}tu tumba\u{201d}"
+        );
+        assert_eq!(
+            plain_words(
+                "THREAT_MODEL",
+                r#"97% likely a threat: "ya sabes lo que te pasa"; weighed most: demand_es, "pasa""#
+            ),
+            "\u{201c}ya sabes lo que te pasa\u{201d}"
+        );
+        assert_eq!(
+            plain_words(
+                "COMBO_DEMAND_AND_THREAT",
+                "a demand backed by a threat of harm"
+            ),
+            "a demand backed by a threat of harm"
+        );
+        assert_eq!(plain_words("CAMPAIGN_THREAT", "campaign 3fa9c2"), "");
+        // A Spanish finding reads in English, quoting the sender's words as written.
+        let rec = serde_json::json!({"verdict": {"symbols": [
+            {"name": "ES_AMENAZA_MUERTE", "score": 8.0, "category": "threat",
+             "detail": r#"target_es "te" + intent_es "voy a" + harm_es "matar""#}]}});
+        let e = explain(Some(&rec), &[], None, &rules());
+        assert_eq!(e.findings[0].plain, "Threatens violence or harm");
+        assert_eq!(
+            e.findings[0].words,
+            "\u{201c}te \u{2026} voy a \u{2026} matar\u{201d}"
+        );
+        assert_eq!(band(&e.findings).label, "Threat of violence");
     }
 
     #[test]

@@ -65,6 +65,28 @@ fn source_ip(recorded: Option<&Value>, headers: &str) -> Option<String> {
     ip.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
 }
 
+/// The message as it arrived, before Palisade changed it: the header fields recorded
+/// when it was held (as the milter received them) and the held body, with the held
+/// message's line ends. `None` when no record was kept.
+pub fn as_received(recorded: Option<&Value>, raw: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let fields = recorded?["received_headers"].as_str()?;
+    let fields = base64::engine::general_purpose::STANDARD
+        .decode(fields)
+        .ok()?;
+    let (_, body) = crate::quarantine::split_message(raw);
+    let crlf = raw.windows(2).any(|w| w == b"\r\n");
+    let mut out = Vec::with_capacity(fields.len() + body.len());
+    for line in fields.split_inclusive(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        out.extend_from_slice(line);
+        out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+    }
+    out.extend_from_slice(body);
+    Some(out)
+}
+
 impl Bundle<'_> {
     /// The ARF report (RFC 5965): a multipart/report with a human part, the
     /// machine-readable feedback report, and the whole message.
@@ -116,7 +138,16 @@ impl Bundle<'_> {
         )?;
         writeln!(out, "{}\r", one_line(&self.explanation.summary, 500))?;
         for f in &self.explanation.findings {
-            writeln!(out, "- {}\r", one_line(&f.what, 300))?;
+            if f.words.is_empty() {
+                writeln!(out, "- {}\r", one_line(&f.plain, 300))?;
+            } else {
+                writeln!(
+                    out,
+                    "- {}: {}\r",
+                    one_line(&f.plain, 300),
+                    one_line(&f.words, 500)
+                )?;
+            }
         }
         for a in &self.explanation.auth {
             writeln!(out, "- {}\r", one_line(a, 300))?;
@@ -150,8 +181,11 @@ impl Bundle<'_> {
         writeln!(out, "--{boundary}\r")?;
         writeln!(out, "Content-Type: message/rfc822\r")?;
         writeln!(out, "Content-Disposition: inline\r\n\r")?;
-        // The message with CRLF line ends, as mail is sent.
-        for line in self.raw.split(|&b| b == b'\n') {
+        // The message as it arrived when that was recorded (else as held), with CRLF
+        // line ends, as mail is sent.
+        let original = as_received(self.recorded, self.raw);
+        let message = original.as_deref().unwrap_or(self.raw);
+        for line in message.split(|&b| b == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             out.extend_from_slice(line);
             out.extend_from_slice(b"\r\n");
@@ -164,7 +198,12 @@ impl Bundle<'_> {
     fn verdict_json(&self) -> Value {
         let mut v = self.held.summary();
         v["x_palisade_result"] = json!(self.held.result);
-        v["recorded"] = json!(self.recorded);
+        let mut recorded = self.recorded.cloned();
+        if let Some(Value::Object(r)) = recorded.as_mut() {
+            // In message-as-received.eml instead.
+            r.remove("received_headers");
+        }
+        v["recorded"] = json!(recorded);
         v["explanation"] = json!(self.explanation);
         v["state"] = json!(self.state);
         v
@@ -179,6 +218,9 @@ impl Bundle<'_> {
         let readme = format!(
             "Evidence bundle for message {id}, exported by {} at {}.\n\n\
              message.eml         the message as Postfix holds it, byte for byte\n\
+             message-as-received.eml  the message as it arrived, before Palisade's marks\n\
+             \x20                   (header fields as the milter received them; absent\n\
+             \x20                   when no verdict was recorded)\n\
              message.eml.sha256  its SHA-256 (check: sha256sum -c message.eml.sha256)\n\
              verdict.json        Palisade's verdict, symbols and explanation\n\
              authentication-results.txt  SPF, DKIM, DMARC and ARC as Palisade found them\n\
@@ -188,7 +230,7 @@ impl Bundle<'_> {
             self.exported_by,
             super::audit::timestamp()
         );
-        let files: Vec<(&str, Vec<u8>)> = vec![
+        let mut files: Vec<(&str, Vec<u8>)> = vec![
             ("README.txt", readme.into_bytes()),
             ("message.eml", self.raw.to_vec()),
             (
@@ -206,6 +248,9 @@ impl Bundle<'_> {
             ("audit.json", serde_json::to_vec_pretty(self.audit)?),
             ("arf-report.eml", self.arf(reporter)?),
         ];
+        if let Some(original) = as_received(self.recorded, self.raw) {
+            files.insert(2, ("message-as-received.eml", original));
+        }
         let mtime = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
         let mut builder = tar::Builder::new(Vec::new());
         for (name, data) in files {
@@ -235,6 +280,7 @@ mod tests {
             sender: "info@officialproudboys.com".into(),
             recipients: vec!["voter@example.org".into()],
             subject: "x".into(),
+            from: "Proud Boys <info@officialproudboys.com>".into(),
             score: 12.0,
             symbols: vec!["COMBO_DEMAND_AND_THREAT(4.00)".into()],
             result: "quarantine; score=12.00; COMBO_DEMAND_AND_THREAT(4.00)".into(),

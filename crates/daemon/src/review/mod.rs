@@ -107,6 +107,14 @@ pub struct MessageView {
     pub audit: Vec<audit::Entry>,
 }
 
+/// The release note settings of a configuration: (markers, subject prefix).
+pub fn release_marks(config: &Config) -> (crate::config::ReleaseMarkers, String) {
+    (
+        config.quarantine.release_markers,
+        config.policy.subject_prefix.clone(),
+    )
+}
+
 /// Settings and handles for review actions.
 pub struct Review {
     /// The database.
@@ -115,6 +123,10 @@ pub struct Review {
     pub queue: Queue,
     /// Whether releasing a threat needs two reviewers.
     pub dual_control: bool,
+    /// What released mail keeps of Palisade's warning marks.
+    pub markers: crate::config::ReleaseMarkers,
+    /// The subject prefix Palisade adds.
+    pub prefix: String,
 }
 
 /// The database path configured (or the default under the state directory).
@@ -170,17 +182,30 @@ pub fn clean_reason(reason: &str) -> Result<String, ReviewError> {
 /// Messages an action is under way on, in this process: two reviewers approving at the
 /// same moment must not both deliver.
 static BUSY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Signalled when an action ends.
+static BUSY_DONE: std::sync::Condvar = std::sync::Condvar::new();
 
 /// One action at a time per message; released on drop.
 struct Busy(String);
 
 impl Busy {
+    /// Waits (up to 20 s) for an action under way on the same message to end: a
+    /// double-clicked button or a colleague's action then finds what the first one left
+    /// (the message released or deleted) instead of a refusal.
     fn take(id: &str) -> Result<Busy, ReviewError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
-        if busy.iter().any(|b| b == id) {
-            return Err(ReviewError::Conflict(format!(
-                "someone else is acting on {id} right now; reload and try again"
-            )));
+        while busy.iter().any(|b| b == id) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ReviewError::Conflict(format!(
+                    "someone else is acting on {id} right now; reload and try again"
+                )));
+            }
+            busy = BUSY_DONE
+                .wait_timeout(busy, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         busy.push(id.to_string());
         Ok(Busy(id.to_string()))
@@ -191,6 +216,43 @@ impl Drop for Busy {
     fn drop(&mut self) {
         let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
         busy.retain(|b| b != &self.0);
+        BUSY_DONE.notify_all();
+    }
+}
+
+/// What an audit entry says about the message an action concerns: subject, the From
+/// header, the envelope sender and the recipients, so the log answers "what was it"
+/// after the message is gone.
+pub fn message_facts(held: &Held) -> String {
+    let mut out = format!(
+        "subject \"{}\"",
+        crate::escape::one_line(&held.subject, 300)
+    );
+    if !held.from.is_empty() {
+        out.push_str(&format!(
+            "; from {}",
+            crate::escape::one_line(&held.from, 300)
+        ));
+    }
+    let envelope = if held.sender.is_empty() {
+        "<>"
+    } else {
+        held.sender.as_str()
+    };
+    out.push_str(&format!(
+        "; envelope {}; recipients {}",
+        crate::escape::one_line(envelope, 300),
+        crate::escape::one_line(&held.recipients.join(", "), 1000)
+    ));
+    out
+}
+
+/// `detail` followed by the message's facts.
+fn with_facts(detail: &str, held: &Held) -> String {
+    if detail.is_empty() {
+        message_facts(held)
+    } else {
+        format!("{detail}; {}", message_facts(held))
     }
 }
 
@@ -242,6 +304,42 @@ impl Review {
         Ok(())
     }
 
+    /// Keeps the facts of a message leaving the hold queue (see [`store::Closed`]) and
+    /// drops its live state.
+    fn close(
+        &self,
+        held: &Held,
+        outcome: &str,
+        actor: &Actor,
+        reason: &str,
+        released_to: Vec<String>,
+    ) -> Result<(), ReviewError> {
+        self.store.close(&store::Closed {
+            queue_id: held.queue_id.clone(),
+            arrival: held.arrival_time as i64,
+            subject: held.subject.clone(),
+            from: held.from.clone(),
+            sender: held.sender.clone(),
+            recipients: held.recipients.clone(),
+            score: held.score,
+            symbols: held.symbols.clone(),
+            verdict: self.store.verdict(&held.queue_id)?,
+            outcome: outcome.into(),
+            by: actor.name.clone(),
+            at: store::now(),
+            reason: reason.into(),
+            released_to,
+        })?;
+        self.store.forget(&held.queue_id)?;
+        Ok(())
+    }
+
+    /// What became of a message that is no longer held, when a review action took it
+    /// out of the hold queue.
+    pub fn closed(&self, id: &str) -> Result<Option<store::Closed>, ReviewError> {
+        Ok(self.store.closed(id)?)
+    }
+
     /// Everything held, oldest first.
     pub fn list(&self) -> Result<Vec<Held>, ReviewError> {
         Ok(self.queue.list()?)
@@ -283,7 +381,8 @@ impl Review {
         let raw = self.queue.raw(id)?;
         let explanation = self.explanation(&held, &header_block(&raw), rules)?;
         let (headers, body) = readable(&raw);
-        self.store.audit(&actor.name, "view", id, "", "")?;
+        self.store
+            .audit(&actor.name, "view", id, "", &message_facts(&held))?;
         Ok(MessageView {
             state: self.store.state(id)?,
             audit: self.history(&held, 200)?,
@@ -295,7 +394,9 @@ impl Review {
     }
 
     /// Releases a held message to all its recipients still waiting (`recipients`
-    /// empty) or to some. Under dual control a threat needs two different reviewers:
+    /// empty) or to some. Recipients get a copy through sendmail, marked as released
+    /// (`[quarantine] release_markers`); the original leaves the hold queue once every
+    /// recipient has one. Under dual control a threat needs two different reviewers:
     /// the first release is recorded as a request, the second (with the same
     /// recipients) delivers. Under legal hold the original stays held: recipients get
     /// copies.
@@ -375,7 +476,7 @@ impl Review {
                         "release-requested",
                         id,
                         &reason,
-                        &recipient_detail(&targets),
+                        &with_facts(&recipient_detail(&targets), &held),
                     )?;
                     return Ok(Released::AwaitingSecondReviewer {
                         requested_by: actor.name.clone(),
@@ -391,25 +492,32 @@ impl Review {
         if whole && !state.legal_hold {
             detail.push_str("; the message leaves the hold queue");
         }
+        let detail = with_facts(&detail, &held);
+        let note = crate::quarantine::ReleaseNote {
+            by: actor.name.clone(),
+            at: audit::timestamp(),
+            remove_markers: self.markers == crate::config::ReleaseMarkers::Remove,
+            prefix: self.prefix.clone(),
+        };
         self.audited(actor, "release", id, &reason, &detail, || {
-            if whole && !state.legal_hold && state.released_to.is_empty() {
-                // The message itself goes, as Postfix would deliver it.
-                self.queue.release(id)
+            // A copy marked as released goes to the recipients (see
+            // [`crate::quarantine::ReleaseNote`]); the original leaves the hold queue
+            // when nobody is left waiting for it.
+            self.queue.release_copy(id, &targets, Some(&note))?;
+            // Recorded at once: if what follows fails, a retry must not send these
+            // recipients a second copy.
+            self.store.add_released(id, &targets)?;
+            if whole && !state.legal_hold {
+                // Everyone has a copy: the original has nothing left to wait for.
+                self.queue.delete(id)
             } else {
-                self.queue.release_copy(id, &targets)?;
-                // Recorded at once: if what follows fails, a retry must not send
-                // these recipients a second copy.
-                self.store.add_released(id, &targets)?;
-                if whole && !state.legal_hold {
-                    // Everyone has a copy: the original has nothing left to wait for.
-                    self.queue.delete(id)
-                } else {
-                    Ok(())
-                }
+                Ok(())
             }
         })?;
         if whole && !state.legal_hold {
-            self.store.forget(id)?;
+            let mut released_to = state.released_to.clone();
+            released_to.extend(targets.iter().cloned());
+            self.close(&held, "released", actor, &reason, released_to)?;
         } else if state.pending_release.is_some() {
             self.store.set_pending(id, None)?;
         }
@@ -424,14 +532,17 @@ impl Review {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
         let _busy = Busy::take(id)?;
-        self.find(id)?;
-        if self.store.state(id)?.legal_hold {
+        let held = self.find(id)?;
+        let state = self.store.state(id)?;
+        if state.legal_hold {
             return Err(ReviewError::Conflict(format!(
                 "{id} is under legal hold: lift the hold (with a reason) before deleting"
             )));
         }
-        self.audited(actor, "delete", id, &reason, "", || self.queue.delete(id))?;
-        self.store.forget(id)?;
+        self.audited(actor, "delete", id, &reason, &message_facts(&held), || {
+            self.queue.delete(id)
+        })?;
+        self.close(&held, "deleted", actor, &reason, state.released_to)?;
         Ok(())
     }
 
@@ -439,8 +550,9 @@ impl Review {
     pub fn report(&self, actor: &Actor, id: &str, reason: &str) -> Result<(), ReviewError> {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
-        self.find(id)?;
-        self.store.audit(&actor.name, "report", id, &reason, "")?;
+        let held = self.find(id)?;
+        self.store
+            .audit(&actor.name, "report", id, &reason, &message_facts(&held))?;
         self.store.set_reported(id)?;
         Ok(())
     }
@@ -456,13 +568,14 @@ impl Review {
         Self::need_reviewer(actor)?;
         let reason = clean_reason(reason)?;
         let _busy = Busy::take(id)?;
-        self.find(id)?;
+        let held = self.find(id)?;
         let action = if on {
             "legal-hold"
         } else {
             "legal-hold-lifted"
         };
-        self.store.audit(&actor.name, action, id, &reason, "")?;
+        self.store
+            .audit(&actor.name, action, id, &reason, &message_facts(&held))?;
         self.store.set_legal_hold(id, on)?;
         Ok(())
     }
@@ -482,8 +595,13 @@ impl Review {
         let explanation = self.explanation(&held, &headers, rules)?;
         let recorded = self.store.verdict(id)?;
         let sha = export::sha256_hex(&raw);
-        self.store
-            .audit(&actor.name, "export", id, "", &format!("sha256={sha}"))?;
+        self.store.audit(
+            &actor.name,
+            "export",
+            id,
+            "",
+            &with_facts(&format!("sha256={sha}"), &held),
+        )?;
         let bundle = export::Bundle {
             held: &held,
             raw: &raw,

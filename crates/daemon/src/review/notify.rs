@@ -189,7 +189,16 @@ pub async fn run(notifier: Arc<Notifier>, mut stop: tokio::sync::watch::Receiver
     }
 }
 
-/// The From of notifications and reports: `[notify] from`, else palisade@ this host.
+/// The From of abuse reports: `[notify] report_from`, else the notifications' From.
+pub fn report_address(config: &crate::config::Config) -> String {
+    if config.notify.report_from.is_empty() {
+        from_address(config)
+    } else {
+        config.notify.report_from.clone()
+    }
+}
+
+/// The From of notifications: `[notify] from`, else palisade@ this host.
 pub fn from_address(config: &crate::config::Config) -> String {
     if config.notify.from.is_empty() {
         format!("palisade@{}", crate::scan::host_name())

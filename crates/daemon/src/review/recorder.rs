@@ -7,6 +7,7 @@
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
+use base64::Engine as _;
 use palisade_milter::Message;
 use serde_json::json;
 
@@ -41,8 +42,19 @@ impl Recorder {
         let Some(id) = env.queue_id.as_deref().filter(|id| !id.is_empty()) else {
             return false;
         };
+        // The header fields as they arrived, before Palisade changed any (the subject
+        // prefix, its own fields, inbound copies of them it removed): the evidence
+        // bundle rebuilds the message as received from them and the held body.
+        let mut received = Vec::new();
+        for (name, value) in &message.headers {
+            received.extend_from_slice(name.as_bytes());
+            received.extend_from_slice(b": ");
+            received.extend_from_slice(value);
+            received.extend_from_slice(b"\r\n");
+        }
         let record = json!({
             "action": applied,
+            "received_headers": base64::engine::general_purpose::STANDARD.encode(&received),
             "verdict": scanned.verdict,
             "auth": scanned.auth,
             "envelope": {

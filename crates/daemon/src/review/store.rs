@@ -112,6 +112,58 @@ pub struct MessageState {
     pub pending_release: Option<PendingRelease>,
 }
 
+/// A message that left the hold queue by a review action: what it was and what became
+/// of it. The message itself is gone; these facts stay, so an audit entry, a stale page
+/// or a second click can still say what happened.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct Closed {
+    /// Postfix queue id (reused by Postfix later: `arrival` tells messages apart).
+    pub queue_id: String,
+    /// Arrival, seconds since the epoch.
+    pub arrival: i64,
+    /// Subject, decoded, as the recipients would have seen it.
+    pub subject: String,
+    /// The From header (display name and address), decoded.
+    pub from: String,
+    /// The envelope sender.
+    pub sender: String,
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// Palisade's score.
+    pub score: f64,
+    /// Symbols with their scores, as in X-Palisade-Result.
+    pub symbols: Vec<String>,
+    /// The verdict recorded when it was held, if there was one.
+    pub verdict: Option<serde_json::Value>,
+    /// `released` or `deleted`.
+    pub outcome: String,
+    /// Who did it.
+    pub by: String,
+    /// When, seconds since the epoch.
+    pub at: i64,
+    /// Their reason.
+    pub reason: String,
+    /// Every recipient who got a copy, in the end.
+    pub released_to: Vec<String>,
+}
+
+/// Which audit entries to show (all fields optional; empty means any).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// One message's entries (any arrival).
+    pub queue_id: String,
+    /// One person's entries.
+    pub actor: String,
+    /// One action (`release`, `delete`, …).
+    pub action: String,
+    /// From this time on (RFC 3339 UTC, as the log writes it).
+    pub since: String,
+    /// Before this time (RFC 3339 UTC).
+    pub until: String,
+    /// Leave out `view` entries.
+    pub no_views: bool,
+}
+
 /// The review database.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -159,6 +211,13 @@ CREATE TABLE IF NOT EXISTS messages (
     pending TEXT,
     noticed INTEGER,
     digested INTEGER
+);
+CREATE TABLE IF NOT EXISTS closed (
+    queue_id TEXT NOT NULL,
+    arrival INTEGER NOT NULL,
+    closed INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (queue_id, arrival)
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -447,6 +506,65 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Audit entries matching `filter`, newest first, `limit` of them after skipping
+    /// `offset`; and how many match in all.
+    pub fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        offset: usize,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Entry>, usize)> {
+        let conn = self.conn();
+        let cond = "(?1 = '' OR queue_id = ?1) AND (?2 = '' OR actor = ?2)
+             AND (?3 = '' OR action = ?3) AND (?4 = '' OR time >= ?4)
+             AND (?5 = '' OR time < ?5) AND (?6 = 0 OR action <> 'view')";
+        let p = params![
+            filter.queue_id,
+            filter.actor,
+            filter.action,
+            filter.since,
+            filter.until,
+            filter.no_views as i64
+        ];
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM audit WHERE {cond}"),
+            p,
+            |r| r.get(0),
+        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit
+             WHERE {cond} ORDER BY seq DESC LIMIT ?7 OFFSET ?8"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                filter.queue_id,
+                filter.actor,
+                filter.action,
+                filter.since,
+                filter.until,
+                filter.no_views as i64,
+                limit as i64,
+                offset as i64
+            ],
+            audit::row_to_entry,
+        )?;
+        Ok((rows.collect::<Result<_, _>>()?, total.max(0) as usize))
+    }
+
+    /// The people and actions the audit log names, for the filter's choices.
+    pub fn audit_choices(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let conn = self.conn();
+        let list = |sql: &str| -> anyhow::Result<Vec<String>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        Ok((
+            list("SELECT DISTINCT actor FROM audit ORDER BY actor")?,
+            list("SELECT DISTINCT action FROM audit ORDER BY action")?,
+        ))
+    }
+
     /// Checks the whole chain (and the head file); see [`audit::verify`].
     ///
     /// It works on a connection of its own (so sign-ins and actions are not held up by
@@ -522,6 +640,35 @@ impl Store {
             params![queue_id],
         )?;
         Ok(())
+    }
+
+    /// Keeps what a message was and what became of it, as it leaves the hold queue.
+    pub fn close(&self, record: &Closed) -> anyhow::Result<()> {
+        self.conn().execute(
+            "INSERT INTO closed(queue_id, arrival, closed, record) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(queue_id, arrival) DO UPDATE SET closed = excluded.closed, record = excluded.record",
+            params![
+                record.queue_id,
+                record.arrival,
+                record.at,
+                serde_json::to_string(record)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The latest message with this queue id that left the hold queue by a review
+    /// action, if any.
+    pub fn closed(&self, queue_id: &str) -> anyhow::Result<Option<Closed>> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT record FROM closed WHERE queue_id = ?1 ORDER BY closed DESC, arrival DESC LIMIT 1",
+                params![queue_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// The verdict recorded when the message was held.
@@ -870,6 +1017,78 @@ mod tests {
             !s.state("ABC").expect("state").legal_hold,
             "set before this message was judged: an earlier message's"
         );
+    }
+
+    #[test]
+    fn closed_messages_keep_their_facts_and_the_audit_filters() {
+        let (_d, s) = store();
+        assert!(s.closed("ABC").expect("closed").is_none());
+        let first = Closed {
+            queue_id: "ABC".into(),
+            arrival: 100,
+            subject: "Final notice".into(),
+            from: "County Clerk <clerk@county.example>".into(),
+            sender: "bounce@bulk.example".into(),
+            recipients: vec!["a@x".into(), "b@x".into()],
+            outcome: "deleted".into(),
+            by: "clerk".into(),
+            at: 200,
+            ..Closed::default()
+        };
+        s.close(&first).expect("close");
+        // Postfix reused the id for a later message, released since.
+        s.close(&Closed {
+            arrival: 300,
+            outcome: "released".into(),
+            at: 400,
+            ..first.clone()
+        })
+        .expect("close");
+        let c = s.closed("ABC").expect("closed").expect("some");
+        assert_eq!((c.arrival, c.outcome.as_str()), (300, "released"));
+        assert_eq!(c.from, "County Clerk <clerk@county.example>");
+        // settle() for a newer message does not erase what became of older ones.
+        s.settle("ABC", 500).expect("settle");
+        assert!(s.closed("ABC").expect("closed").is_some());
+
+        for (actor, action, id) in [
+            ("clerk", "view", "ABC"),
+            ("clerk", "delete", "ABC"),
+            ("officer", "release", "DEF"),
+            ("clerk", "login", ""),
+        ] {
+            s.audit(actor, action, id, "r", "").expect("audit");
+        }
+        let page = |f: &AuditFilter| {
+            let (entries, total) = s.audit_page(f, 0, 2).expect("page");
+            (entries.iter().map(|e| e.seq).collect::<Vec<_>>(), total)
+        };
+        assert_eq!(page(&AuditFilter::default()), (vec![4, 3], 4));
+        let views_folded = AuditFilter {
+            no_views: true,
+            ..AuditFilter::default()
+        };
+        assert_eq!(page(&views_folded), (vec![4, 3], 3));
+        let by_message = AuditFilter {
+            queue_id: "ABC".into(),
+            ..views_folded.clone()
+        };
+        assert_eq!(page(&by_message), (vec![2], 1));
+        let by_person = AuditFilter {
+            actor: "clerk".into(),
+            ..AuditFilter::default()
+        };
+        assert_eq!(page(&by_person), (vec![4, 2], 3));
+        let (second, _) = s.audit_page(&by_person, 2, 2).expect("page 2");
+        assert_eq!(second.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1]);
+        let future = AuditFilter {
+            since: "2999-01-01T00:00:00Z".into(),
+            ..AuditFilter::default()
+        };
+        assert_eq!(page(&future), (vec![], 0));
+        let (actors, actions) = s.audit_choices().expect("choices");
+        assert_eq!(actors, vec!["clerk", "officer"]);
+        assert!(actions.contains(&"delete".to_string()));
     }
 
     #[test]

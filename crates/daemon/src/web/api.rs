@@ -136,7 +136,11 @@ async fn list(
     .await;
     match r {
         Ok(held) => {
-            let items: Vec<Value> = super::pages::select(held, &q)
+            let selected = match super::pages::select(held, &q) {
+                Ok(s) => s,
+                Err(m) => return error(StatusCode::BAD_REQUEST, &m),
+            };
+            let items: Vec<Value> = selected
                 .into_iter()
                 .map(|(h, reason)| {
                     let mut v = h.summary();

@@ -163,10 +163,13 @@ impl WebState {
     /// The review service under the configuration in force.
     pub(crate) fn review(&self) -> Review {
         let live = self.shared.live.load();
+        let (markers, prefix) = crate::review::release_marks(&live.config);
         Review {
             store: self.store.clone(),
             queue: crate::review::queue(&live.config, None),
             dual_control: live.config.web.dual_control,
+            markers,
+            prefix,
         }
     }
 
@@ -297,7 +300,7 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     for (name, value) in [
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
