@@ -823,6 +823,29 @@ async fn message_content_is_escaped_and_nothing_changes_without_session_and_csrf
         let r = admin.post_form(path, &wrong, None).unwrap();
         assert_eq!(r.status, 403, "POST {path} with a wrong CSRF token");
     }
+    // An action on something that is not a queue id is a plain "not found", whatever
+    // the path carries (a line break here): no redirect is built from it.
+    let token = admin.csrf.clone().unwrap();
+    for action in ["release", "delete"] {
+        let r = admin
+            .post_form(
+                &format!("/quarantine/4ABC%0D%0ALocation:%20x/{action}"),
+                &[
+                    ("csrf", &token),
+                    ("confirmed", "yes"),
+                    ("reason", "x"),
+                    ("recipient", "voter@county.example"),
+                ],
+                None,
+            )
+            .unwrap();
+        assert_eq!(r.status, 404, "{action}: {}", r.text());
+        assert!(
+            r.text().contains("is not a Postfix queue id"),
+            "{}",
+            r.text()
+        );
+    }
     // What another site's page could make a browser send is refused outright.
     let r = (|| {
         let agent: ureq::Agent = ureq::Agent::config_builder()

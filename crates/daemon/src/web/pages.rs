@@ -676,14 +676,19 @@ async fn list(
             let (reason, band) = reason_and_band(&h, rules);
             out.push((h, reason, band, state));
         }
-        let done = match done_id {
-            Some(id) => review.closed(&id)?,
-            None => None,
+        // What the notice names: the record of a message that left the queue, else
+        // (under legal hold, a release leaves it held) its state.
+        let (done, done_state) = match done_id {
+            Some(id) => match review.closed(&id)? {
+                Some(c) => (Some(c), None),
+                None => (None, Some(review.store.state(&id)?)),
+            },
+            None => (None, None),
         };
-        Ok((out, done))
+        Ok((out, done, done_state))
     })
     .await;
-    let (all, closed) = match result {
+    let (all, closed, done_state) = match result {
         Ok(a) => a,
         Err(e) => return review_error(&v, &e, "/quarantine"),
     };
@@ -801,7 +806,7 @@ async fn list(
         StatusCode::OK,
         ListPage {
             nav: Nav::of(&v),
-            notice: notice_text(&q, closed.as_ref(), None, &prefix),
+            notice: notice_text(&q, closed.as_ref(), done_state.as_ref(), &prefix),
             error,
             groups,
             shown,
@@ -820,11 +825,12 @@ async fn list(
 
 /// The message a `done=` notice is about (`id=` in the query), if it is a queue id.
 fn q_done_id(q: &HashMap<String, String>) -> Option<String> {
-    q.get("id")
-        .filter(|id| {
-            !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
-        .cloned()
+    q.get("id").filter(|id| is_queue_id(id)).cloned()
+}
+
+/// Whether `id` looks like a Postfix queue id (safe to put in a URL as it is).
+fn is_queue_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// What an action did, named after what happened to the message (never taken on the
@@ -854,13 +860,18 @@ fn notice_text(
             .unwrap_or_default()
     };
     match q.get("done").map(String::as_str) {
-        Some("release") => match closed {
-            Some(c) => format!(
+        Some("release") => match (closed, state) {
+            (Some(c), _) => format!(
                 "Released \u{201c}{}\u{201d} to {}.",
                 shown_subject(&c.subject, prefix),
                 named(&c.released_to)
             ),
-            None => "Released: the message is on its way.".into(),
+            // Under legal hold the original stays held; the copies went.
+            (None, Some(st)) if !confirmed(st).is_empty() => format!(
+                "Released to {}; the original stays held under legal hold.",
+                named(&confirmed(st))
+            ),
+            _ => "Released: the message is on its way.".into(),
         },
         Some("delete") => match closed {
             Some(c) => format!(
@@ -1168,6 +1179,25 @@ async fn confirm(
                 &back,
             );
         }
+        if let Some(r) = ticked
+            .iter()
+            .find(|r| !held.recipients.iter().any(|h| h.eq_ignore_ascii_case(r)))
+        {
+            return error_page(
+                Some(v),
+                StatusCode::BAD_REQUEST,
+                &format!("{r} is not a recipient of this message"),
+                &back,
+            );
+        }
+        if let Some(r) = ticked.iter().find(|r| served(r)) {
+            return error_page(
+                Some(v),
+                StatusCode::CONFLICT,
+                &format!("{r} already has a copy of this message"),
+                &back,
+            );
+        }
         ticked
     };
     if action == "release" && recipients.is_empty() {
@@ -1238,7 +1268,7 @@ async fn act(
             Redirect::to(&format!("/quarantine?done=delete&id={id}")).into_response()
         }
         Ok(Done::Released { whole: true, .. }) => {
-            Redirect::to(&format!("/quarantine?done=release&id={id}")).into_response()
+            Redirect::to(&format!("/quarantine?done=release&id={id}&to={to_query}")).into_response()
         }
         Ok(done) => {
             let key = match done {
@@ -1253,10 +1283,13 @@ async fn act(
         // A repeated or stale submit: the message left the queue (released or deleted,
         // perhaps by a colleague) or these recipients already have their copy. Say what
         // happened instead of refusing.
-        Err(ReviewError::NotFound(_)) => {
+        Err(ReviewError::NotFound(_)) if is_queue_id(&id) => {
             Redirect::to(&format!("/quarantine/{id}?done=stale")).into_response()
         }
-        Err(ReviewError::Conflict(m)) if m.contains("already has a copy") => {
+        Err(ReviewError::NotFound(m)) => {
+            error_page(Some(&v), StatusCode::NOT_FOUND, &m, "/quarantine")
+        }
+        Err(ReviewError::Conflict(m)) if m.contains("already has a copy") && is_queue_id(&id) => {
             Redirect::to(&format!("/quarantine/{id}?done=already&to={to_query}")).into_response()
         }
         Err(e) => review_error(&v, &e, &back),
