@@ -7,16 +7,16 @@
 use std::io::Write;
 use std::sync::LazyLock;
 
-use palisade::actions;
-use palisade::config::{Config, Sources};
-use palisade::scan::Scanner;
 use palisade_auth::AuthReport;
+use palisade_config::{Config, Sources};
 use palisade_engine::extract::{extract, Limits};
 use palisade_engine::rules::{RuleSet, Words, DEFAULT_PACKS};
 use palisade_engine::{Engine, FromHeader, Input, Thresholds};
 use palisade_milter::client;
 use palisade_milter::session::Step;
 use palisade_milter::{frame, Command, Reply, Session, SessionConfig};
+use palisade_server::actions;
+use palisade_server::scan::Scanner;
 
 /// The default configuration, as `palisade serve` starts without --config.
 static CONFIG: LazyLock<Config> = LazyLock::new(|| {

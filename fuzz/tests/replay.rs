@@ -94,7 +94,7 @@ fn message_events_without_mail() {
 }
 
 /// Thousands of copies of our own headers: deletions are capped (the message is held;
-/// see crates/daemon/tests/milter.rs).
+/// see crates/palisade/tests/milter.rs).
 #[test]
 fn a_flood_of_forged_headers() {
     let mut raw = String::new();
@@ -105,5 +105,8 @@ fn a_flood_of_forged_headers() {
     let stream = palisade_fuzz::session_bytes(&[raw.as_bytes()]);
     let outcome = palisade_fuzz::drive_session(0, &stream);
     assert_eq!(outcome.finals, 1);
-    assert_eq!(outcome.deletions, palisade::actions::MAX_HEADER_DELETIONS);
+    assert_eq!(
+        outcome.deletions,
+        palisade_server::actions::MAX_HEADER_DELETIONS
+    );
 }

@@ -5,9 +5,9 @@
 //! exactly one final reply, deletions stay under the cap, and nothing panics.
 #![allow(clippy::unwrap_used)]
 
-use palisade::actions::MAX_HEADER_DELETIONS;
 use palisade_milter::client::{self, Connection, Envelope};
 use palisade_milter::{Command, Session, SessionConfig};
+use palisade_server::actions::MAX_HEADER_DELETIONS;
 use proptest::prelude::*;
 
 fn header_name() -> impl Strategy<Value = Vec<u8>> {

@@ -1,5 +1,6 @@
 //! Running the checks against DNS, concurrently, with a cache and a deadline.
 
+use base64::Engine as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -727,7 +728,7 @@ fn best(results: impl Iterator<Item = AuthResult>) -> AuthResult {
 fn b64_prefix(bytes: &[u8], n: usize) -> String {
     // Only as many input bytes as the prefix needs: 3 bytes make 4 characters.
     let take = (n.div_ceil(4) * 3).min(bytes.len());
-    let mut s = crate::base64(&bytes[..take]);
+    let mut s = base64::engine::general_purpose::STANDARD.encode(&bytes[..take]);
     s.truncate(n);
     s.trim_end_matches('=').to_string()
 }
@@ -748,7 +749,5 @@ mod tests {
     fn base64_prefix() {
         assert_eq!(b64_prefix(b"hello world", 8), "aGVsbG8g");
         assert_eq!(b64_prefix(b"hi", 8), "aGk");
-        assert_eq!(crate::base64(b"hi"), "aGk=");
-        assert_eq!(crate::base64(b"hello"), "aGVsbG8=");
     }
 }

@@ -56,7 +56,7 @@ pub const THREAT_CATEGORIES: &[&str] =
 
 /// The names of a verdict's symbols that make its campaign a threat (positive score,
 /// threat family).
-pub fn threat_symbols(symbols: &[crate::Symbol]) -> Vec<String> {
+pub fn threat_symbols(symbols: &[crate::verdict::Symbol]) -> Vec<String> {
     symbols
         .iter()
         .filter(|s| s.score > 0.0 && THREAT_CATEGORIES.contains(&s.category.as_str()))

@@ -2,8 +2,13 @@
 //!
 //! `palisade-auth` fills an [`AuthReport`]; `palisade-engine` reads it. The types live in
 //! this small crate of their own so the engine, which must stay pure (no async runtime, no
-//! resolver), never depends on the crate that talks to DNS.
+//! resolver), never depends on the crate that talks to DNS. [`escape`] is here because
+//! every part that prints text a sender controls (a Subject, an address, a quoted phrase)
+//! to a terminal or a log needs it, and this crate is below them all. It depends on no
+//! other Palisade crate.
 #![forbid(unsafe_code)]
+
+pub mod escape;
 
 use serde::Serialize;
 use std::time::Duration;

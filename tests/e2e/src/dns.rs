@@ -353,6 +353,37 @@ pub fn proud_boys() -> anyhow::Result<DnsServer> {
     )
 }
 
+/// A resolver that receives every query and answers none, on UDP and TCP: what a
+/// resolver behind a dead network link looks like (queries dropped, not refused). The
+/// hardening test holds one in-process; tests/perf/dns-outage runs the `blackhole-dns`
+/// example of this crate.
+pub struct BlackHole {
+    /// The port of both sockets.
+    pub port: u16,
+    _udp: std::net::UdpSocket,
+    _tcp: std::net::TcpListener,
+}
+
+impl BlackHole {
+    /// Both sockets on one free port, which another test may take between picking and
+    /// binding (then another port is tried).
+    pub fn new() -> anyhow::Result<BlackHole> {
+        crate::on_free_port(
+            |port| {
+                Ok(BlackHole {
+                    port,
+                    _udp: std::net::UdpSocket::bind(("127.0.0.1", port))?,
+                    _tcp: std::net::TcpListener::bind(("127.0.0.1", port))?,
+                })
+            },
+            |e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+            },
+        )
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1,8 +1,8 @@
 //! One message through a running daemon with the MTA-side milter client, and what came
 //! back: the final reply and every modification.
 
-use palisade::bench::{AnyStream, MilterConnection};
-use palisade::socket::SocketSpec;
+use palisade_bench::{AnyStream, MilterConnection};
+use palisade_config::socket::SocketSpec;
 use palisade_milter::client::{self, Connection, Envelope};
 use palisade_milter::Reply;
 

@@ -1,6 +1,7 @@
 //! DKIM signing and ARC sealing of test messages with mail-auth's own signer, and the
 //! DNS records that publish the keys.
 
+use base64::Engine as _;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -32,7 +33,7 @@ pub fn dkim_record(domain: &str, selector: &str, key: &RsaKey<Sha256>) -> Record
         &format!("{selector}._domainkey.{domain}"),
         &format!(
             "v=DKIM1; k=rsa; p={}",
-            palisade_auth::base64(&key.public_key())
+            base64::engine::general_purpose::STANDARD.encode(key.public_key())
         ),
     )
 }

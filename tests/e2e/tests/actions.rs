@@ -2,13 +2,14 @@
 //! quarantine`, reject, tagging once, shadow mode, and counts that add up.
 #![allow(clippy::unwrap_used)]
 
+use base64::Engine as _;
 use std::process::Command;
 use std::time::Duration;
 
-use palisade::config::{Config, Sources};
-use palisade::{start, Running};
+use palisade_config::{Config, Sources};
 use palisade_e2e::dns::DnsServer;
 use palisade_e2e::{fixture, palisade_bin, smtp_session, Outgoing, Postfix, PostfixConfig};
+use palisade_server::{start, Running};
 
 /// DNS for the tests: the 2020 sender's domain publishes SPF and DMARC p=reject; the
 /// county's own domain has SPF for nobody but its server.
@@ -222,7 +223,7 @@ async fn with_reject_configured_the_client_sees_550_and_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shadow_mode_delivers_the_threat_with_its_headers() {
     let dns = dns();
-    let running = daemon(&dns, |c| c.policy.mode = palisade::config::Mode::Shadow).await;
+    let running = daemon(&dns, |c| c.policy.mode = palisade_config::Mode::Shadow).await;
     let pf = Postfix::start(&PostfixConfig::with_milter(&running.milter.postfix())).unwrap();
     let reply = send_2020(&pf);
     assert!(reply.starts_with("250"), "{reply}");
@@ -306,7 +307,10 @@ async fn quarantine_output_never_passes_a_senders_control_characters_to_the_term
     // "Vote or else" ESC ] 0 ; pwned BEL CR LF "FAKE ROW" ESC [ 2 J, base64-encoded so
     // that Postfix passes it: the terminal would retitle, clear, and show a forged row.
     let evil = "Vote or else\u{1b}]0;pwned\u{7}\r\nFAKE ROW\u{1b}[2J";
-    let encoded = format!("=?UTF-8?B?{}?=", palisade_auth::base64(evil.as_bytes()));
+    let encoded = format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(evil.as_bytes())
+    );
     let data = fixture("proud-boys-2020.eml").replace(
         "Subject: Vote for Trump or else!",
         &format!("Subject: {encoded}"),

@@ -6,14 +6,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use palisade::bench::{AnyStream, MilterConnection};
-use palisade::config::{Config, Sources};
-use palisade::socket::SocketSpec;
-use palisade::{start, Running};
+use palisade_bench::{AnyStream, MilterConnection};
+use palisade_config::socket::SocketSpec;
+use palisade_config::{Config, Sources};
 use palisade_e2e::dns::{DnsServer, Record};
 use palisade_e2e::signing::{arc_seal, dkim_record, dkim_sign, key};
 use palisade_milter::client::{self, Connection, Envelope};
 use palisade_milter::Reply;
+use palisade_server::{start, Running};
 
 const COUNTY_MX: &str = "192.0.2.10";
 const LIST_MX: &str = "192.0.2.50";

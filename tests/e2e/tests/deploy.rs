@@ -9,9 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use palisade::config::{Config, Sources};
-use palisade::start;
+use palisade_config::{Config, Sources};
 use palisade_e2e::{uid_gid, Postfix, PostfixConfig};
+use palisade_server::start;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,14 +7,13 @@
 
 use std::time::Duration;
 
-use palisade::config::{Config, Sources};
-use palisade::{start, Running};
-use palisade_e2e::dns::{DnsServer, Record};
+use palisade_config::{Config, Sources};
+use palisade_e2e::dns::{BlackHole, DnsServer, Record};
 use palisade_e2e::milter::{send, Answer};
-use palisade_e2e::on_free_port;
 use palisade_e2e::prometheus::http_get;
 use palisade_e2e::signing::{dkim_record, dkim_sign, dkim_sign_simple, key};
 use palisade_milter::Reply;
+use palisade_server::{start, Running};
 
 const COUNTY_MX: &str = "192.0.2.10";
 const FOREIGN: &str = "203.0.113.66";
@@ -242,36 +241,9 @@ async fn forged_results_with_a_leading_comment_are_removed() {
     running.shutdown().await.unwrap();
 }
 
-/// A resolver that receives every query and answers none (UDP and TCP).
-struct BlackHole {
-    port: u16,
-    _udp: std::net::UdpSocket,
-    _tcp: std::net::TcpListener,
-}
-
-impl BlackHole {
-    /// Both sockets on one port, which another test may take between picking and binding.
-    fn new() -> BlackHole {
-        on_free_port(
-            |port| {
-                Ok(BlackHole {
-                    port,
-                    _udp: std::net::UdpSocket::bind(("127.0.0.1", port))?,
-                    _tcp: std::net::TcpListener::bind(("127.0.0.1", port))?,
-                })
-            },
-            |e| {
-                e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
-            },
-        )
-        .unwrap()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_dns_drops_every_query_mail_is_judged_without_waiting_for_it() {
-    let hole = BlackHole::new();
+    let hole = BlackHole::new().unwrap();
     let running = start(config(format!("127.0.0.1:{}", hole.port), |_| {}))
         .await
         .unwrap();

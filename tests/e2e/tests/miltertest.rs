@@ -1,9 +1,9 @@
 //! A third-party MTA-side client, OpenDKIM's miltertest, against the daemon.
 #![allow(clippy::unwrap_used)]
 
-use palisade::config::{Config, Sources};
-use palisade::{start, BoundAddr};
+use palisade_config::{Config, Sources};
 use palisade_e2e::miltertest;
+use palisade_server::{start, BoundAddr};
 
 async fn run_script(listen: &str) {
     let mut c = Config::load(&Sources::default()).unwrap();

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use palisade::config::{Config, Sources};
-use palisade::metrics::Metrics;
-use palisade::start;
 use palisade_auth::{AuthReport, AuthResult};
+use palisade_config::{Config, Sources};
 use palisade_e2e::dns::DnsServer;
 use palisade_e2e::prometheus::Prometheus;
 use palisade_e2e::{fixture, require_tools, smtp_session, Outgoing, Postfix, PostfixConfig};
 use palisade_engine::{Symbol, Thresholds, Verdict};
+use palisade_server::metrics::Metrics;
+use palisade_server::start;
 
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

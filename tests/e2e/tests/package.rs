@@ -11,7 +11,7 @@
 //! root, pointed at this Postfix's configuration), and the daemon's user lists the hold
 //! queue through it. systemd itself is not here (no systemd as init on the test
 //! machine): its sandboxing and notifications are checked elsewhere (systemd-analyze,
-//! crates/daemon/tests/milter.rs).
+//! crates/palisade/tests/milter.rs).
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};

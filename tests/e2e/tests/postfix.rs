@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use palisade::config::{Config, Sources};
-use palisade::{start, Running};
+use palisade_config::{Config, Sources};
 use palisade_e2e::dns::DnsServer;
 use palisade_e2e::{fixture, message_file, smtp_session, Outgoing, Postfix, PostfixConfig};
+use palisade_server::{start, Running};
 
 /// A daemon for Postfix: Postfix connects from 127.0.0.1, so the default trusted
 /// networks (which would wave every message through unscanned) are emptied. It
