@@ -15,10 +15,10 @@
 //! host, queue id, action and its recipients sealed with the campaign key
 //! ([`keys::Keys`]). See docs/campaigns.md.
 
-pub mod keys;
-pub mod memory;
+mod keys;
+mod memory;
 mod record;
-pub mod redis_store;
+mod redis_store;
 mod store;
 mod sweep;
 

@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod explain;
+mod explain;
 pub mod export;
 pub mod notify;
 pub mod recorder;

@@ -23,7 +23,7 @@ mod pipeline;
 pub mod scan;
 mod slots;
 mod stream;
-pub mod systemd;
+mod systemd;
 mod version;
 
 use std::net::SocketAddr;
