@@ -6,6 +6,9 @@
 //! as `temperror`, never as `fail`: a broken resolver must not make mail look forged.
 //!
 //! The engine reads [`AuthReport`], which is plain data; [`Authenticator`] fills it.
+//!
+//! Depends on `palisade-report` only of Palisade's crates; never on the engine, the
+//! configuration or the server, which hand it plain settings.
 #![forbid(unsafe_code)]
 
 mod authenticate;

@@ -8,6 +8,9 @@
 //! automaton for every phrase of every pack) -> scoring (direct or reported, combinations,
 //! disguise signals) -> [`Verdict`].
 //!
+//! Depends on `palisade-report` only of Palisade's crates, and must never depend on
+//! tokio, a resolver or mail-auth (tests/layout/check fails the build if it does).
+//!
 //! ```
 //! use palisade_engine::{Engine, Input, Thresholds, Action};
 //! let engine = Engine::with_default_rules(Thresholds { tag: 5.0, quarantine: 10.0, reject: 0.0 }).unwrap();

@@ -12,6 +12,9 @@
 //!   collects the message to scan, capped at a configured size.
 //! - [`client`] drives a milter exactly as Postfix does, for tests and `palisade bench`.
 //!
+//! Depends on no other Palisade crate, and must never depend on an async runtime or
+//! anything that does I/O (tests/layout/check fails the build on tokio here).
+//!
 //! ```
 //! use palisade_milter::{frame, Command};
 //! let mut wire = Vec::new();
