@@ -47,7 +47,7 @@ pub use record::{
 pub use store::Store;
 pub use sweep::sweep;
 
-pub use palisade_config::clock::now_unsigned as now;
+use palisade_config::clock::now_unsigned as now;
 
 /// After a failure, the store is left alone this long: every message meanwhile is
 /// judged at once without campaign data instead of each waiting out the timeout.

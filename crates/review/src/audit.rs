@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-pub use palisade_config::clock::format_time;
+use palisade_config::clock::format_time;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

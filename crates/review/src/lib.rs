@@ -302,7 +302,7 @@ impl Review {
             verdict: self.store.verdict(&held.queue_id)?,
             outcome: outcome.into(),
             by: actor.name.clone(),
-            at: store::now(),
+            at: palisade_config::clock::now(),
             reason: reason.into(),
             released_to,
         })?;
@@ -444,7 +444,7 @@ impl Review {
                         user: actor.name.clone(),
                         reason: reason.clone(),
                         recipients: targets.clone(),
-                        time: store::now(),
+                        time: palisade_config::clock::now(),
                     };
                     self.store.set_pending(id, Some(&pending))?;
                     self.store.audit(

@@ -43,7 +43,7 @@ impl Notifier {
             self.from,
             to.join(", "),
             subject,
-            when(super::store::now() as u64),
+            when(palisade_config::clock::now() as u64),
             body
         );
         self.queue.send(&self.from, to, message.as_bytes())
@@ -140,7 +140,8 @@ impl Notifier {
                 .meta("digest_sent")?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            let due = super::store::now() - last >= self.config.digest_interval.as_secs() as i64;
+            let due = palisade_config::clock::now() - last
+                >= self.config.digest_interval.as_secs() as i64;
             if due {
                 let mut new = Vec::new();
                 for h in &held {
@@ -154,7 +155,7 @@ impl Notifier {
                         self.store.set_notified(&h.queue_id, Notified::Digest)?;
                     }
                     self.store
-                        .set_meta("digest_sent", &super::store::now().to_string())?;
+                        .set_meta("digest_sent", &palisade_config::clock::now().to_string())?;
                     round.digested = new.len();
                 }
             }

@@ -73,7 +73,7 @@ impl Recorder {
             },
             "time": super::audit::timestamp(),
         });
-        let at = super::store::now();
+        let at = palisade_config::clock::now();
         match self.tx.try_send((id.to_string(), record.to_string(), at)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,

@@ -11,7 +11,7 @@ use palisade_engine::{
 };
 use palisade_milter::Message;
 
-pub use palisade_config::host_name;
+use palisade_config::host_name;
 use palisade_config::{Config, ConfigError, ConfigIssue};
 
 /// Everything a scan needs that does not change per message.

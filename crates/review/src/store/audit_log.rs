@@ -80,7 +80,7 @@ impl Store {
                 "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit
                  WHERE queue_id = ?1 AND time >= ?2 ORDER BY seq DESC LIMIT ?3",
                 id,
-                audit::format_time(since),
+                palisade_config::clock::format_time(since),
             ),
             None => (
                 "SELECT seq, time, actor, action, queue_id, reason, detail, prev, hash FROM audit

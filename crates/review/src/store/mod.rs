@@ -6,7 +6,7 @@
 //! `palisade quarantine`, `palisade audit verify`) open the same file; WAL mode and a
 //! busy timeout let them share it.
 
-pub use palisade_config::clock::now;
+use palisade_config::clock::now;
 use palisade_config::files::give_to_dir_owner;
 use std::fmt;
 use std::path::{Path, PathBuf};

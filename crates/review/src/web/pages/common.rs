@@ -134,7 +134,7 @@ pub(crate) fn day_start(date: &str, days_after: i64) -> Option<String> {
     let d: jiff::civil::Date = date.trim().parse().ok()?;
     let d = d.checked_add(jiff::Span::new().days(days_after)).ok()?;
     let t = d.to_zoned(jiff::tz::TimeZone::system()).ok()?.timestamp();
-    Some(crate::audit::format_time(t.as_second()))
+    Some(palisade_config::clock::format_time(t.as_second()))
 }
 
 /// Form fields (repeated names kept, in order).
