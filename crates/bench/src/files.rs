@@ -55,7 +55,7 @@ pub fn strip_mbox_line(raw: &[u8]) -> &[u8] {
 }
 
 /// Reads and splits the bench's input messages.
-pub fn load_messages(paths: &[PathBuf]) -> anyhow::Result<Vec<ParsedMessage>> {
+pub(crate) fn load_messages(paths: &[PathBuf]) -> anyhow::Result<Vec<ParsedMessage>> {
     let mut out = Vec::new();
     for p in expand_paths(paths) {
         let path = p.map_err(|(path, e)| anyhow!("{}: {e}", path.display()))?;

@@ -82,7 +82,7 @@ impl Report {
     }
 
     /// The `--json` object.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         json!({
             "target": self.target,
             "connections": self.connections,

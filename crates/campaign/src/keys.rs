@@ -41,7 +41,7 @@ fn derive(secret: &[u8], label: &str) -> [u8; 32] {
 
 impl Keys {
     /// Keys from a secret (64 hex digits).
-    pub fn from_hex(text: &str) -> anyhow::Result<Keys> {
+    pub(crate) fn from_hex(text: &str) -> anyhow::Result<Keys> {
         let secret = hex::decode(text.trim()).context("the campaign key is not hex")?;
         if secret.len() != 32 {
             bail!("the campaign key must be 32 bytes (64 hex digits)");
@@ -65,7 +65,7 @@ impl Keys {
 
     /// Reads the key file, creating it (mode 0600, a fresh random key) when it does not
     /// exist yet.
-    pub fn load_or_create(path: &Path) -> anyhow::Result<Keys> {
+    pub(crate) fn load_or_create(path: &Path) -> anyhow::Result<Keys> {
         if !path.exists() {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)

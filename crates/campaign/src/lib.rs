@@ -346,7 +346,7 @@ impl Campaigns {
     }
 
     /// Refreshes `palisade_campaigns_active`.
-    pub async fn refresh_gauge(&self) {
+    pub(crate) async fn refresh_gauge(&self) {
         if let Ok(n) = self.background("list", self.store.count()).await {
             self.metrics.active.set(n as i64);
         }

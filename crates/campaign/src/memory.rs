@@ -355,7 +355,7 @@ fn read(path: &Path) -> anyhow::Result<Option<State>> {
 }
 
 /// Reads a saved store for the CLI (never moves or writes it).
-pub fn read_saved(path: &Path, settings: Settings) -> anyhow::Result<Memory> {
+pub(crate) fn read_saved(path: &Path, settings: Settings) -> anyhow::Result<Memory> {
     let Some(state) = read(path)? else {
         anyhow::bail!(
             "no campaign store at {} yet (the daemon saves it every few seconds while it runs)",

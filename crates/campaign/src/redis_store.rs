@@ -16,7 +16,7 @@ const PREFIX: &str = "palisade:campaign:";
 
 /// Seconds a campaign of a single copy is kept (most mail is one of a kind; a second
 /// copy within this time makes it a campaign, kept for the whole window).
-pub const SINGLE_COPY_TTL: u64 = 86_400;
+pub(crate) const SINGLE_COPY_TTL: u64 = 86_400;
 
 /// Finds the campaign a fingerprint belongs to (or makes one) and counts the message.
 /// Time is the server's (hosts' clocks may differ). KEYS: none. ARGV: prefix, (unused),

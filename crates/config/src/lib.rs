@@ -134,7 +134,7 @@ impl std::fmt::Display for StateDirSource {
 }
 
 /// The system-wide state directory an empty `[state] dir` prefers.
-pub const SYSTEM_STATE_DIR: &str = "/var/lib/palisade";
+pub(crate) const SYSTEM_STATE_DIR: &str = "/var/lib/palisade";
 
 /// The state directory for an empty `[state] dir`, from the environment `env` (name,
 /// value pairs), `writable`, which says whether this process may create entries in a
@@ -182,7 +182,7 @@ pub fn default_state_dir(
 }
 
 /// Whether this process may create and remove entries in `dir` (its effective ids).
-pub fn dir_writable(dir: &Path) -> bool {
+pub(crate) fn dir_writable(dir: &Path) -> bool {
     use nix::unistd::AccessFlags;
     nix::unistd::faccessat(
         nix::fcntl::AT_FDCWD,

@@ -130,7 +130,14 @@ fn bench(c: &mut Criterion) {
     });
     if let Some(m) = engine.model() {
         stages.bench_function("model", |b| {
-            b.iter(|| m.read_text(rules, &text, &norm, &words, &hits))
+            let view = palisade_engine::model::TextView {
+                rules,
+                original: &text,
+                norm: &norm,
+                words: &words,
+                hits: &hits,
+            };
+            b.iter(|| m.read_text(view))
         });
     }
     stages.finish();

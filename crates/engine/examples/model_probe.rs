@@ -6,7 +6,6 @@
 //! (the shipped model unless a model file, e.g. one `palisade-train --out` wrote, is named).
 
 use palisade_engine::model::{self, Model, Sink};
-use palisade_engine::rules::Words;
 use palisade_engine::RuleSet;
 use std::io::{BufRead, Write};
 
@@ -22,19 +21,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if line.trim().is_empty() {
             continue;
         }
-        let norm = palisade_engine::normalize::normalize_with(&line, rules.vocabulary());
-        let words = Words::of(&norm);
-        let hits = rules.class_hits(&norm, &words);
-        match m.read_text(&rules, &line, &norm, &words, &hits) {
+        let analysed = model::Analysed::of(&rules, &line);
+        let view = analysed.view(&rules, &line);
+        match m.read_text(view) {
             Some((p, chunk)) => {
-                let top = m.explain(&rules, &line, &norm, &words, &hits, chunk, 5);
+                let top = m.explain(view, chunk, 5);
                 let top: Vec<String> = top.iter().map(|(n, w)| format!("{n} {w:.2}")).collect();
                 // And the features that weighed most against it.
                 let mut named = Named(Vec::new(), m.bits());
-                let context = model::context_of(&rules, &hits);
-                model::chunk_features(
-                    &rules, &line, &norm, &words, &hits, &context, chunk.0, chunk.1, &mut named,
-                );
+                let context = model::context_of(&rules, view.hits);
+                model::chunk_features(view, &context, chunk.0, chunk.1, &mut named);
                 let mut against: Vec<(String, f32)> = named
                     .0
                     .into_iter()

@@ -18,18 +18,18 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::normalize::normalize;
 
 /// Rows per band.
-pub const ROWS: usize = 6;
+pub(crate) const ROWS: usize = 6;
 /// Bands.
 pub const BANDS: usize = 16;
 /// MinHash values in a signature.
 pub const HASHES: usize = ROWS * BANDS;
 /// Words of text fingerprinted at most (a template is short; the cost stays linear
 /// and bounded whatever a sender sends).
-pub const MAX_WORDS: usize = 1_000;
+pub(crate) const MAX_WORDS: usize = 1_000;
 /// Personal words masked at most (recipients' names and address parts).
-pub const MAX_PERSONAL: usize = 256;
+pub(crate) const MAX_PERSONAL: usize = 256;
 /// Fewer shingles than this: too little text to call anything a campaign.
-pub const MIN_SHINGLES: usize = 12;
+pub(crate) const MIN_SHINGLES: usize = 12;
 /// Signature similarity from which two messages are one template.
 pub const SAME_TEMPLATE: f64 = 0.6;
 
@@ -90,8 +90,10 @@ impl Fingerprint {
         same as f64 / HASHES as f64
     }
 
-    /// Whether any band matches (a candidate for the same template).
-    pub fn shares_band(&self, other: &Fingerprint) -> bool {
+    /// Whether any band matches (a candidate for the same template): what the stores'
+    /// band index finds, checked here against the similarity.
+    #[cfg(test)]
+    fn shares_band(&self, other: &Fingerprint) -> bool {
         self.bands
             .iter()
             .zip(other.bands.iter())
@@ -232,7 +234,7 @@ pub fn fingerprint(text: &str, personal: &[String]) -> Option<Fingerprint> {
 /// Builds a fingerprint from text already normalised ([`crate::normalize`]), fed in
 /// pieces (the engine feeds each text as it normalises it for matching).
 #[derive(Debug)]
-pub struct Shingler<'p> {
+pub(crate) struct Shingler<'p> {
     /// The personal words' hashes (a word's hash is computed anyway).
     personal: std::collections::HashSet<u64, std::hash::BuildHasherDefault<Mixed>>,
     words: Vec<u64>,
@@ -263,7 +265,7 @@ impl<'p> Shingler<'p> {
     }
 
     /// Adds normalised text already cut into words (as the engine's matcher cuts it).
-    pub fn feed_words(&mut self, normalized: &str, words: &crate::rules::Words) {
+    pub(crate) fn feed_words(&mut self, normalized: &str, words: &crate::rules::Words) {
         for (s, e) in words.starts.iter().zip(&words.ends) {
             let Some(w) = normalized.get(*s as usize..*e as usize) else {
                 continue;

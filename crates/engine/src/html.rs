@@ -305,7 +305,7 @@ fn attr_value<'a>(attrs: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Appends `text` with character references decoded.
-pub fn decode_entities(text: &str, out: &mut String) {
+pub(crate) fn decode_entities(text: &str, out: &mut String) {
     let mut rest = text;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);

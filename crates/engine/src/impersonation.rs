@@ -127,7 +127,7 @@ impl FromHeader {
 
 /// The registrable domain (the public suffix plus one label), lowercased, punycode
 /// decoded to Unicode.
-pub fn registrable(domain: &str) -> String {
+pub(crate) fn registrable(domain: &str) -> String {
     let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let (unicode, _) = idna::domain_to_unicode(&d);
     let ascii = idna::domain_to_ascii(&unicode).unwrap_or_else(|_| d.clone());
@@ -246,7 +246,7 @@ pub fn lookalike(candidate: &str, protected: &str) -> Option<&'static str> {
 }
 
 /// [`lookalike`] on domains already taken apart.
-pub fn looks_like(cand: &Target, prot: &Target) -> Option<&'static str> {
+pub(crate) fn looks_like(cand: &Target, prot: &Target) -> Option<&'static str> {
     if cand.reg.is_empty() || prot.reg.is_empty() || cand.reg == prot.reg {
         return None;
     }

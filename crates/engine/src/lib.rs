@@ -113,7 +113,7 @@ pub struct Engine {
 }
 
 /// Name of the symbol that says only part of a message was scanned.
-pub const SYMBOL_TRUNCATED: &str = "MESSAGE_TRUNCATED";
+pub(crate) const SYMBOL_TRUNCATED: &str = "MESSAGE_TRUNCATED";
 
 /// What a message scanned only in part scores: what was skipped may hold the threat.
 const TRUNCATED_SCORE: f64 = 1.0;
@@ -167,7 +167,7 @@ impl Engine {
     }
 
     /// The thresholds that apply to a message with these recipients.
-    pub fn thresholds_for(&self, rcpt_to: &[String]) -> Thresholds {
+    pub(crate) fn thresholds_for(&self, rcpt_to: &[String]) -> Thresholds {
         let mut t = self.thresholds;
         let mut overridden = false;
         for rcpt in rcpt_to {
@@ -214,7 +214,7 @@ impl Engine {
     }
 
     /// Symbols the engine makes besides rules, with their default scores.
-    pub fn built_in_symbols() -> impl Iterator<Item = (&'static str, f64)> {
+    pub(crate) fn built_in_symbols() -> impl Iterator<Item = (&'static str, f64)> {
         scan::BUILT_IN
             .iter()
             .chain(auth_symbols::DEFAULTS)

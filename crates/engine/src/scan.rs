@@ -9,9 +9,9 @@ use std::collections::{HashMap, HashSet};
 use crate::extract::{self, Extracted};
 use crate::frames::{match_frames, FrameHit};
 use crate::impersonation::{FromHeader, Identity};
-use crate::model::{self, Model};
+use crate::model::{self, Model, TextView};
 use crate::normalize::{normalize_with, Disguise, Normalized};
-use crate::rules::{lexicons, ClassHit, Rule, RuleKind, RuleSet, Words};
+use crate::rules::{lexicons, Rule, RuleKind, RuleSet, Words};
 use crate::stance::{Context, Negations, Weights, REPORTED};
 use crate::verdict::Symbol;
 use crate::wallet;
@@ -48,7 +48,7 @@ struct Best {
 
 /// What the content checks found.
 #[derive(Debug, Clone, Default)]
-pub struct ContentFindings {
+pub(crate) struct ContentFindings {
     /// One symbol per rule that fired, plus combinations and disguise signals.
     pub symbols: Vec<Symbol>,
     /// Who the message says it is from.
@@ -61,7 +61,7 @@ pub struct ContentFindings {
 }
 
 /// Symbols the content checks make besides rule hits, with their default scores.
-pub const BUILT_IN: &[(&str, f64)] = &[
+pub(crate) const BUILT_IN: &[(&str, f64)] = &[
     ("COMBO_DEMAND_AND_THREAT", 4.0),
     ("COMBO_THREAT_AND_PERSONAL_DATA", 4.0),
     ("COMBO_DISGUISED_THREAT", 3.0),
@@ -171,7 +171,14 @@ fn score_texts(
             c.present.resize(rules.classes(), None);
         }
         let frames = match_frames(rules, &hits, &words, &norm.text);
-        let text_reading = model.and_then(|m| m.read_text(rules, &text.text, &norm, &words, &hits));
+        let view = TextView {
+            rules,
+            original: &text.text,
+            norm: &norm,
+            words: &words,
+            hits: &hits,
+        };
+        let text_reading = model.and_then(|m| m.read_text(view));
         if model.is_some() {
             work += words.len() / model::CHUNK;
         }
@@ -210,18 +217,7 @@ fn score_texts(
         }
         work += hits.len() + frames.len();
         let Some(negations) = negations.filter(|_| !frames.is_empty()) else {
-            keep_reading(
-                &mut c,
-                model,
-                text_reading,
-                index,
-                None,
-                &text.text,
-                &norm,
-                &words,
-                &hits,
-                rules,
-            );
+            keep_reading(&mut c, model, text_reading, index, None, view);
             continue;
         };
         let ctx = Context::with_negations(&text.text, &norm, &words, &hits, rules, negations);
@@ -263,18 +259,7 @@ fn score_texts(
                 }
             }
         }
-        keep_reading(
-            &mut c,
-            model,
-            text_reading,
-            index,
-            chunk_stance,
-            &text.text,
-            &norm,
-            &words,
-            &hits,
-            rules,
-        );
+        keep_reading(&mut c, model, text_reading, index, chunk_stance, view);
     }
     let reading = model.zip(c.reading.clone());
     let model_score = reading
@@ -309,42 +294,23 @@ fn explain_reading(
     let Some(text) = extracted.texts.get(reading.text) else {
         return String::new();
     };
-    let norm = normalize_with(&text.text, rules.vocabulary());
-    let words = Words::of(&norm);
-    let hits = rules.class_hits(&norm, &words);
-    explain_words(
-        rules,
-        m,
-        reading.probability,
-        reading.words,
-        &text.text,
-        &norm,
-        &words,
-        &hits,
-    )
+    let analysed = model::Analysed::of(rules, &text.text);
+    let view = analysed.view(rules, &text.text);
+    explain_words(m, reading.probability, reading.words, view)
 }
 
 /// The explanation of a reading of words `chunk` of one text.
-#[allow(clippy::too_many_arguments)]
-fn explain_words(
-    rules: &RuleSet,
-    m: &Model,
-    probability: f32,
-    chunk: (u32, u32),
-    original: &str,
-    norm: &Normalized,
-    words: &Words,
-    hits: &[ClassHit],
-) -> String {
+fn explain_words(m: &Model, probability: f32, chunk: (u32, u32), text: TextView) -> String {
     let (s, e) = chunk;
     let sentence = match (
-        words.starts.get(s as usize),
-        e.checked_sub(1).and_then(|w| words.ends.get(w as usize)),
+        text.words.starts.get(s as usize),
+        e.checked_sub(1)
+            .and_then(|w| text.words.ends.get(w as usize)),
     ) {
-        (Some(&a), Some(&b)) => quote(norm.original(original, a as usize, b as usize)),
+        (Some(&a), Some(&b)) => quote(text.norm.original(text.original, a as usize, b as usize)),
         _ => String::new(),
     };
-    let top = m.explain(rules, original, norm, words, hits, chunk, 4);
+    let top = m.explain(text, chunk, 4);
     let names: Vec<String> = top.into_iter().map(|(n, _)| n).collect();
     format!(
         "{:.0}% likely a threat: \"{}\"; weighed most: {}",
@@ -355,18 +321,13 @@ fn explain_words(
 }
 
 /// Keeps a text's model reading when it is the most threatening so far.
-#[allow(clippy::too_many_arguments)]
 fn keep_reading(
     c: &mut Collected,
     model: Option<&Model>,
     reading: Option<(f32, (u32, u32))>,
     text: usize,
     stance: Option<f64>,
-    original: &str,
-    norm: &Normalized,
-    words: &Words,
-    hits: &[ClassHit],
-    rules: &RuleSet,
+    view: TextView,
 ) {
     let (Some(m), Some((p, chunk))) = (model, reading) else {
         return;
@@ -380,8 +341,8 @@ fn keep_reading(
         });
         // Written now, while this text's words and hits are at hand, if it may show at
         // all (stance and the report factor only lower the score).
-        c.reading_detail = (m.score(p) >= model::MIN_SCORE)
-            .then(|| explain_words(rules, m, p, chunk, original, norm, words, hits));
+        c.reading_detail =
+            (m.score(p) >= model::MIN_SCORE).then(|| explain_words(m, p, chunk, view));
     }
 }
 

@@ -29,13 +29,13 @@ pub struct Weights {
 }
 
 /// Share of the score a threat keeps when words attribute it to someone else.
-pub const REPORTED: f64 = 0.1;
+pub(crate) const REPORTED: f64 = 0.1;
 /// Share kept inside a message framed as a report (news, court release, guidance).
-pub const FRAMED: f64 = 0.5;
+pub(crate) const FRAMED: f64 = 0.5;
 /// Share kept inside quotation marks with no other sign of reporting.
-pub const QUOTED: f64 = 0.7;
+pub(crate) const QUOTED: f64 = 0.7;
 /// Share kept in `>` quoted lines with no other sign of reporting.
-pub const REPLY_QUOTED: f64 = 0.8;
+pub(crate) const REPLY_QUOTED: f64 = 0.8;
 
 /// Words looked at before a hit (in its sentence) for a reporting verb.
 const REPORT_BEFORE: u32 = 15;
@@ -71,7 +71,7 @@ impl<'a> Context<'a> {
     }
 
     /// Like [`Context::new`], with the text's negations already read.
-    pub fn with_negations(
+    pub(crate) fn with_negations(
         original: &'a str,
         norm: &'a Normalized,
         words: &'a Words,
@@ -296,7 +296,7 @@ fn mark_words<const K: usize>(
 /// hesitate" or "si no"), the conditions they may belong to ("if you don't, …") and
 /// negated subjects (`nobody`, `ningún`). Frames ask it through [`Context`]; the
 /// extortion structure asks it whether a consequence is negated.
-pub struct Negations {
+pub(crate) struct Negations {
     negation: Vec<bool>,
     /// Negated subjects, which deny a few words further on.
     subject: Vec<bool>,
@@ -337,7 +337,7 @@ impl Negations {
 
     /// Whether a hit starting at word `start` is denied by the word right before it
     /// ("never share it with anyone").
-    pub fn denies_start(&self, words: &Words, start: u32) -> bool {
+    pub(crate) fn denies_start(&self, words: &Words, start: u32) -> bool {
         let sentence = words.sentence.get(start as usize).copied();
         start
             .checked_sub(1)

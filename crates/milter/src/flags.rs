@@ -141,19 +141,19 @@ bitset! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {
     /// CONNECT (0).
-    Connect,
+    Connect = 0,
     /// HELO (1).
-    Helo,
+    Helo = 1,
     /// MAIL FROM (2).
-    Mail,
+    Mail = 2,
     /// RCPT TO (3).
-    Rcpt,
+    Rcpt = 3,
     /// DATA (4).
-    Data,
+    Data = 4,
     /// End of message (5).
-    EndOfMessage,
+    EndOfMessage = 5,
     /// End of headers (6).
-    EndOfHeaders,
+    EndOfHeaders = 6,
 }
 
 impl Stage {
@@ -168,35 +168,13 @@ impl Stage {
         Stage::EndOfMessage,
     ];
 
-    /// The number used in negotiation macro lists.
+    /// The number used in negotiation macro lists (the enum's discriminant).
     pub fn number(self) -> u32 {
-        match self {
-            Stage::Connect => 0,
-            Stage::Helo => 1,
-            Stage::Mail => 2,
-            Stage::Rcpt => 3,
-            Stage::Data => 4,
-            Stage::EndOfMessage => 5,
-            Stage::EndOfHeaders => 6,
-        }
-    }
-
-    /// The stage for a negotiation number.
-    pub fn from_number(n: u32) -> Option<Stage> {
-        Some(match n {
-            0 => Stage::Connect,
-            1 => Stage::Helo,
-            2 => Stage::Mail,
-            3 => Stage::Rcpt,
-            4 => Stage::Data,
-            5 => Stage::EndOfMessage,
-            6 => Stage::EndOfHeaders,
-            _ => return None,
-        })
+        self as u32
     }
 
     /// The stage a MACRO packet's command byte refers to.
-    pub fn from_command(code: u8) -> Option<Stage> {
+    pub(crate) fn from_command(code: u8) -> Option<Stage> {
         Some(match code {
             b'C' => Stage::Connect,
             b'H' => Stage::Helo,

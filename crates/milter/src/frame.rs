@@ -5,10 +5,10 @@ use crate::ProtocolError;
 /// The largest packet accepted: 1 MiB. libmilter itself stops at 64 KiB of data, Postfix
 /// sends body chunks of at most 64 KiB and cuts headers at 60,000 bytes, so anything bigger
 /// is a broken or hostile peer.
-pub const MAX_PACKET: u32 = 1 << 20;
+pub(crate) const MAX_PACKET: u32 = 1 << 20;
 
 /// The largest chunk of body data a sender should put in one BODY packet.
-pub const MAX_BODY_CHUNK: usize = 65535;
+pub(crate) const MAX_BODY_CHUNK: usize = 65535;
 
 /// One packet, borrowed from the buffer it was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Packet<'_>, usize)>, ProtocolError> 
 }
 
 /// [`decode`] with another size limit.
-pub fn decode_with_limit(
+pub(crate) fn decode_with_limit(
     buf: &[u8],
     limit: u32,
 ) -> Result<Option<(Packet<'_>, usize)>, ProtocolError> {

@@ -32,7 +32,7 @@ impl Macros {
     }
 
     /// Forgets the macros of `stage` and every later stage.
-    pub fn clear_from(&mut self, stage: Stage) {
+    pub(crate) fn clear_from(&mut self, stage: Stage) {
         for slot in &mut self.stages[stage.order()..] {
             slot.clear();
         }

@@ -3,7 +3,7 @@
 use crate::{Actions, Protocol, ProtocolError, Reply, Stage};
 
 /// The newest protocol version spoken here (Postfix and sendmail 8.14+ speak 6).
-pub const VERSION: u32 = 6;
+pub(crate) const VERSION: u32 = 6;
 
 /// The three numbers of an OPTNEG packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub struct Negotiated {
 
 impl Negotiated {
     /// Whether the MTA waits for a reply to the command with this code.
-    pub fn expects_reply(&self, code: u8) -> bool {
+    pub(crate) fn expects_reply(&self, code: u8) -> bool {
         let p = self.protocol;
         match code {
             b'O' | b'E' => true,

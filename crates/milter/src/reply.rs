@@ -133,7 +133,7 @@ impl Reply {
 
     /// Whether this reply ends the MTA's wait for an answer to an event. Modifications and
     /// PROGRESS at end of message are followed by one such reply.
-    pub fn is_final(&self) -> bool {
+    pub(crate) fn is_final(&self) -> bool {
         matches!(
             self,
             Reply::OptNeg { .. }

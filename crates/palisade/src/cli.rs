@@ -12,7 +12,7 @@ use crate::common::ConfigArg;
 /// Palisade, a milter for Postfix that stops threatening, coercive and spoofed mail.
 #[derive(Debug, Parser)]
 #[command(name = "palisade", version = crate::common::version(), about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -20,7 +20,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     /// Run the milter daemon.
     Serve(ConfigArg),
     /// Score messages as the daemon would, without Postfix (like `spamassassin -t`).
@@ -51,7 +51,7 @@ pub enum Cmd {
 
 /// `palisade config …`
 #[derive(Debug, Subcommand)]
-pub enum ConfigCmd {
+pub(crate) enum ConfigCmd {
     /// Check the configuration and report every error at once.
     Check(ConfigArg),
     /// Print the configuration in force (defaults, file and environment merged).

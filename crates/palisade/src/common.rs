@@ -10,7 +10,7 @@ use palisade_config::{Config, Sources};
 use palisade_review::store::Store;
 
 /// Exit code for a configuration error (sysexits EX_CONFIG).
-pub const EXIT_CONFIG: u8 = 78;
+pub(crate) const EXIT_CONFIG: u8 = 78;
 
 /// The version and the git commit it was built from, as `--version` prints them.
 pub fn version() -> String {
@@ -23,7 +23,7 @@ pub fn version() -> String {
 
 /// `--config FILE`
 #[derive(Debug, Clone, Args)]
-pub struct ConfigArg {
+pub(crate) struct ConfigArg {
     /// Configuration file (default: $PALISADE_CONFIG, else the embedded defaults).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -63,7 +63,7 @@ pub fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, ExitCode> 
 }
 
 /// The review database of the configuration in `config` (or the default one).
-pub fn open_review_store(config: &Option<PathBuf>) -> Result<Store, ExitCode> {
+pub(crate) fn open_review_store(config: &Option<PathBuf>) -> Result<Store, ExitCode> {
     let config = ConfigArg {
         config: config.clone(),
     }

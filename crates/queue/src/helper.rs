@@ -317,7 +317,7 @@ pub fn serve(listener: UnixListener, tools: Tools) -> anyhow::Result<()> {
 }
 
 /// The socket path as configured.
-pub fn socket_path(configured: &str) -> Option<PathBuf> {
+pub(crate) fn socket_path(configured: &str) -> Option<PathBuf> {
     (!configured.is_empty()).then(|| PathBuf::from(configured))
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// The `prev` of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One audit entry.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl Entry {
 
     /// The hash this entry should carry. Fields go in as a JSON array: every field is
     /// delimited and escaped, so no two different entries hash the same input.
-    pub fn compute_hash(&self) -> String {
+    pub(crate) fn compute_hash(&self) -> String {
         let fields = serde_json::json!([
             self.seq,
             self.time,
@@ -91,7 +91,7 @@ pub fn timestamp() -> String {
 }
 
 /// The head file for a database.
-pub fn head_path(db: &Path) -> PathBuf {
+pub(crate) fn head_path(db: &Path) -> PathBuf {
     let mut name = db.file_name().unwrap_or_default().to_os_string();
     name.push(".audit-head");
     db.with_file_name(name)
@@ -99,7 +99,7 @@ pub fn head_path(db: &Path) -> PathBuf {
 
 /// Replaces the head file (written aside, then renamed: never half a line). Called
 /// with the database's write lock held, so heads are written in log order.
-pub fn write_head(path: &Path, seq: i64, hash: &str) -> anyhow::Result<()> {
+pub(crate) fn write_head(path: &Path, seq: i64, hash: &str) -> anyhow::Result<()> {
     // A name of its own per writer: two processes never share a temporary file.
     let tmp = path.with_extension(format!("audit-head.{}.{seq}.tmp", std::process::id()));
     std::fs::write(&tmp, format!("{seq} {hash}\n"))
@@ -132,7 +132,7 @@ fn read_head(path: &Path) -> anyhow::Result<Option<(i64, String)>> {
 }
 
 /// A database row as an entry.
-pub fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+pub(crate) fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         seq: r.get(0)?,
         time: r.get(1)?,

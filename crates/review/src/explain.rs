@@ -50,7 +50,7 @@ pub struct Finding {
 /// How dangerous a held message looks at a glance: a band with a name (text, never colour
 /// alone) and a CSS class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Band {
+pub(crate) struct Band {
     /// The band's name.
     pub label: &'static str,
     /// Its class in the stylesheet (`danger`, `warn`, `info`).
@@ -98,7 +98,7 @@ pub fn top(findings: &[Finding]) -> Option<&Finding> {
 /// slot names and weights are for the administrator; the quoted words are what the
 /// clerk needs. Other details are prose already and stay as they are; campaign details
 /// (hashes) give no words.
-pub fn plain_words(symbol: &str, detail: &str) -> String {
+pub(crate) fn plain_words(symbol: &str, detail: &str) -> String {
     if symbol.starts_with("CAMPAIGN_") {
         return String::new();
     }

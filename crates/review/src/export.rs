@@ -24,7 +24,7 @@ pub struct Reporter {
 }
 
 /// Everything that goes into a bundle.
-pub struct Bundle<'a> {
+pub(crate) struct Bundle<'a> {
     /// The queue's facts.
     pub held: &'a Held,
     /// The message as Postfix holds it.
@@ -44,7 +44,7 @@ pub struct Bundle<'a> {
 }
 
 /// SHA-256 as lower-case hex.
-pub fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
@@ -67,7 +67,7 @@ fn source_ip(recorded: Option<&Value>, headers: &str) -> Option<String> {
 /// The message as it arrived, before Palisade changed it: the header fields recorded
 /// when it was held (as the milter received them) and the held body, with the held
 /// message's line ends. `None` when no record was kept.
-pub fn as_received(recorded: Option<&Value>, raw: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn as_received(recorded: Option<&Value>, raw: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine as _;
     let fields = recorded?["received_headers"].as_str()?;
     let fields = base64::engine::general_purpose::STANDARD

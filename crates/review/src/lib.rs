@@ -147,7 +147,7 @@ pub fn database_path(config: &Config) -> PathBuf {
 
 /// A reason as typed: trimmed, control characters out, at most 1000 characters; an
 /// empty one is refused.
-pub fn clean_reason(reason: &str) -> Result<String, ReviewError> {
+pub(crate) fn clean_reason(reason: &str) -> Result<String, ReviewError> {
     let r = palisade_report::escape::one_line(reason.trim(), 1000);
     if r.is_empty() {
         return Err(ReviewError::BadRequest("a reason is required".into()));
@@ -199,7 +199,7 @@ impl Drop for Busy {
 /// What an audit entry says about the message an action concerns: subject, the From
 /// header, the envelope sender and the recipients, so the log answers "what was it"
 /// after the message is gone.
-pub fn message_facts(held: &Held) -> String {
+pub(crate) fn message_facts(held: &Held) -> String {
     let mut out = format!(
         "subject \"{}\"",
         palisade_report::escape::one_line(&held.subject, 300)
@@ -607,7 +607,7 @@ fn recipient_detail(r: &[String]) -> String {
 }
 
 /// The header block of a message (up to the first empty line).
-pub fn header_block(raw: &[u8]) -> String {
+pub(crate) fn header_block(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     let end = text
         .find("\n\n")

@@ -32,7 +32,7 @@ pub const MAX_HEADER_DELETIONS: usize = 256;
 /// Whether a message must be held because part of its header went unseen: more copies
 /// of our headers than can be removed, or header fields past `milter.max_headers` (a
 /// From, a signature or a forged Authentication-Results among them would go unjudged).
-pub fn header_not_fully_seen(message: &Message, authserv_id: &str) -> bool {
+pub(crate) fn header_not_fully_seen(message: &Message, authserv_id: &str) -> bool {
     if message.watched_overflow || message.headers_capped {
         return true;
     }
@@ -182,7 +182,11 @@ const RELEASED_HEADER: &str = "X-Palisade-Released";
 /// The replies for a message that is not scanned (trusted network, authenticated
 /// sender): inbound copies of our headers and Authentication-Results with our
 /// authserv-id are still removed, then the message goes on.
-pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session) -> Vec<Reply> {
+pub(crate) fn unscanned_replies(
+    message: &Message,
+    authserv_id: &str,
+    session: &Session,
+) -> Vec<Reply> {
     let (allowed, mut out) = start_replies(message, session, false);
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_our_auth_results(message, authserv_id, &mut out);
@@ -198,7 +202,11 @@ pub fn unscanned_replies(message: &Message, authserv_id: &str, session: &Session
 
 /// What is sent when scanning failed internally and `on_error = "accept"`: the message is
 /// delivered, saying plainly that it was not scanned.
-pub fn unscanned_accept(message: &Message, authserv_id: &str, session: &Session) -> Vec<Reply> {
+pub(crate) fn unscanned_accept(
+    message: &Message,
+    authserv_id: &str,
+    session: &Session,
+) -> Vec<Reply> {
     let (allowed, mut out) = start_replies(message, session, true);
     if allowed.contains(Actions::CHANGE_HEADERS) {
         remove_our_auth_results(message, authserv_id, &mut out);
@@ -336,7 +344,7 @@ pub fn result_header(verdict: &Verdict) -> String {
 }
 
 /// SpamAssassin's `Yes, score=7.30 required=5.00 tests=A,B`.
-pub fn spam_status(verdict: &Verdict) -> String {
+pub(crate) fn spam_status(verdict: &Verdict) -> String {
     let flagged = if verdict.action >= Action::Tag {
         "Yes"
     } else {

@@ -71,7 +71,7 @@ pub const ACTIONS: [&str; 6] = [
 /// `negotiate_timeout`: no option negotiation in time; `evicted`: closed while idle to
 /// make room for a new connection; `client_limit`: over the per-client limit; `no_slot`:
 /// no slot freed up in time.
-pub const ERROR_KINDS: [&str; 9] = [
+pub(crate) const ERROR_KINDS: [&str; 9] = [
     "protocol",
     "io",
     "timeout",
@@ -83,7 +83,7 @@ pub const ERROR_KINDS: [&str; 9] = [
     "verdict_not_recorded",
 ];
 /// Why a message was not scanned.
-pub const UNSCANNED_REASONS: [&str; 2] = ["trusted", "authenticated"];
+pub(crate) const UNSCANNED_REASONS: [&str; 2] = ["trusted", "authenticated"];
 
 /// Registers a metric built from constant names and labels; failing here is a
 /// programming error that the tests catch, not something input can cause.
@@ -120,19 +120,21 @@ impl Metrics {
         let counters = |name: &str, help: &str, labels: &[&str]| {
             register(&r, IntCounterVec::new(opts(name, help), labels))
         };
+        let counter =
+            |name: &str, help: &str| register(&r, IntCounter::with_opts(opts(name, help)));
+        let gauge = |name: &str, help: &str| register(&r, IntGauge::with_opts(opts(name, help)));
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            register(
+                &r,
+                prometheus::Histogram::with_opts(histogram_opts(name, help, buckets)),
+            )
+        };
         let messages = counters(
             "messages_total",
             "Messages by the action taken (after shadow mode).",
             &["action"],
         );
-        let score = register(
-            &r,
-            prometheus::Histogram::with_opts(histogram_opts(
-                "message_score",
-                "Scores of scanned messages.",
-                scores,
-            )),
-        );
+        let score = histogram("message_score", "Scores of scanned messages.", scores);
         let scan_duration = register(
             &r,
             HistogramVec::new(
@@ -154,20 +156,8 @@ impl Metrics {
             "Authentication results by method.",
             &["method", "result"],
         );
-        let connections_active = register(
-            &r,
-            IntGauge::with_opts(opts(
-                "milter_connections_active",
-                "Open milter connections.",
-            )),
-        );
-        let connections_total = register(
-            &r,
-            IntCounter::with_opts(opts(
-                "milter_connections_total",
-                "Milter connections accepted.",
-            )),
-        );
+        let connections_active = gauge("milter_connections_active", "Open milter connections.");
+        let connections_total = counter("milter_connections_total", "Milter connections accepted.");
         let milter_errors = counters(
             "milter_errors_total",
             "Milter connections ended by an error, by kind.",
@@ -178,13 +168,10 @@ impl Metrics {
             "DNS lookups: sent to the resolver, answered from the cache, or failed temporarily.",
             &["result"],
         );
-        let dns_duration = register(
-            &r,
-            prometheus::Histogram::with_opts(histogram_opts(
-                "dns_query_duration_seconds",
-                "Wall time of a message's DNS lookups (they run concurrently).",
-                time,
-            )),
+        let dns_duration = histogram(
+            "dns_query_duration_seconds",
+            "Wall time of a message's DNS lookups (they run concurrently).",
+            time,
         );
         let reloads = counters(
             "config_reloads_total",
@@ -221,42 +208,11 @@ impl Metrics {
             "Sign-ins to the review UI and API, by result (success, failure, limited).",
             &["result"],
         );
-        let dns_up = register(
-            &r,
-            IntGauge::with_opts(opts(
-                "dns_resolver_up",
-                "1 while the resolver answers; 0 while the circuit breaker is open and checks are skipped.",
-            )),
-        );
-        let scans_waiting = register(
-            &r,
-            IntGauge::with_opts(opts(
-                "scans_waiting",
-                "Messages waiting for a content-scan slot.",
-            )),
-        );
-        let dns_skipped = register(
-            &r,
-            IntCounter::with_opts(opts(
-                "auth_dns_skipped_total",
-                "Messages judged without DNS lookups because the resolver was down (results temperror).",
-            )),
-        );
-        let campaigns_active = register(
-            &r,
-            IntGauge::with_opts(opts(
-                "campaigns_active",
-                "Campaigns (templates seen at least once) within the window, as the store last reported.",
-            )),
-        );
-        let campaign_recipients = register(
-            &r,
-            prometheus::Histogram::with_opts(histogram_opts(
-                "campaign_recipients",
-                "Distinct recipients of the campaign each scanned message belongs to, counted as it arrives.",
-                vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 10000.0],
-            )),
-        );
+        let dns_up = gauge("dns_resolver_up", "1 while the resolver answers; 0 while the circuit breaker is open and checks are skipped.");
+        let scans_waiting = gauge("scans_waiting", "Messages waiting for a content-scan slot.");
+        let dns_skipped = counter("auth_dns_skipped_total", "Messages judged without DNS lookups because the resolver was down (results temperror).");
+        let campaigns_active = gauge("campaigns_active", "Campaigns (templates seen at least once) within the window, as the store last reported.");
+        let campaign_recipients = histogram("campaign_recipients", "Distinct recipients of the campaign each scanned message belongs to, counted as it arrives.", vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 500.0, 1000.0, 10000.0]);
         let campaign_store_duration = register(
             &r,
             HistogramVec::new(

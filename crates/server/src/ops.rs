@@ -15,7 +15,7 @@ use crate::live::Shared;
 use crate::metrics::Metrics;
 
 /// What the health endpoints report on.
-pub struct Health {
+pub(crate) struct Health {
     /// The milter listener is bound and the configuration loaded.
     pub ready: AtomicBool,
 }

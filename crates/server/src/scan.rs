@@ -157,7 +157,7 @@ impl Scanner {
 
     /// Also computes each message's campaign fingerprint (the daemon, with campaigns
     /// on).
-    pub fn with_fingerprints(mut self, on: bool) -> Scanner {
+    pub(crate) fn with_fingerprints(mut self, on: bool) -> Scanner {
         self.fingerprints = on;
         self
     }
@@ -282,7 +282,7 @@ impl Scanner {
 /// Compiles the built-in packs (unless `[rules] builtin = false`) and every file matched
 /// by `[rules] paths`. A pattern that matches nothing, an unreadable file, a broken rule
 /// and no pack at all are configuration errors naming the file (and the rule).
-pub fn load_rules(config: &Config) -> Result<RuleSet, ConfigError> {
+pub(crate) fn load_rules(config: &Config) -> Result<RuleSet, ConfigError> {
     let mut packs: Vec<(String, String)> = if config.rules.builtin {
         DEFAULT_PACKS
             .iter()

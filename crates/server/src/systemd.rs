@@ -21,7 +21,7 @@ pub fn ready(status: &str) {
 }
 
 /// A reload begins (systemd shows the unit as reloading until [`ready`]).
-pub fn reloading() {
+pub(crate) fn reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now]),
         Err(_) => send(&[NotifyState::Reloading]),
@@ -34,13 +34,13 @@ pub fn stopping() {
 }
 
 /// One watchdog ping.
-pub fn watchdog() {
+pub(crate) fn watchdog() {
     send(&[NotifyState::Watchdog]);
 }
 
 /// How often to ping the watchdog: half of `WATCHDOG_USEC`, when systemd asked for
 /// pings from this process (`WATCHDOG_PID` unset or ours).
-pub fn watchdog_interval() -> Option<Duration> {
+pub(crate) fn watchdog_interval() -> Option<Duration> {
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.parse::<u32>().ok()? != std::process::id() {

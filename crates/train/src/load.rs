@@ -31,6 +31,13 @@ pub(crate) fn files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// How many threats and other texts a labelled corpus gave.
+#[derive(Default)]
+struct Tally {
+    threats: usize,
+    others: usize,
+}
+
 pub(crate) struct Loader<'a> {
     rules: &'a RuleSet,
     bits: u32,
@@ -62,6 +69,25 @@ impl Loader<'_> {
             "Subject: message\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
         );
         self.message(source, name, raw.as_bytes(), kind, weight);
+    }
+
+    /// A text of a labelled corpus: a threat or not, each with its weight, counted.
+    fn labelled(
+        &mut self,
+        tally: &mut Tally,
+        source: &'static str,
+        name: String,
+        text: &str,
+        threat: bool,
+        (threat_weight, other_weight): (f32, f32),
+    ) {
+        if threat {
+            self.text(source, name, text, Kind::CorpusThreat, threat_weight);
+            tally.threats += 1;
+        } else {
+            self.text(source, name, text, Kind::CorpusOther, other_weight);
+            tally.others += 1;
+        }
     }
 
     fn eml_dir(
@@ -249,7 +275,7 @@ pub(crate) fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded
     // rows with every label known and none set are not; violence and harassment without
     // H2 mix description with threat and are left out.
     let path = o.data.join("openai-moderation/samples-1680.jsonl");
-    let (mut pos, mut neg) = (0, 0);
+    let mut tally = Tally::default();
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     for (i, line) in text.lines().enumerate() {
@@ -258,30 +284,25 @@ pub(crate) fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded
         let prompt = v.get("prompt").and_then(|p| p.as_str()).unwrap_or("");
         let label = |k: &str| v.get(k).and_then(serde_json::Value::as_i64);
         let keys = ["S", "H", "V", "HR", "SH", "S3", "H2", "V2"];
-        if label("H2") == Some(1) {
-            l.text(
+        let threat = label("H2") == Some(1);
+        if threat || keys.iter().all(|k| label(k) == Some(0)) {
+            l.labelled(
+                &mut tally,
                 "openai-moderation",
                 format!("{i}"),
                 prompt,
-                Kind::CorpusThreat,
-                1.0,
+                threat,
+                (1.0, 1.0),
             );
-            pos += 1;
-        } else if keys.iter().all(|k| label(k) == Some(0)) {
-            l.text(
-                "openai-moderation",
-                format!("{i}"),
-                prompt,
-                Kind::CorpusOther,
-                1.0,
-            );
-            neg += 1;
         }
     }
     loaded.push(Loaded {
         source: "openai-moderation",
-        what: format!("{pos} H2 threats, {neg} with no label set"),
-        count: pos + neg,
+        what: format!(
+            "{} H2 threats, {} with no label set",
+            tally.threats, tally.others
+        ),
+        count: tally.threats + tally.others,
     });
 
     // XSTest (CC BY 4.0): questions with violent words that are not threats.
@@ -305,7 +326,7 @@ pub(crate) fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded
 
     // Hatemoji Build (CC BY 4.0): threatening language against a group is a threat;
     // other hate and none are not.
-    let (mut pos, mut neg) = (0, 0);
+    let mut tally = Tally::default();
     for split in ["train", "validation", "test"] {
         let path = o.data.join(format!("hatemoji/HatemojiBuild/{split}.csv"));
         let mut r = csv::Reader::from_path(&path)
@@ -317,31 +338,20 @@ pub(crate) fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded
             else {
                 bail!("{}: needs entry_id, text and type columns", path.display());
             };
-            if kind == "threateninglanguage" {
-                l.text(
-                    "hatemoji",
-                    format!("{split}/{id}"),
-                    text,
-                    Kind::CorpusThreat,
-                    1.0,
-                );
-                pos += 1;
-            } else {
-                l.text(
-                    "hatemoji",
-                    format!("{split}/{id}"),
-                    text,
-                    Kind::CorpusOther,
-                    0.5,
-                );
-                neg += 1;
-            }
+            l.labelled(
+                &mut tally,
+                "hatemoji",
+                format!("{split}/{id}"),
+                text,
+                kind == "threateninglanguage",
+                (1.0, 0.5),
+            );
         }
     }
     loaded.push(Loaded {
         source: "hatemoji",
-        what: format!("{pos} threatening, {neg} other"),
-        count: pos + neg,
+        what: format!("{} threatening, {} other", tally.threats, tally.others),
+        count: tally.threats + tally.others,
     });
 
     // Civil Comments threat labels through Super-NaturalInstructions task 1722 (CC0
@@ -350,23 +360,28 @@ pub(crate) fn load(o: &Options, rules: &RuleSet) -> Result<(Vec<Bag>, Vec<Loaded
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let (mut pos, mut neg) = (0, 0);
+        let mut tally = Tally::default();
         for (i, line) in text.lines().enumerate() {
             let v: serde_json::Value = serde_json::from_str(line)
                 .with_context(|| format!("{}: line {}", path.display(), i + 1))?;
             let t = v.get("text").and_then(|p| p.as_str()).unwrap_or("");
-            if v.get("label").and_then(serde_json::Value::as_i64) == Some(1) {
-                l.text("civil-comments", format!("{i}"), t, Kind::CorpusThreat, 0.5);
-                pos += 1;
-            } else {
-                l.text("civil-comments", format!("{i}"), t, Kind::CorpusOther, 0.5);
-                neg += 1;
-            }
+            let threat = v.get("label").and_then(serde_json::Value::as_i64) == Some(1);
+            l.labelled(
+                &mut tally,
+                "civil-comments",
+                format!("{i}"),
+                t,
+                threat,
+                (0.5, 0.5),
+            );
         }
         loaded.push(Loaded {
             source: "civil-comments",
-            what: format!("{pos} threat, {neg} not (SNI task 1722)"),
-            count: pos + neg,
+            what: format!(
+                "{} threat, {} not (SNI task 1722)",
+                tally.threats, tally.others
+            ),
+            count: tally.threats + tally.others,
         });
     }
 

@@ -12,6 +12,53 @@ pub const PAIR_GAP: u32 = 8;
 /// Class hits of one chunk that take part in pair features.
 const PAIR_HITS: usize = 12;
 
+/// One text as the model reads it: the text as written, its normal form, its words and
+/// their class hits, with the rules that found them.
+#[derive(Clone, Copy)]
+pub struct TextView<'a> {
+    /// The rules whose lexicons made the hits.
+    pub rules: &'a RuleSet,
+    /// The text as written (for quoting it).
+    pub original: &'a str,
+    /// Its normal form.
+    pub norm: &'a Normalized,
+    /// Its words.
+    pub words: &'a Words,
+    /// Its class hits, ordered by start.
+    pub hits: &'a [ClassHit],
+}
+
+/// A text as the rules read it, owned: its normal form, words and class hits.
+pub struct Analysed {
+    /// The normal form.
+    pub norm: Normalized,
+    /// Its words.
+    pub words: Words,
+    /// Its class hits.
+    pub hits: Vec<ClassHit>,
+}
+
+impl Analysed {
+    /// Normalises `text` with the rules' vocabulary and finds its words and class hits.
+    pub fn of(rules: &RuleSet, text: &str) -> Analysed {
+        let norm = crate::normalize::normalize_with(text, rules.vocabulary());
+        let words = Words::of(&norm);
+        let hits = rules.class_hits(&norm, &words);
+        Analysed { norm, words, hits }
+    }
+
+    /// The view the model reads, of `original` (the text this was made of).
+    pub fn view<'a>(&'a self, rules: &'a RuleSet, original: &'a str) -> TextView<'a> {
+        TextView {
+            rules,
+            original,
+            norm: &self.norm,
+            words: &self.words,
+            hits: &self.hits,
+        }
+    }
+}
+
 /// Where features go: hashes only (scoring, training) or with names (explanations).
 pub trait Sink {
     /// One feature: its hash, and a way to name it.
@@ -78,18 +125,14 @@ pub(super) const KIND_QUOTED: u64 = 0x0a;
 pub(super) const KIND_CLASS_SEQ: u64 = 0x0b;
 
 /// The features of words `start..end` of one text.
-#[allow(clippy::too_many_arguments)]
-pub fn chunk_features(
-    rules: &RuleSet,
-    original: &str,
-    norm: &Normalized,
-    words: &Words,
-    hits: &[ClassHit],
-    context: &[u32],
-    start: u32,
-    end: u32,
-    sink: &mut impl Sink,
-) {
+pub fn chunk_features(text: TextView, context: &[u32], start: u32, end: u32, sink: &mut impl Sink) {
+    let TextView {
+        rules,
+        original,
+        norm,
+        words,
+        hits,
+    } = text;
     let word = |i: u32| -> &str {
         let (Some(&s), Some(&e)) = (words.starts.get(i as usize), words.ends.get(i as usize))
         else {

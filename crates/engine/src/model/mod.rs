@@ -21,27 +21,26 @@
 //! The weights are trained by `crates/train` (see docs/model.md) and shipped in
 //! `crates/engine/model/threat.model`; nothing is downloaded or learned at run time.
 
-use crate::normalize::Normalized;
 use crate::rules::{ClassHit, RuleSet, Words};
 mod features;
 
 use features::Named;
-pub use features::{chunk_features, Hashes, Sink, PAIR_GAP};
+pub use features::{chunk_features, Analysed, Hashes, Sink, TextView, PAIR_GAP};
 
 /// The symbol the model's verdict is reported as.
 pub const SYMBOL: &str = "THREAT_MODEL";
 
 /// What the symbol scores at the model's tag point; its quarantine point scores twice this.
-pub const TAG_SCORE: f64 = 5.0;
+pub(crate) const TAG_SCORE: f64 = 5.0;
 
 /// Below this the symbol is left out: the model is not sure enough to say anything.
 pub const MIN_SCORE: f64 = 1.0;
 
 /// The most the symbol scores, however sure the model is.
-pub const MAX_SCORE: f64 = 12.0;
+pub(crate) const MAX_SCORE: f64 = 12.0;
 
 /// Words of one piece of a long sentence.
-pub const CHUNK: usize = 48;
+pub(crate) const CHUNK: usize = 48;
 
 const MAGIC: &[u8; 8] = b"PALMODL1";
 
@@ -184,16 +183,6 @@ impl Model {
         self.bits
     }
 
-    /// The probability from which the model alone tags.
-    pub fn tag_point(&self) -> f32 {
-        self.tag
-    }
-
-    /// The probability from which the model alone quarantines.
-    pub fn quarantine_point(&self) -> f32 {
-        self.quarantine
-    }
-
     /// How the model was built.
     pub fn about(&self) -> &str {
         &self.about
@@ -220,27 +209,18 @@ impl Model {
     }
 
     /// The most threatening sentence of one text: its probability and words.
-    pub fn read_text(
-        &self,
-        rules: &RuleSet,
-        original: &str,
-        norm: &Normalized,
-        words: &Words,
-        hits: &[ClassHit],
-    ) -> Option<(f32, (u32, u32))> {
+    pub fn read_text(&self, text: TextView) -> Option<(f32, (u32, u32))> {
         let mut best: Option<(f32, (u32, u32))> = None;
         let mut features = Vec::new();
         let mut seen = Seen::new(self.bits);
-        let context = context_of(rules, hits);
-        for_each_chunk(words, |start, end| {
+        let context = context_of(text.rules, text.hits);
+        for_each_chunk(text.words, |start, end| {
             features.clear();
             let mut sink = Hashes {
                 bits: self.bits,
                 out: &mut features,
             };
-            chunk_features(
-                rules, original, norm, words, hits, &context, start, end, &mut sink,
-            );
+            chunk_features(text, &context, start, end, &mut sink);
             seen.keep_first(&mut features);
             let p = self.probability(&features);
             if best.is_none_or(|(b, _)| p > b) {
@@ -252,25 +232,13 @@ impl Model {
 
     /// The features of one chunk that weighed most, strongest first, with their
     /// weights: what a reviewer is shown.
-    #[allow(clippy::too_many_arguments)]
-    pub fn explain(
-        &self,
-        rules: &RuleSet,
-        original: &str,
-        norm: &Normalized,
-        words: &Words,
-        hits: &[ClassHit],
-        chunk: (u32, u32),
-        top: usize,
-    ) -> Vec<(String, f32)> {
+    pub fn explain(&self, text: TextView, chunk: (u32, u32), top: usize) -> Vec<(String, f32)> {
         let mut named = Named {
             bits: self.bits,
             out: Vec::new(),
         };
-        let context = context_of(rules, hits);
-        chunk_features(
-            rules, original, norm, words, hits, &context, chunk.0, chunk.1, &mut named,
-        );
+        let context = context_of(text.rules, text.hits);
+        chunk_features(text, &context, chunk.0, chunk.1, &mut named);
         let mut seen = std::collections::HashSet::new();
         let mut weighed: Vec<(String, f32)> = named
             .out
@@ -316,24 +284,13 @@ pub fn text_features(rules: &RuleSet, text: &str, bits: u32) -> Vec<Vec<u32>> {
 }
 
 fn text_features_into(rules: &RuleSet, text: &str, bits: u32, out: &mut Vec<Vec<u32>>) {
-    let norm = crate::normalize::normalize_with(text, rules.vocabulary());
-    let words = Words::of(&norm);
-    let hits = rules.class_hits(&norm, &words);
-    let context = context_of(rules, &hits);
+    let analysed = Analysed::of(rules, text);
+    let view = analysed.view(rules, text);
+    let context = context_of(rules, view.hits);
     let mut seen = Seen::new(bits);
-    for_each_chunk(&words, |s, e| {
+    for_each_chunk(view.words, |s, e| {
         let mut f = Vec::new();
-        chunk_features(
-            rules,
-            text,
-            &norm,
-            &words,
-            &hits,
-            &context,
-            s,
-            e,
-            &mut Hashes { bits, out: &mut f },
-        );
+        chunk_features(view, &context, s, e, &mut Hashes { bits, out: &mut f });
         seen.keep_first(&mut f);
         out.push(f);
     });
@@ -391,7 +348,7 @@ impl<'a> Reader<'a> {
 }
 
 /// How far below the tag point (in log-odds) the score starts from zero.
-pub const RAMP: f32 = 4.0;
+pub(crate) const RAMP: f32 = 4.0;
 
 /// The symbol's score for log-odds `z` when the tag point is `zt` and the quarantine
 /// point `zq`: [`TAG_SCORE`] at the tag point, twice that at the quarantine point,
@@ -419,7 +376,7 @@ pub fn logit(p: f32) -> f32 {
 }
 
 /// Calls `f(start, end)` for every chunk of every sentence: at most [`CHUNK`] words each.
-pub fn for_each_chunk(words: &Words, mut f: impl FnMut(u32, u32)) {
+pub(crate) fn for_each_chunk(words: &Words, mut f: impl FnMut(u32, u32)) {
     let n = words.len();
     let mut start = 0usize;
     while start < n {
@@ -527,7 +484,7 @@ mod tests {
     #[test]
     fn the_shipped_model_loads() {
         let m = Model::shipped().unwrap();
-        assert!(m.tag_point() < m.quarantine_point());
+        assert!(m.tag < m.quarantine);
         assert!(!m.about().is_empty());
     }
 }

@@ -59,7 +59,7 @@ pub struct Normalized {
 
 impl Normalized {
     /// Whether any word in `text[start..end]` was disguised.
-    pub fn disguised_within(&self, start: usize, end: usize) -> bool {
+    pub(crate) fn disguised_within(&self, start: usize, end: usize) -> bool {
         let i = self
             .disguised
             .partition_point(|&(_, e)| (e as usize) <= start);
@@ -69,7 +69,7 @@ impl Normalized {
     }
 
     /// The original offset behind `text[at]` (the end of the original for `at` past the end).
-    pub fn original_offset(&self, at: usize) -> usize {
+    pub(crate) fn original_offset(&self, at: usize) -> usize {
         self.map.get(at).map_or(usize::MAX, |&o| o as usize)
     }
 

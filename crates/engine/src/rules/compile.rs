@@ -1,7 +1,7 @@
 //! The compiler: packs checked and turned into one Aho-Corasick automaton over every
 //! lexicon entry and its forms, with frames, structures and rules pointing into it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -173,16 +173,19 @@ impl RuleSet {
         let mut structures = Vec::new();
         let mut names: HashMap<String, String> = HashMap::new();
         for (file, pack) in parsed {
-            let check = |name: &str,
-                         category: &str,
-                         score: f64,
+            let check = |head: &Head,
+                         unknown: &BTreeMap<String, toml::Value>,
                          names: &mut HashMap<String, String>|
              -> Result<(), RuleError> {
+                let (name, category, score) = (&head.name, head.category.as_str(), head.score);
                 let bad = |message: String| RuleError::Rule {
                     file: file.clone(),
                     rule: name.to_string(),
                     message,
                 };
+                if let Some(key) = unknown.keys().next() {
+                    return Err(bad(format!("unknown field `{key}`")));
+                }
                 if !valid_symbol(name) {
                     return Err(bad("name must be A-Z, 0-9 and _".into()));
                 }
@@ -214,10 +217,10 @@ impl RuleSet {
                     .collect()
             };
             for def in pack.frames {
-                check(&def.name, &def.category, def.score, &mut names)?;
+                check(&def.head, &def.unknown, &mut names)?;
                 let bad = |message: String| RuleError::Rule {
                     file: file.clone(),
-                    rule: def.name.clone(),
+                    rule: def.head.name.clone(),
                     message,
                 };
                 if def.slots.is_empty() || def.slots.len() > 8 {
@@ -305,23 +308,13 @@ impl RuleSet {
                         negatable: def.negatable,
                     });
                 }
-                rules.push(Rule::new(
-                    Head {
-                        name: def.name,
-                        category: def.category,
-                        score: def.score,
-                        description: def.description,
-                    },
-                    &file,
-                    RuleKind::Frame,
-                    def.slots,
-                ));
+                rules.push(Rule::new(def.head, &file, RuleKind::Frame, def.slots));
             }
             for def in pack.structures {
-                check(&def.name, &def.category, def.score, &mut names)?;
+                check(&def.head, &def.unknown, &mut names)?;
                 let bad = |message: String| RuleError::Rule {
                     file: file.clone(),
-                    rule: def.name.clone(),
+                    rule: def.head.name.clone(),
                     message,
                 };
                 let lookup = |n: &String| -> Result<u32, RuleError> {
@@ -364,23 +357,13 @@ impl RuleSet {
                     any_of,
                     min_slots: def.min_slots,
                 });
-                rules.push(Rule::new(
-                    Head {
-                        name: def.name,
-                        category: def.category,
-                        score: def.score,
-                        description: def.description,
-                    },
-                    &file,
-                    RuleKind::Structure,
-                    def.slots,
-                ));
+                rules.push(Rule::new(def.head, &file, RuleKind::Structure, def.slots));
             }
             for def in pack.rules {
-                check(&def.name, &def.category, def.score, &mut names)?;
+                check(&def.head, &def.unknown, &mut names)?;
                 let bad = |message: String| RuleError::Rule {
                     file: file.clone(),
-                    rule: def.name.clone(),
+                    rule: def.head.name.clone(),
                     message,
                 };
                 if def.phrases.is_empty() {
@@ -415,17 +398,7 @@ impl RuleSet {
                         sentence_start: false,
                     });
                 }
-                rules.push(Rule::new(
-                    Head {
-                        name: def.name,
-                        category: def.category,
-                        score: def.score,
-                        description: def.description,
-                    },
-                    &file,
-                    RuleKind::Phrase,
-                    Vec::new(),
-                ));
+                rules.push(Rule::new(def.head, &file, RuleKind::Phrase, Vec::new()));
             }
         }
         let mut users = vec![Vec::new(); c.class_names.len()];

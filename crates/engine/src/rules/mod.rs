@@ -24,7 +24,7 @@ use aho_corasick::AhoCorasick;
 use crate::normalize::{Normalized, Vocabulary};
 
 /// Categories a frame, structure or rule may belong to.
-pub const CATEGORIES: &[&str] = &[
+pub(crate) const CATEGORIES: &[&str] = &[
     "threat",
     "coercion",
     "extortion",
@@ -36,44 +36,44 @@ pub const CATEGORIES: &[&str] = &[
 ];
 
 /// Words a `*` or a frame's slot gap stands for when a rule does not say.
-pub const DEFAULT_GAP: usize = 3;
+pub(crate) const DEFAULT_GAP: usize = 3;
 
 /// Lexicons the engine itself reads, besides those frames name.
 pub mod lexicons {
     /// Words that negate what follows (`not`, `never`, `nadie`).
-    pub const NEGATION: &str = "negation";
+    pub(crate) const NEGATION: &str = "negation";
     /// Words that open a condition (`if`, `unless`, `si`): a negation after one belongs
     /// to the condition, not to the threat.
-    pub const CONDITION: &str = "condition";
+    pub(crate) const CONDITION: &str = "condition";
     /// Verbs and phrases that attribute words to someone (`said`, `wrote`, `según`).
-    pub const REPORTING: &str = "reporting";
+    pub(crate) const REPORTING: &str = "reporting";
     /// Phrases that mark a whole message as news, a court release or guidance
     /// (`pleaded guilty`, `according to court documents`, `if you receive a threat`).
-    pub const REPORT_FRAME: &str = "report_frame";
+    pub(crate) const REPORT_FRAME: &str = "report_frame";
     /// Negated subjects that deny a claim a few words on (`no worker deserves to die`,
     /// `ningún trabajador merece morir`).
-    pub const NEGATION_SUBJECT: &str = "negation_subject";
+    pub(crate) const NEGATION_SUBJECT: &str = "negation_subject";
     /// The writer repeating their own words (`I said`, `I told you`): a reporting verb
     /// inside one of these attributes nothing to anyone else.
-    pub const SELF_REPORT: &str = "self_report";
+    pub(crate) const SELF_REPORT: &str = "self_report";
     /// Negations that strengthen rather than deny (`not hesitate`, `never forget`).
-    pub const NEGATION_EXEMPT: &str = "negation_exempt";
+    pub(crate) const NEGATION_EXEMPT: &str = "negation_exempt";
     /// The payment step of an extortion letter; a wallet address found by its format
     /// fills it too.
-    pub const PAYMENT: &str = "ext_payment";
+    pub(crate) const PAYMENT: &str = "ext_payment";
     /// The deadline step; any number of minutes, hours or days ("within 50 hours") fills it
     /// too.
-    pub const DEADLINE: &str = "ext_deadline";
+    pub(crate) const DEADLINE: &str = "ext_deadline";
     /// The consequence step; right after a negation (`never share it with`) it is advice,
     /// not a consequence, and fills nothing.
-    pub const CONSEQUENCE: &str = "ext_consequence";
+    pub(crate) const CONSEQUENCE: &str = "ext_consequence";
     /// Words that join a verb to the one before it (`and`, `and then`, `y`): the scope of
     /// a lexicon marked `carries` goes on past them.
-    pub const COORDINATOR: &str = "coordinator";
+    pub(crate) const COORDINATOR: &str = "coordinator";
 }
 
 /// Words at most between a modal that `carries` and a verb coordinated with it.
-pub const COORDINATED_GAP: usize = 12;
+pub(crate) const COORDINATED_GAP: usize = 12;
 
 /// Everything that can be wrong with a rule pack.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -105,6 +105,7 @@ pub enum RuleError {
 mod compile;
 mod forms;
 mod schema;
+use schema::Head;
 
 /// What kind of entry a symbol comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,14 +135,6 @@ pub struct Rule {
     pub kind: RuleKind,
     /// For frames and structures, the slot names (lexicons, `|` between alternatives).
     pub slots: Vec<String>,
-}
-
-/// What every symbol-making entry of a pack declares.
-struct Head {
-    name: String,
-    category: String,
-    score: f64,
-    description: String,
 }
 
 impl Rule {
@@ -326,7 +319,7 @@ pub const DEFAULT_PACKS: &[(&str, &str)] = &[
 
 impl RuleSet {
     /// Sets a rule's score (from `[scores]`); false when no rule has that name.
-    pub fn set_score(&mut self, name: &str, score: f64) -> bool {
+    pub(crate) fn set_score(&mut self, name: &str, score: f64) -> bool {
         match self.rules.iter_mut().find(|r| r.name == name) {
             Some(r) => {
                 r.score = score;
@@ -352,12 +345,12 @@ impl RuleSet {
     }
 
     /// How many classes (lexicons and phrase pieces) there are.
-    pub fn classes(&self) -> usize {
+    pub(crate) fn classes(&self) -> usize {
         self.class_names.len()
     }
 
     /// The class id of a lexicon, if there is one by that name.
-    pub fn lexicon_id(&self, name: &str) -> Option<u32> {
+    pub(crate) fn lexicon_id(&self, name: &str) -> Option<u32> {
         self.class_names
             .iter()
             .position(|n| n == name)
@@ -496,6 +489,23 @@ mod tests {
             bad.to_string(),
             "s.toml: rule S: every any_of lexicon must be one of the slots"
         );
+        // A misspelt key is refused, not ignored, in every kind of entry.
+        for (kind, body) in [
+            ("rule", "phrases = [\"a b\"]\nmax_gapp = 3\n"),
+            ("frame", "slots = [\"a\"]\nnot_folowed_by = [\"x\"]\n"),
+            (
+                "structure",
+                "slots = [\"a\"]\nmin_slots = 1\nrequierd = [\"a\"]\n",
+            ),
+        ] {
+            let pack = format!("[[{kind}]]\nname = \"U\"\ncategory = \"threat\"\nscore = 1.0\ndescription = \"d\"\n{body}[[lexicon]]\nname = \"a\"\nwords = [\"x\"]\n");
+            let bad = RuleSet::compile([("u.toml".to_string(), pack)]).unwrap_err();
+            assert!(
+                bad.to_string()
+                    .starts_with("u.toml: rule U: unknown field `"),
+                "{kind}: {bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The TOML schema of a rule pack: lexicons, frames, structures and phrase rules, as
 //! written in config/rules/*.toml (docs/rules.md).
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -45,12 +47,9 @@ pub(super) struct LexiconDef {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct FrameDef {
-    pub(super) name: String,
-    pub(super) category: String,
-    pub(super) score: f64,
-    pub(super) description: String,
+    #[serde(flatten)]
+    pub(super) head: Head,
     pub(super) slots: Vec<String>,
     /// Other slot lists for the same frame, one pattern each, with the same gaps: for
     /// words that only make the meaning together (`take … out`, `gun … down`).
@@ -70,15 +69,16 @@ pub(super) struct FrameDef {
     pub(super) unless: Vec<String>,
     #[serde(default)]
     pub(super) sentence_start: bool,
+    /// Keys no field above takes: refused by the compiler, as `deny_unknown_fields`
+    /// would (serde cannot combine that with `flatten`).
+    #[serde(flatten)]
+    pub(super) unknown: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct StructureDef {
-    pub(super) name: String,
-    pub(super) category: String,
-    pub(super) score: f64,
-    pub(super) description: String,
+    #[serde(flatten)]
+    pub(super) head: Head,
     pub(super) slots: Vec<String>,
     #[serde(default)]
     pub(super) required: Vec<String>,
@@ -86,20 +86,34 @@ pub(super) struct StructureDef {
     #[serde(default)]
     pub(super) any_of: Vec<String>,
     pub(super) min_slots: usize,
+    /// Keys no field above takes: refused by the compiler, as `deny_unknown_fields`
+    /// would (serde cannot combine that with `flatten`).
+    #[serde(flatten)]
+    pub(super) unknown: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RuleDef {
-    pub(super) name: String,
-    pub(super) category: String,
-    pub(super) score: f64,
-    pub(super) description: String,
+    #[serde(flatten)]
+    pub(super) head: Head,
     pub(super) phrases: Vec<String>,
     #[serde(default)]
     pub(super) max_gap: Option<usize>,
     #[serde(default)]
     pub(super) not_followed_by: Vec<String>,
+    /// Keys no field above takes: refused by the compiler, as `deny_unknown_fields`
+    /// would (serde cannot combine that with `flatten`).
+    #[serde(flatten)]
+    pub(super) unknown: BTreeMap<String, toml::Value>,
+}
+
+/// What every symbol-making entry of a pack (frame, structure, phrase rule) declares.
+#[derive(Debug, Deserialize)]
+pub(super) struct Head {
+    pub(super) name: String,
+    pub(super) category: String,
+    pub(super) score: f64,
+    pub(super) description: String,
 }
 
 pub(super) fn yes() -> bool {

@@ -8,7 +8,7 @@ use crate::common::open_review_store as open;
 
 /// Arguments of `palisade audit`.
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// What to do.
     #[command(subcommand)]
     action: AuditCmd,

@@ -13,7 +13,7 @@ use palisade_config::clock::format_time;
 
 /// Arguments of `palisade campaign`.
 #[derive(Debug, Args)]
-pub struct CampaignArgs {
+pub(crate) struct CampaignArgs {
     /// What to do.
     #[command(subcommand)]
     action: CampaignCmd,

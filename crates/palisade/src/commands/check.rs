@@ -16,7 +16,7 @@ use crate::common::ConfigArg;
 
 /// Arguments of `palisade check`.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// One JSON object per message on stdout.

@@ -17,7 +17,7 @@ use palisade_review::{Actor, Released, Review};
 
 /// Arguments of `palisade quarantine`.
 #[derive(Debug, Args)]
-pub struct QuarantineArgs {
+pub(crate) struct QuarantineArgs {
     /// What to do.
     #[command(subcommand)]
     action: QuarantineCmd,

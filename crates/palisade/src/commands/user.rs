@@ -11,7 +11,7 @@ use crate::common::open_review_store as open;
 
 /// Arguments of `palisade user`.
 #[derive(Debug, Args)]
-pub struct UserArgs {
+pub(crate) struct UserArgs {
     /// What to do.
     #[command(subcommand)]
     action: UserCmd,

@@ -67,7 +67,11 @@ impl Store {
 
     /// The user's role when `password` is theirs. Slow on purpose (argon2): call it off
     /// the async threads. An unknown name costs as much as a wrong password.
-    pub fn check_password(&self, name: &str, password: &str) -> anyhow::Result<Option<Role>> {
+    pub(crate) fn check_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> anyhow::Result<Option<Role>> {
         let row: Option<(String, String)> = self
             .conn()
             .query_row(
@@ -95,7 +99,11 @@ impl Store {
     // ---- sessions ----
 
     /// Starts a session; returns its token (for the cookie) and its CSRF token.
-    pub fn create_session(&self, user: &str, ttl: Duration) -> anyhow::Result<(String, String)> {
+    pub(crate) fn create_session(
+        &self,
+        user: &str,
+        ttl: Duration,
+    ) -> anyhow::Result<(String, String)> {
         let token = random_hex(32)?;
         let csrf = random_hex(32)?;
         let now = now();
@@ -128,7 +136,7 @@ impl Store {
     }
 
     /// Ends a session.
-    pub fn end_session(&self, token: &str) -> anyhow::Result<()> {
+    pub(crate) fn end_session(&self, token: &str) -> anyhow::Result<()> {
         self.conn().execute(
             "DELETE FROM sessions WHERE token_hash = ?1",
             params![sha256_hex(token.as_bytes())],

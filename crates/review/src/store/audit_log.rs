@@ -69,7 +69,7 @@ impl Store {
     /// Audit entries, newest first: all of them (up to `limit`), or those of one
     /// message since it arrived (`(queue id, arrival)`, seconds since the epoch: Postfix
     /// reuses queue ids, and an earlier message's history is not this one's).
-    pub fn audit_entries(
+    pub(crate) fn audit_entries(
         &self,
         queue_id: Option<(&str, i64)>,
         limit: usize,
@@ -96,7 +96,7 @@ impl Store {
 
     /// Audit entries matching `filter`, newest first, `limit` of them after skipping
     /// `offset`; and how many match in all.
-    pub fn audit_page(
+    pub(crate) fn audit_page(
         &self,
         filter: &AuditFilter,
         offset: usize,
@@ -140,7 +140,7 @@ impl Store {
     }
 
     /// The people and actions the audit log names, for the filter's choices.
-    pub fn audit_choices(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    pub(crate) fn audit_choices(&self) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let conn = self.conn();
         let list = |sql: &str| -> anyhow::Result<Vec<String>> {
             let mut stmt = conn.prepare(sql)?;

@@ -11,7 +11,12 @@ impl Store {
     /// when it was judged (end of message). Rows older than that are an earlier
     /// message's (Postfix reuses queue ids) and go; a row made since (a reviewer or the
     /// notifier got there before the recorder) keeps its flags.
-    pub fn record_verdict(&self, queue_id: &str, verdict: &str, at: i64) -> anyhow::Result<()> {
+    pub(crate) fn record_verdict(
+        &self,
+        queue_id: &str,
+        verdict: &str,
+        at: i64,
+    ) -> anyhow::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -28,7 +33,7 @@ impl Store {
     }
 
     /// Whether an account of this name exists.
-    pub fn user_exists(&self, name: &str) -> anyhow::Result<bool> {
+    pub(crate) fn user_exists(&self, name: &str) -> anyhow::Result<bool> {
         Ok(self
             .conn()
             .query_row("SELECT 1 FROM users WHERE name = ?1", params![name], |_| {
@@ -41,7 +46,7 @@ impl Store {
     /// Forgets what an earlier message with this queue id left: Postfix reuses queue
     /// ids, and a row made before the message now held arrived is not about it. Call
     /// before reading or changing a held message's state.
-    pub fn settle(&self, queue_id: &str, arrival: i64) -> anyhow::Result<()> {
+    pub(crate) fn settle(&self, queue_id: &str, arrival: i64) -> anyhow::Result<()> {
         self.conn().execute(
             "DELETE FROM messages WHERE queue_id = ?1 AND created < ?2",
             params![queue_id, arrival],
@@ -146,7 +151,7 @@ impl Store {
     }
 
     /// Sets or clears the legal hold.
-    pub fn set_legal_hold(&self, queue_id: &str, on: bool) -> anyhow::Result<()> {
+    pub(crate) fn set_legal_hold(&self, queue_id: &str, on: bool) -> anyhow::Result<()> {
         let conn = self.conn();
         Self::ensure_row(&conn, queue_id)?;
         conn.execute(
@@ -157,7 +162,7 @@ impl Store {
     }
 
     /// Marks the message as reported now.
-    pub fn set_reported(&self, queue_id: &str) -> anyhow::Result<()> {
+    pub(crate) fn set_reported(&self, queue_id: &str) -> anyhow::Result<()> {
         let conn = self.conn();
         Self::ensure_row(&conn, queue_id)?;
         conn.execute(
@@ -168,7 +173,7 @@ impl Store {
     }
 
     /// Adds recipients a copy went to.
-    pub fn add_released(&self, queue_id: &str, recipients: &[String]) -> anyhow::Result<()> {
+    pub(crate) fn add_released(&self, queue_id: &str, recipients: &[String]) -> anyhow::Result<()> {
         let mut state = self.state(queue_id)?;
         for r in recipients {
             if !state.released_to.contains(r) {
@@ -185,7 +190,7 @@ impl Store {
     }
 
     /// Records (or, with `None`, clears) a release waiting for a second reviewer.
-    pub fn set_pending(
+    pub(crate) fn set_pending(
         &self,
         queue_id: &str,
         pending: Option<&PendingRelease>,
@@ -215,7 +220,7 @@ impl Store {
     }
 
     /// Records that notices or the digest covered it.
-    pub fn set_notified(&self, queue_id: &str, what: Notified) -> anyhow::Result<()> {
+    pub(crate) fn set_notified(&self, queue_id: &str, what: Notified) -> anyhow::Result<()> {
         let conn = self.conn();
         Self::ensure_row(&conn, queue_id)?;
         conn.execute(

@@ -51,7 +51,7 @@ impl Role {
     }
 
     /// Whether this role may release, delete, report and hold.
-    pub fn can_review(self) -> bool {
+    pub(crate) fn can_review(self) -> bool {
         self >= Role::Reviewer
     }
 }
@@ -147,7 +147,7 @@ pub struct Closed {
 
 /// Which audit entries to show (all fields optional; empty means any).
 #[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
+pub(crate) struct AuditFilter {
     /// One message's entries (any arrival).
     pub queue_id: String,
     /// One person's entries.
@@ -224,7 +224,7 @@ CREATE TABLE IF NOT EXISTS meta (
 ";
 
 /// `n` random bytes as hex, from the operating system's generator.
-pub fn random_hex(n: usize) -> anyhow::Result<String> {
+pub(crate) fn random_hex(n: usize) -> anyhow::Result<String> {
     let mut buf = vec![0u8; n];
     getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     Ok(hex::encode(buf))
@@ -235,7 +235,7 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// Compares two secrets in time that does not depend on where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -295,7 +295,7 @@ impl Store {
     }
 
     /// Sets a small persistent value.
-    pub fn set_meta(&self, key: &str, value: &str) -> anyhow::Result<()> {
+    pub(crate) fn set_meta(&self, key: &str, value: &str) -> anyhow::Result<()> {
         self.conn().execute(
             "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],

@@ -6,8 +6,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,26 +33,51 @@ fn review_error(e: &ReviewError) -> Response {
     error(status_of(e), &e.to_string())
 }
 
-async fn viewer(state: &Arc<WebState>, headers: &HeaderMap) -> Result<Viewer, Response> {
-    session::viewer(state, headers).await.ok_or_else(|| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "sign in first: POST /api/v1/login",
-        )
-    })
+/// The signed-in caller, as an extractor: 401 for anyone else.
+struct Caller(Viewer);
+
+/// The caller of a state-changing call, with its `X-CSRF-Token` checked: 403 when wrong.
+struct Changer(Viewer);
+
+impl FromRequestParts<Arc<WebState>> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<Caller, Response> {
+        session::viewer(state, &parts.headers)
+            .await
+            .map(Caller)
+            .ok_or_else(|| {
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "sign in first: POST /api/v1/login",
+                )
+            })
+    }
 }
 
-/// The viewer of a state-changing call, with its CSRF header checked.
-async fn changing(state: &Arc<WebState>, headers: &HeaderMap) -> Result<Viewer, Response> {
-    let v = viewer(state, headers).await?;
-    let sent = headers.get("x-csrf-token").and_then(|h| h.to_str().ok());
-    if !v.csrf_ok(sent) {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "missing or wrong X-CSRF-Token (use the csrf_token from POST /api/v1/login)",
-        ));
+impl FromRequestParts<Arc<WebState>> for Changer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<Changer, Response> {
+        let Caller(v) = Caller::from_request_parts(parts, state).await?;
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|h| h.to_str().ok());
+        if !v.csrf_ok(sent) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "missing or wrong X-CSRF-Token (use the csrf_token from POST /api/v1/login)",
+            ));
+        }
+        Ok(Changer(v))
     }
-    Ok(v)
 }
 
 #[derive(Deserialize)]
@@ -96,11 +122,7 @@ async fn login(
     }
 }
 
-async fn logout(State(state): St, headers: HeaderMap) -> Response {
-    let v = match changing(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+async fn logout(State(state): St, Changer(v): Changer) -> Response {
     match session::sign_out(&state, &v).await {
         Ok(()) => (
             [(
@@ -116,12 +138,9 @@ async fn logout(State(state): St, headers: HeaderMap) -> Response {
 
 async fn list(
     State(state): St,
-    headers: HeaderMap,
+    _: Caller,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = viewer(&state, &headers).await {
-        return r;
-    }
     let st = state.clone();
     let r = blocking(move || {
         let review = st.review();
@@ -154,11 +173,7 @@ async fn list(
     }
 }
 
-async fn show(State(state): St, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let v = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+async fn show(State(state): St, Caller(v): Caller, Path(id): Path<String>) -> Response {
     let (st, actor) = (state.clone(), v.actor());
     match blocking(move || st.review().view(&actor, &id, st.live().rules())).await {
         Ok(view) => {
@@ -181,14 +196,10 @@ struct ActionBody {
 
 async fn act(
     State(state): St,
-    headers: HeaderMap,
+    Changer(v): Changer,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let v = match changing(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let req: ActionBody = if body.is_empty() {
         ActionBody::default()
     } else {
@@ -210,11 +221,7 @@ async fn act(
     }
 }
 
-async fn export(State(state): St, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let v = match viewer(&state, &headers).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+async fn export(State(state): St, Caller(v): Caller, Path(id): Path<String>) -> Response {
     export_response(&state, &v, id)
         .await
         .unwrap_or_else(|e| review_error(&e))
@@ -222,12 +229,9 @@ async fn export(State(state): St, headers: HeaderMap, Path(id): Path<String>) ->
 
 async fn audit(
     State(state): St,
-    headers: HeaderMap,
+    _: Caller,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = viewer(&state, &headers).await {
-        return r;
-    }
     let limit = q
         .get("limit")
         .and_then(|l| l.parse().ok())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// Counts sign-in attempts that did not succeed, per user name and per client address
 /// (IPv6 by /64: one host has a whole prefix).
 #[derive(Default)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
@@ -37,7 +37,7 @@ impl Limiter {
 
     /// Counts an attempt before the password is checked (so parallel guesses count
     /// too); false when the user or the address is over the limit for now.
-    pub fn begin(&self, user: &str, ip: Option<IpAddr>, max: u32, window: Duration) -> bool {
+    pub(crate) fn begin(&self, user: &str, ip: Option<IpAddr>, max: u32, window: Duration) -> bool {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let keys = Self::keys(user, ip);
         let blocked = keys.iter().any(|k| {
@@ -65,7 +65,7 @@ impl Limiter {
 
     /// A successful sign-in: the user's count is cleared and the address's attempt
     /// given back (an office behind one address signs in many people).
-    pub fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
+    pub(crate) fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let keys = Self::keys(user, ip);
         map.remove(&keys[0]);

@@ -14,9 +14,9 @@ use crate::store::{same_secret, Role, Session};
 use crate::Actor;
 
 /// The session cookie's name.
-pub const COOKIE: &str = "palisade_session";
+pub(crate) const COOKIE: &str = "palisade_session";
 /// The cookie carrying the sign-in form's CSRF token (before there is a session).
-pub const LOGIN_COOKIE: &str = "palisade_login";
+pub(crate) const LOGIN_COOKIE: &str = "palisade_login";
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl Viewer {
     }
 
     /// Whether `sent` is this session's CSRF token.
-    pub fn csrf_ok(&self, sent: Option<&str>) -> bool {
+    pub(crate) fn csrf_ok(&self, sent: Option<&str>) -> bool {
         sent.is_some_and(|s| same_secret(s, &self.csrf))
     }
 }
@@ -60,7 +60,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<Duration>, secure: bool) -> String {
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    max_age: Option<Duration>,
+    secure: bool,
+) -> String {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={}", age.as_secs()));
@@ -72,12 +77,12 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<Duration>, secure: bo
 }
 
 /// The session cookie's deletion.
-pub fn clear_cookie(name: &str, secure: bool) -> String {
+pub(crate) fn clear_cookie(name: &str, secure: bool) -> String {
     set_cookie(name, "", Some(Duration::ZERO), secure)
 }
 
 /// The signed-in user, if the request carries a live session.
-pub async fn viewer(state: &Arc<WebState>, headers: &HeaderMap) -> Option<Viewer> {
+pub(crate) async fn viewer(state: &Arc<WebState>, headers: &HeaderMap) -> Option<Viewer> {
     let token = cookie(headers, COOKIE)?.to_string();
     let store = state.store.clone();
     let t = token.clone();
@@ -94,7 +99,7 @@ pub async fn viewer(state: &Arc<WebState>, headers: &HeaderMap) -> Option<Viewer
 }
 
 /// What a sign-in attempt came to.
-pub enum SignIn {
+pub(crate) enum SignIn {
     /// Signed in.
     Ok {
         /// The session token (the cookie's value).
@@ -113,7 +118,7 @@ pub enum SignIn {
 /// Checks a password and starts a session; the attempt is audited (refusals by the
 /// rate limit are only logged: they cost an attacker nothing and must not fill the
 /// append-only audit log).
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     state: &Arc<WebState>,
     user: &str,
     password: &str,
@@ -179,7 +184,7 @@ pub async fn sign_in(
 }
 
 /// Ends a session (audited).
-pub async fn sign_out(state: &Arc<WebState>, viewer: &Viewer) -> anyhow::Result<()> {
+pub(crate) async fn sign_out(state: &Arc<WebState>, viewer: &Viewer) -> anyhow::Result<()> {
     let store = state.store.clone();
     let (token, user) = (viewer.token.clone(), viewer.user.clone());
     tokio::task::spawn_blocking(move || {

@@ -15,7 +15,7 @@ use english::*;
 use spanish::*;
 
 /// A small deterministic generator (xorshift64*), so a build is reproducible.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// A generator from a seed.
@@ -23,7 +23,7 @@ impl Rng {
         Rng(seed.max(1))
     }
     /// The next number.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;

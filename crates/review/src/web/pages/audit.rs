@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::store::{self};
@@ -51,38 +51,28 @@ pub(crate) const AUDIT_PAGE: usize = 100;
 
 pub(crate) async fn audit(
     State(state): St,
-    headers: HeaderMap,
-    uri: Uri,
+    SignedIn(v): SignedIn,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let v = match signed_in(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let param = |k: &str| q.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let (from, to) = (param("from"), param("to"));
     let views = param("views") == "1";
     let mut errors = Vec::new();
-    let since = match from.as_str() {
+    // The start of the day named in field `label`, `after` days on; empty when none.
+    let mut day = |label: &str, d: &str, after: i64| {
+        match d {
         "" => String::new(),
-        d => day_start(d, 0).unwrap_or_else(|| {
+        d => day_start(d, after).unwrap_or_else(|| {
             errors.push(format!(
-                "\u{201c}From\u{201d} must be a date such as 2026-11-03, not \u{201c}{}\u{201d}.",
+                "\u{201c}{label}\u{201d} must be a date such as 2026-11-03, not \u{201c}{}\u{201d}.",
                 line(d)
             ));
             String::new()
         }),
+    }
     };
-    let until = match to.as_str() {
-        "" => String::new(),
-        d => day_start(d, 1).unwrap_or_else(|| {
-            errors.push(format!(
-                "\u{201c}To\u{201d} must be a date such as 2026-11-03, not \u{201c}{}\u{201d}.",
-                line(d)
-            ));
-            String::new()
-        }),
-    };
+    let since = day("From", &from, 0);
+    let until = day("To", &to, 1);
     let page: usize = match param("page").as_str() {
         "" => 1,
         p => match p.parse::<usize>() {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::explain::{self, Band};
@@ -146,17 +147,29 @@ pub(crate) fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// The signed-in user, or the sign-in page, which comes back to `uri` afterwards.
-pub(crate) async fn signed_in(
-    state: &Arc<WebState>,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<Viewer, Response> {
-    session::viewer(state, headers).await.ok_or_else(|| {
-        let here = uri.path_and_query().map_or("/quarantine", |p| p.as_str());
-        let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
-        Redirect::to(&format!("/login?next={next}")).into_response()
-    })
+/// The signed-in user of a page, as an extractor: anyone else is sent to the sign-in
+/// page, which brings them back here afterwards.
+pub(crate) struct SignedIn(pub(crate) Viewer);
+
+impl FromRequestParts<Arc<WebState>> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<WebState>,
+    ) -> Result<SignedIn, Response> {
+        match session::viewer(state, &parts.headers).await {
+            Some(v) => Ok(SignedIn(v)),
+            None => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/quarantine", |p| p.as_str());
+                let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+                Err(Redirect::to(&format!("/login?next={next}")).into_response())
+            }
+        }
+    }
 }
 
 /// Where to go after signing in: a path on this site only (never `//host` or a URL).

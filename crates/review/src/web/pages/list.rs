@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::explain::{self, Band};
@@ -68,14 +68,9 @@ pub(crate) struct ListPage {
 
 pub(crate) async fn list(
     State(state): St,
-    headers: HeaderMap,
-    uri: Uri,
+    SignedIn(v): SignedIn,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let v = match signed_in(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let st = state.clone();
     let done_id = q_done_id(&q);
     let result = blocking(move || {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::explain::{self, Band};
@@ -302,15 +302,10 @@ pub(crate) async fn gone(
 
 pub(crate) async fn message(
     State(state): St,
-    headers: HeaderMap,
-    uri: Uri,
+    SignedIn(v): SignedIn,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let v = match signed_in(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let (st, actor, qid) = (state.clone(), v.actor(), id.clone());
     let view = match blocking(move || st.review().view(&actor, &qid, st.live().rules())).await {
         Ok(view) => {
@@ -585,14 +580,9 @@ pub(crate) async fn act(
 
 pub(crate) async fn export(
     State(state): St,
-    headers: HeaderMap,
-    uri: Uri,
+    SignedIn(v): SignedIn,
     Path(id): Path<String>,
 ) -> Response {
-    let v = match signed_in(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     export_response(&state, &v, id)
         .await
         .unwrap_or_else(|e| review_error(&v, &e, "/quarantine"))

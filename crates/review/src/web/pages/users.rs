@@ -5,7 +5,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use crate::store::Role;
@@ -78,11 +78,7 @@ pub(crate) fn admin_only(v: &Viewer) -> Option<Response> {
     })
 }
 
-pub(crate) async fn users(State(state): St, headers: HeaderMap, uri: Uri) -> Response {
-    let v = match signed_in(&state, &headers, &uri).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub(crate) async fn users(State(state): St, SignedIn(v): SignedIn) -> Response {
     if let Some(r) = admin_only(&v) {
         return r;
     }
